@@ -1,0 +1,26 @@
+# meterbill API / worker image.
+#   docker build -t meterbill .
+#   docker run -p 8000:8000 meterbill                      (embedded: SQLite + in-process worker)
+#   docker run meterbill meterbill worker                  (needs MB_DATABASE_URL and MB_REDIS_URL)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Build from a throw-away copy of the source; only the installed package stays in the image.
+COPY pyproject.toml README.md /tmp/meterbill-src/
+COPY src /tmp/meterbill-src/src
+RUN pip install /tmp/meterbill-src \
+    && rm -rf /tmp/meterbill-src
+
+# Non-root user. Its home is the working directory, so the embedded default
+# MB_DATABASE_URL=sqlite://meterbill.db is writable (mount a volume there to keep it).
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/meterbill \
+        --shell /usr/sbin/nologin meterbill
+USER meterbill
+WORKDIR /var/lib/meterbill
+
+EXPOSE 8000
+CMD ["meterbill", "serve", "--host", "0.0.0.0", "--port", "8000"]

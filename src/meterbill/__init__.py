@@ -1,0 +1,1 @@
+"""meterbill: usage-based billing engine."""

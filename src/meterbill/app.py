@@ -1,0 +1,99 @@
+"""Starlette app factory and lifespan: database, arq pool, and the embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tortoise import connections
+
+from meterbill.config import Settings, get_settings
+from meterbill.db.setup import close_db, init_db
+from meterbill.graphql.http import graphql_app
+from meterbill.services import queue
+from meterbill.worker.embedded import EmbeddedWorker, fake_pool
+
+log = logging.getLogger("meterbill.app")
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _db_ok() -> bool:
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), 2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+async def _redis_ok(pool: object) -> bool:
+    try:
+        return bool(await asyncio.wait_for(pool.ping(), 2))  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await init_db(settings)
+        embedded: EmbeddedWorker | None = None
+        if settings.embedded:
+            pool = fake_pool()
+            embedded = EmbeddedWorker(pool)
+            embedded.start()
+        else:
+            pool = await create_pool(
+                RedisSettings.from_dsn(settings.redis_url or ""),
+                default_queue_name="meterbill:queue",
+            )
+        app.state.pool = pool
+        queue.set_pool(pool)
+        try:
+            yield
+        finally:
+            if embedded is not None:
+                await embedded.stop()
+            else:
+                await pool.aclose()
+            queue.set_pool(None)
+            await close_db()
+
+    async def readyz(request: Request) -> JSONResponse:
+        db = await _db_ok()
+        redis = await _redis_ok(request.app.state.pool)
+        body = {"database": "ok" if db else "down", "redis": "ok" if redis else "down"}
+        return JSONResponse(body, status_code=200 if db and redis else 503)
+
+    gql = graphql_app(settings)
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/graphql", gql, methods=["GET", "POST"]),
+    ]
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "idempotency-key"],
+                max_age=600,
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

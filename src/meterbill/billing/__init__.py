@@ -1,0 +1,1 @@
+"""Pure billing domain: stdlib and Decimal only."""

@@ -1,0 +1,215 @@
+"""Validation of one incoming meter event against its meter (data flow 1). The service
+resolves the meter and the customer; this decides what of the payload counts, and reports
+every problem at once so a client fixes its integration in one round trip."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from meterbill.billing.aggregation import EXACT, canonical_dimensions, dimension_text
+from meterbill.billing.errors import DomainError, FieldError
+
+MAX_IDENTIFIER_LENGTH = 100
+MAX_DIMENSION_LENGTH = 100
+# Values fit NUMERIC(27, 12) exactly, and sums of them stay exact in aggregation.EXACT.
+MAX_SIGNIFICANT_DIGITS = 15
+MAX_DECIMAL_PLACES = 12
+MAX_INTEGER_DIGITS = 15
+MAX_AGE = timedelta(days=35)
+MAX_AHEAD = timedelta(minutes=5)
+
+# Decimal() alone would also take "NaN", "Infinity" and "1_000".
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_MAX_NUMBER_TEXT = 64
+
+
+@dataclass(frozen=True)
+class MeterDef:
+    event_name: str
+    aggregation: str  # SUM | COUNT | LAST
+    customer_mapping_type: str  # BY_ID | BY_EXTERNAL_ID
+    customer_payload_key: str
+    value_payload_key: str
+    dimension_keys: Sequence[str]
+    active: bool
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    customer_key: str
+    value: Decimal
+    # Only the meter's dimension keys; numbers already as their normalized decimal text.
+    dimensions: dict[str, str]
+    identifier: str | None
+    timestamp: datetime  # UTC
+
+    @property
+    def dimensions_key(self) -> str:
+        return canonical_dimensions(self.dimensions)
+
+
+def parse_value(raw: object) -> Decimal:
+    """An event value as an exact Decimal; ValueError saying why not."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        raise ValueError("must be a number or a decimal string")
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if len(raw) > _MAX_NUMBER_TEXT or not _NUMBER.fullmatch(raw):
+            raise ValueError('must be a decimal number such as "12" or "0.5"')
+        d = Decimal(raw)
+    else:
+        # JSON numbers arrive as floats; repr is the shortest text that round-trips, i.e.
+        # what the client wrote, so 0.1 is exactly 0.1.
+        d = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        if not d.is_finite():
+            raise ValueError("must be a finite number")
+    t = d.as_tuple()
+    assert isinstance(t.exponent, int)
+    digits = "".join(map(str, t.digits)).rstrip("0")
+    if not digits:
+        return Decimal(0)
+    exponent = t.exponent + len(t.digits) - len(digits)
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
+        raise ValueError(f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
+    if d.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"must be less than 10^{MAX_INTEGER_DIGITS} in magnitude")
+    if -exponent > MAX_DECIMAL_PLACES:
+        raise ValueError(f"has more than {MAX_DECIMAL_PLACES} decimal places")
+    # Exponent within [-12, 0]: "1E+3" becomes 1000 so the value fits NUMERIC(27, 12) as is;
+    # exact because of the checks above.
+    places = min(0, max(t.exponent, -MAX_DECIMAL_PLACES))
+    return d.quantize(Decimal(1).scaleb(places), context=EXACT)
+
+
+def validate_event(
+    meter: MeterDef,
+    payload: Mapping[str, object],
+    identifier: str | None,
+    timestamp: datetime | None,
+    now: datetime,
+    field_prefix: tuple[str, ...] = (),
+) -> ValidEvent:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    errors: list[FieldError] = []
+
+    def error(code: str, message: str, *path: str) -> None:
+        errors.append(FieldError(code, message, field_prefix + path))
+
+    if not meter.active:
+        error("INACTIVE", f"the meter for event {meter.event_name!r} is inactive", "eventName")
+
+    customer_key, value, dimensions = "", Decimal(1), {}
+    if not isinstance(payload, Mapping):
+        error("INVALID", "payload must be a JSON object", "payload")
+    else:
+        customer_key = _customer(meter, payload, error)
+        if meter.aggregation != "COUNT":
+            value = _value(meter, payload, error)
+        dimensions = _dimensions(meter, payload, error)
+
+    ts = now if timestamp is None else timestamp
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        error("INVALID", "timestamp must include a timezone", "timestamp")
+    else:
+        lo, hi = now - MAX_AGE, now + MAX_AHEAD
+        if not lo <= ts <= hi:
+            error(
+                "OUT_OF_RANGE",
+                f"timestamp {_iso(ts)} is outside [{_iso(lo)}, {_iso(hi)}]: events may be at "
+                "most 35 days old and at most 5 minutes in the future",
+                "timestamp",
+            )
+
+    if identifier is not None:
+        if identifier == "":
+            error(
+                "INVALID",
+                "identifier must not be empty (omit it to have one generated)",
+                "identifier",
+            )
+        elif len(identifier) > MAX_IDENTIFIER_LENGTH:
+            error(
+                "INVALID",
+                f"identifier is longer than {MAX_IDENTIFIER_LENGTH} characters",
+                "identifier",
+            )
+
+    if errors:
+        raise DomainError(errors)
+    return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC))
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Report(Protocol):
+    def __call__(self, code: str, message: str, *path: str) -> None: ...
+
+
+def _customer(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> str:
+    key = meter.customer_payload_key
+    what = "customer id" if meter.customer_mapping_type == "BY_ID" else "customer's external id"
+    raw = payload.get(key)
+    if raw is None or raw == "":
+        error("REQUIRED", f"payload.{key} is required: it holds the {what}", "payload", key)
+    elif not isinstance(raw, str):
+        error("INVALID", f"payload.{key} must be a string holding the {what}", "payload", key)
+    else:
+        return raw
+    return ""
+
+
+def _value(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> Decimal:
+    key = meter.value_payload_key
+    raw = payload.get(key)
+    if raw is None:
+        error(
+            "REQUIRED", f"payload.{key} is required by a {meter.aggregation} meter", "payload", key
+        )
+        return Decimal(0)
+    try:
+        return parse_value(raw)
+    except ValueError as e:
+        error("INVALID", f"payload.{key} {e}", "payload", key)
+        return Decimal(0)
+
+
+def _dimensions(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in meter.dimension_keys:
+        # JSON null counts as absent, like a missing key.
+        if payload.get(key) is None:
+            continue
+        try:
+            text = dimension_text(payload[key])
+        except ValueError as e:
+            error("INVALID", f"payload.{key}: {e}", "payload", key)
+            continue
+        if not _encodable(text):
+            error("INVALID", f"payload.{key} is not valid Unicode text", "payload", key)
+            continue
+        if len(text) > MAX_DIMENSION_LENGTH:
+            error(
+                "INVALID",
+                f"payload.{key} is longer than {MAX_DIMENSION_LENGTH} characters",
+                "payload",
+                key,
+            )
+            continue
+        out[key] = text
+    return out

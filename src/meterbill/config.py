@@ -1,0 +1,54 @@
+"""Settings from the environment (prefix MB_), see contract/README.md."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MB_", extra="ignore")
+
+    database_url: str = "sqlite://meterbill.db"
+    redis_url: str | None = None
+    invoice_grace_period: int = Field(3600, ge=0)
+    # None means "on when embedded": the default single-process install is a dev box.
+    graphiql: bool | None = None
+    introspection: bool = True
+    cors_origins: list[str] = Field(default_factory=list)
+    db_pool_min: int = Field(1, ge=1)
+    db_pool_max: int = Field(10, ge=1)
+    max_body_bytes: int = Field(1 << 20, ge=1024)
+    housekeeping_interval_minutes: int = Field(1, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str) and not v.startswith("["):
+            return [o.strip() for o in v.split(",") if o.strip()]
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.embedded if self.graphiql is None else self.graphiql
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

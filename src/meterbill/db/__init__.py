@@ -1,0 +1,1 @@
+"""Persistence: Tortoise models, migrations, connection setup, hand-written SQL."""

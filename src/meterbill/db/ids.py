@@ -1,0 +1,63 @@
+"""Opaque, prefixed, random ids (never sequential): cus_ + 24 base62 characters.
+
+Model defaults must be module-level functions: Tortoise's migration writer cannot
+serialize lambdas or partials."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def account_id() -> str:
+    return new_id("acct")
+
+
+def api_key_id() -> str:
+    return new_id("key")
+
+
+def test_clock_id() -> str:
+    return new_id("clock")
+
+
+def customer_id() -> str:
+    return new_id("cus")
+
+
+def meter_id() -> str:
+    return new_id("mtr")
+
+
+def product_id() -> str:
+    return new_id("prod")
+
+
+def price_id() -> str:
+    return new_id("price")
+
+
+def subscription_id() -> str:
+    return new_id("sub")
+
+
+def subscription_item_id() -> str:
+    return new_id("si")
+
+
+def invoice_id() -> str:
+    return new_id("in")
+
+
+def invoice_line_id() -> str:
+    return new_id("il")
+
+
+def event_id() -> str:
+    return new_id("evt")

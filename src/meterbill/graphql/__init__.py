@@ -1,0 +1,1 @@
+"""GraphQL adapter: thin resolvers that parse, call one service and map the result."""

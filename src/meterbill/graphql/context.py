@@ -1,0 +1,31 @@
+"""Per-request context: who calls, and the request's dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as _Info
+
+from meterbill.services.accounts import Principal
+
+
+@dataclass
+class Context:
+    request: Request | None
+    response: Response | None
+    principal: Principal | None
+    # Loaders are created lazily per request (see graphql/loaders.py) so a batch never
+    # leaks across requests or accounts.
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> str:
+        # The auth extension has already refused any operation without a principal.
+        assert self.principal is not None
+        return self.principal.account_id
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,92 @@
+"""The contract's enums."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum
+class UserErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    INACTIVE = "INACTIVE"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    TOO_LATE = "TOO_LATE"
+
+
+@strawberry.enum
+class AggregationFormula(Enum):
+    SUM = "SUM"
+    COUNT = "COUNT"
+    LAST = "LAST"
+
+
+@strawberry.enum
+class MeterStatus(Enum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+@strawberry.enum
+class CustomerMappingType(Enum):
+    BY_ID = strawberry.enum_value(
+        "BY_ID", description="payload value is a meterbill customer id (cus_...)"
+    )
+    BY_EXTERNAL_ID = strawberry.enum_value(
+        "BY_EXTERNAL_ID", description="payload value is the customer's externalId"
+    )
+
+
+@strawberry.enum
+class BillingScheme(Enum):
+    PER_UNIT = "PER_UNIT"
+    TIERED = "TIERED"
+
+
+@strawberry.enum
+class TiersMode(Enum):
+    GRADUATED = "GRADUATED"
+    VOLUME = "VOLUME"
+
+
+@strawberry.enum
+class RecurringInterval(Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+@strawberry.enum
+class UsageType(Enum):
+    LICENSED = "LICENSED"
+    METERED = "METERED"
+
+
+@strawberry.enum
+class RoundingDirection(Enum):
+    UP = "UP"
+    DOWN = "DOWN"
+
+
+@strawberry.enum
+class TestClockStatus(Enum):
+    READY = "READY"
+    ADVANCING = "ADVANCING"
+    INTERNAL_FAILURE = "INTERNAL_FAILURE"
+
+
+@strawberry.enum
+class ApiKeyScope(Enum):
+    ADMIN = strawberry.enum_value("ADMIN", description="everything")
+    READ = strawberry.enum_value("READ", description="queries only")
+    USAGE_WRITE = strawberry.enum_value(
+        "USAGE_WRITE", description="recordMeterEvent(s) and cancelMeterEvent only"
+    )

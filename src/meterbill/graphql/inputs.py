@@ -1,0 +1,127 @@
+"""Catalog inputs of the contract."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from meterbill.graphql.enums import (
+    AggregationFormula,
+    ApiKeyScope,
+    BillingScheme,
+    CustomerMappingType,
+    RecurringInterval,
+    RoundingDirection,
+    TiersMode,
+    UsageType,
+)
+from meterbill.graphql.scalars import BigInt
+
+
+@strawberry.input
+class CreateMeterInput:
+    display_name: str
+    event_name: str
+    aggregation: AggregationFormula
+    customer_mapping_type: CustomerMappingType | None = CustomerMappingType.BY_ID
+    customer_payload_key: str | None = "customer_id"
+    value_payload_key: str | None = "value"
+    dimension_keys: list[str] | None = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateMeterInput:
+    id: strawberry.ID
+    display_name: str
+
+
+@strawberry.input
+class MeterIdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class CreateProductInput:
+    name: str
+    description: str | None = None
+
+
+@strawberry.input
+class PriceTierInput:
+    up_to: BigInt | None = strawberry.field(
+        default=None, description="Inclusive upper bound; omit or null for the last tier only."
+    )
+    unit_amount: BigInt | None = None
+    unit_amount_decimal: Decimal | None = None
+    flat_amount: BigInt | None = None
+    flat_amount_decimal: Decimal | None = None
+
+
+@strawberry.input
+class TransformQuantityInput:
+    divide_by: int
+    round: RoundingDirection
+
+
+@strawberry.input
+class RecurringInput:
+    interval: RecurringInterval
+    interval_count: int | None = 1
+    usage_type: UsageType | None = UsageType.LICENSED
+    meter_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Required for METERED, forbidden for LICENSED."
+    )
+
+
+@strawberry.input
+class CreatePriceInput:
+    product_id: strawberry.ID
+    currency: str = strawberry.field(description="ISO-4217, lower case.")
+    recurring: RecurringInput
+    nickname: str | None = None
+    billing_scheme: BillingScheme | None = BillingScheme.PER_UNIT
+    unit_amount: BigInt | None = strawberry.field(
+        default=None, description="PER_UNIT: exactly one of unitAmount / unitAmountDecimal."
+    )
+    unit_amount_decimal: Decimal | None = None
+    tiers_mode: TiersMode | None = strawberry.field(
+        default=None,
+        description="TIERED: required, with at least one tier; upTo strictly increasing; "
+        "last tier open-ended.",
+    )
+    tiers: list[PriceTierInput] | None = None
+    transform_quantity: TransformQuantityInput | None = strawberry.field(
+        default=None, description="PER_UNIT only."
+    )
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str | None = None
+    email: str | None = None
+    description: str | None = None
+    external_id: str | None = None
+    payment_method: str | None = strawberry.field(
+        default=None,
+        description="A test payment method: pm_card_visa (succeeds) or pm_card_chargeDeclined "
+        "(declines).",
+    )
+    test_clock_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class AttachPaymentMethodInput:
+    customer_id: strawberry.ID
+    payment_method: str
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    scopes: list[ApiKeyScope]
+
+
+@strawberry.input
+class RevokeApiKeyInput:
+    id: strawberry.ID

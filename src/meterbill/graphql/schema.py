@@ -1,0 +1,40 @@
+"""The schema: each domain contributes a Query and a Mutation part."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import strawberry
+from strawberry.extensions import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from meterbill.graphql.auth import ScopeCheck
+from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
+from meterbill.graphql.limits import extensions
+from meterbill.graphql.scalars import scalar_overrides
+from meterbill.graphql.types import catalog as catalog_types
+
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery,)
+MUTATION_PARTS: tuple[type, ...] = (CatalogMutation,)
+# Types reachable only through interfaces must be listed for the SDL.
+EXTRA_TYPES: list[type] = [catalog_types.Product]
+
+
+@lru_cache
+def build_schema(introspection: bool = True) -> strawberry.Schema:
+    exts: list = [*extensions(), ScopeCheck]
+    if not introspection:
+        exts.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=merge_types("Query", QUERY_PARTS),
+        mutation=merge_types("Mutation", MUTATION_PARTS),
+        types=EXTRA_TYPES,
+        extensions=exts,
+        scalar_overrides=scalar_overrides,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,90 @@
+"""Accounts and API keys. Secrets are shown once; only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+from dataclasses import dataclass
+
+from meterbill.billing.errors import DomainError, FieldError, not_found
+from meterbill.db.models import Account, ApiKey
+from meterbill.services.clock import utcnow
+
+SCOPES = ("ADMIN", "READ", "USAGE_WRITE")
+_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_secret() -> str:
+    return "mb_sk_" + "".join(secrets.choice(_ALPHABET) for _ in range(40))
+
+
+def _invoice_prefix(name: str) -> str:
+    letters = re.sub(r"[^A-Za-z0-9]", "", name).upper()[:8]
+    return letters or "INV"
+
+
+async def create_account(name: str) -> tuple[Account, str]:
+    if not name.strip():
+        raise DomainError([FieldError("REQUIRED", "name must not be empty", ("name",))])
+    account = await Account.create(name=name.strip(), invoice_prefix=_invoice_prefix(name))
+    _key, secret = await create_api_key(account.id, "default", ["ADMIN"])
+    return account, secret
+
+
+async def create_api_key(account_id: str, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    errors = []
+    if not name.strip():
+        errors.append(FieldError("REQUIRED", "name must not be empty", ("input", "name")))
+    if not scopes:
+        errors.append(FieldError("REQUIRED", "at least one scope is required", ("input", "scopes")))
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad:
+        errors.append(FieldError("INVALID", f"unknown scopes: {bad}", ("input", "scopes")))
+    if errors:
+        raise DomainError(errors)
+    secret = _new_secret()
+    ordered = [s for s in SCOPES if s in scopes]
+    key = await ApiKey.create(
+        account_id=account_id,
+        name=name.strip(),
+        scopes=" ".join(ordered),
+        prefix=secret[:12],
+        secret_hash=hash_secret(secret),
+    )
+    return key, secret
+
+
+async def revoke_api_key(account_id: str, key_id: str) -> ApiKey:
+    key = await ApiKey.get_or_none(id=key_id, account_id=account_id)
+    if key is None:
+        raise not_found(f"no API key {key_id}", "input", "id")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await key.save(update_fields=["revoked_at"])
+    return key
+
+
+async def list_api_keys(account_id: str) -> list[ApiKey]:
+    return await ApiKey.filter(account_id=account_id).order_by("-created_at", "id")
+
+
+async def authenticate(secret: str) -> Principal | None:
+    if not secret.startswith("mb_sk_"):
+        return None
+    key = await ApiKey.get_or_none(secret_hash=hash_secret(secret), revoked_at=None)
+    if key is None:
+        return None
+    return Principal(key.account_id, key.id, frozenset(key.scopes.split()))  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""arq workers: thin tasks, crons, and the embedded in-process runner."""

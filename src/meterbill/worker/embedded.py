@@ -1,0 +1,75 @@
+"""The embedded deployment: the same arq Worker, jobs and crons, inside the API process,
+over an in-memory Redis (fakeredis)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import arq.worker
+from arq.connections import ArqRedis
+from arq.worker import Worker
+from fakeredis import FakeServer
+from fakeredis.aioredis import FakeAsyncRedisConnection
+from redis.asyncio import ConnectionPool
+
+from meterbill.worker.settings import QUEUE, WorkerSettings, cron_jobs, worker_name
+
+log = logging.getLogger("meterbill.worker")
+
+_real_log_redis_info = arq.worker.log_redis_info
+
+
+async def _tolerant_log_redis_info(redis: Any, log_func: Callable[[str], Any]) -> None:
+    # fakeredis has no INFO command; arq calls it once at worker start only to log.
+    try:
+        await _real_log_redis_info(redis, log_func)
+    except Exception:  # noqa: BLE001
+        log_func("redis: in-memory (embedded)")
+
+
+arq.worker.log_redis_info = _tolerant_log_redis_info
+
+
+def fake_pool() -> ArqRedis:
+    return ArqRedis(
+        connection_pool=ConnectionPool(
+            connection_class=FakeAsyncRedisConnection, server=FakeServer()
+        )
+    )
+
+
+class EmbeddedWorker:
+    """Runs an arq Worker as a task of the current event loop, sharing the app's ORM."""
+
+    def __init__(self, pool: ArqRedis, *, poll_delay: float = 0.05):
+        self.pool = pool
+        self.worker = Worker(
+            functions=WorkerSettings.functions,
+            cron_jobs=cron_jobs(),
+            redis_pool=pool,
+            queue_name=QUEUE,
+            ctx={"worker_name": worker_name("embedded")},
+            handle_signals=False,
+            poll_delay=poll_delay,
+            max_jobs=WorkerSettings.max_jobs,
+            job_timeout=WorkerSettings.job_timeout,
+            keep_result=WorkerSettings.keep_result,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.worker.main(), name="meterbill-embedded-worker")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        try:
+            await self._task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            pass
+        await self.worker.close()
+        self._task = None

@@ -1,0 +1,54 @@
+"""WorkerSettings for `meterbill worker` (and, with a fake Redis, the embedded worker)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from meterbill.config import get_settings
+from meterbill.db.setup import close_db, init_db
+from meterbill.services import queue
+from meterbill.worker.tasks import FUNCTIONS, housekeeping
+
+QUEUE = "meterbill:queue"
+
+
+def worker_name(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}"
+
+
+def cron_jobs() -> list[Any]:
+    return [cron(housekeeping, second={0}, run_at_startup=True, unique=False)]
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    ctx["worker_name"] = worker_name("worker")
+    await init_db(get_settings())
+    queue.set_pool(ctx["redis"])
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    await close_db()
+
+
+class WorkerSettings:
+    functions = FUNCTIONS
+    cron_jobs = cron_jobs()
+    on_startup = _startup
+    on_shutdown = _shutdown
+    queue_name = QUEUE
+    max_jobs = 10
+    job_timeout = 300
+    keep_result = 60
+    health_check_interval = 30
+
+    @staticmethod
+    def redis() -> RedisSettings:
+        url = get_settings().redis_url
+        if not url:
+            raise SystemExit("meterbill worker needs MB_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+        return RedisSettings.from_dsn(url)
