@@ -11,8 +11,11 @@ from meterbill.db.models.catalog import (
     TestClock,
 )
 from meterbill.db.models.ops import WorkerHeartbeat
+from meterbill.db.models.usage import MeterEvent, UsageRollup
 
 __all__ = [
+    "MeterEvent",
+    "UsageRollup",
     "WorkerHeartbeat",
     "Account",
     "ApiKey",

@@ -1,0 +1,61 @@
+"""Raw meter events and their per-minute rollups."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+# NUMERIC on PostgreSQL (exact SQL arithmetic); exact decimal text on SQLite.
+_DEC = {"max_digits": 40, "decimal_places": 12}
+
+
+class MeterEvent(Model):
+    # The autoincrement id is the arrival order (LAST breaks timestamp ties with it).
+    id = fields.BigIntField(primary_key=True)
+    account_id: str
+    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    meter_id: str
+    meter = fields.ForeignKeyField("models.Meter", related_name="events", on_delete=fields.CASCADE)
+    customer_id: str
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="events", on_delete=fields.CASCADE
+    )
+    identifier = fields.CharField(max_length=100)
+    event_name = fields.CharField(max_length=100)
+    value = fields.DecimalField(**_DEC)
+    timestamp = fields.DatetimeField()
+    # billing.aggregation.canonical_dimensions(): filterable by string containment.
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    status = fields.CharField(max_length=10, default="ACCEPTED")
+    # False until a worker has folded the event into its rollup (in the same transaction).
+    aggregated = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    canceled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "meter_events"
+        unique_together = (("account", "identifier"),)
+        indexes = (("aggregated", "id"), ("meter", "customer", "created_at"))
+
+
+class UsageRollup(Model):
+    id = fields.BigIntField(primary_key=True)
+    account_id: str
+    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    meter_id: str
+    meter = fields.ForeignKeyField("models.Meter", related_name="rollups", on_delete=fields.CASCADE)
+    customer_id: str
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="rollups", on_delete=fields.CASCADE
+    )
+    bucket = fields.DatetimeField()  # the minute [bucket, bucket + 1 min)
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    sum = fields.DecimalField(**_DEC, default=0)
+    count = fields.BigIntField(default=0)
+    last_value = fields.DecimalField(**_DEC, null=True)
+    last_ts = fields.DatetimeField(null=True)
+    last_seq = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "usage_rollups"
+        unique_together = (("meter", "customer", "bucket", "dimensions_key"),)
