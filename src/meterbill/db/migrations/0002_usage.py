@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('canceled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'meter_events', 'app': 'models', 'unique_together': (('account', 'identifier'),), 'indexes': [Index(fields=['aggregated', 'id']), Index(fields=['meter', 'customer', 'created_at'])], 'pk_attr': 'id'},
+            options={'table': 'meter_events', 'app': 'models', 'unique_together': (('account', 'identifier'),), 'indexes': [Index(fields=['aggregated', 'id']), Index(fields=['meter_id', 'customer_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -35,7 +35,7 @@ class MeterEvent(Model):
     class Meta:
         table = "meter_events"
         unique_together = (("account", "identifier"),)
-        indexes = (("aggregated", "id"), ("meter", "customer", "created_at"))
+        indexes = (("aggregated", "id"), ("meter_id", "customer_id", "created_at"))
 
 
 class UsageRollup(Model):
