@@ -150,7 +150,8 @@ class Price(Node):
     created_at: datetime
 
     @strawberry.field(
-        description="Minor units; null when the price is tiered or not a whole number of minor units."
+        description="Minor units; null when the price is tiered or not a whole number of "
+        "minor units."
     )
     def unit_amount(self) -> BigInt | None:
         return _whole(self.unit_amount_decimal)  # type: ignore[return-value]

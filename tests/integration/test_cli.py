@@ -1,0 +1,50 @@
+"""The `meterbill` command as an operator runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _meterbill(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")} | env
+    return subprocess.run([sys.executable, "-m", "meterbill.cli", *args], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def test_accounts_create_prints_one_json_line_and_stores_only_a_hash(tmp_path: Path) -> None:
+    out = _meterbill("accounts", "create", "--name", "Alpaca AI", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    body = json.loads(lines[0])
+    assert set(body) == {"account_id", "secret_key"}
+    assert body["account_id"].startswith("acct_")
+    secret = body["secret_key"]
+    assert secret.startswith("mb_sk_") and len(secret) >= 40
+    # The default database is ./meterbill.db; the secret itself is nowhere in it.
+    db = tmp_path / "meterbill.db"
+    assert secret.encode() not in db.read_bytes()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT secret_hash, scopes, account_id FROM api_keys").fetchall()
+    assert rows == [(hashlib.sha256(secret.encode()).hexdigest(), "ADMIN", body["account_id"])]
+
+
+def test_accounts_create_rejects_an_empty_name(tmp_path: Path) -> None:
+    out = _meterbill("accounts", "create", "--name", "  ", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "name" in out.stderr
+
+
+def test_migrate_then_export_schema(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/x.db"
+    out = _meterbill("migrate", cwd=tmp_path, MB_DATABASE_URL=url)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x.db").exists()
+    sdl = _meterbill("export-schema", cwd=tmp_path)
+    assert sdl.returncode == 0 and "type Query" in sdl.stdout
