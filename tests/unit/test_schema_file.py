@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ def test_schema_file_equals_export() -> None:
 
 def test_no_breaking_change_for_what_the_schema_has() -> None:
     if not CONTRACT.exists():
-        pytest.fail(f"the contract is missing at {CONTRACT}")
+        # The contract lives beside the checkout (../shared), as in CI; a bare clone has none.
+        msg = f"the public contract is not at {CONTRACT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
     ours = build_schema(export_sdl())
     changes = find_breaking_changes(build_schema(CONTRACT.read_text()), ours)
     # A type or root field not built yet is reported as removed; everything we do define
