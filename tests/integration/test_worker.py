@@ -46,7 +46,7 @@ async def test_embedded_worker_runs_crons_and_jobs(tmp_path: Path) -> None:
         beats = await job.result(timeout=10)
         assert beats >= 1  # the cron at startup beat first, this job beat again
         row = await WorkerHeartbeat.get(worker=beat.worker)
-        assert row.beats == beats
+        assert row.beats >= beats  # the minute cron may have beaten once more since
 
 
 async def test_separate_worker_process_on_real_redis() -> None:

@@ -9,7 +9,7 @@ from typing import Any, NewType
 import strawberry
 from strawberry.scalars import JSON
 
-__all__ = ["JSON", "BigInt", "scalar_overrides"]
+__all__ = ["JSON", "BigInt", "scalar_map"]
 
 
 def _dt_out(value: datetime) -> str:
@@ -60,7 +60,6 @@ def _bigint_in(value: Any) -> int:
 BigInt = NewType("BigInt", int)
 
 _BigIntScalar = strawberry.scalar(
-    BigInt,
     name="BigInt",
     description="An integer that may exceed 32 bits; serialized as a JSON number. "
     "Inputs accept a number or a string of digits.",
@@ -69,21 +68,19 @@ _BigIntScalar = strawberry.scalar(
 )
 
 DateTimeScalar = strawberry.scalar(
-    NewType("DateTime", datetime),
     name="DateTime",
     serialize=_dt_out,
     parse_value=_dt_in,
 )
 
 DecimalScalar = strawberry.scalar(
-    NewType("Decimal", decimal.Decimal),
     name="Decimal",
     description='A decimal number as a string, e.g. "0.0004". Inputs accept a string or a number.',
     serialize=_dec_out,
     parse_value=_dec_in,
 )
 
-scalar_overrides: dict[object, Any] = {
+scalar_map: dict[object, Any] = {
     datetime: DateTimeScalar,
     decimal.Decimal: DecimalScalar,
     BigInt: _BigIntScalar,

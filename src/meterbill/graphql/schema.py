@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.limits import extensions
-from meterbill.graphql.scalars import scalar_overrides
+from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 
 QUERY_PARTS: tuple[type, ...] = (CatalogQuery,)
@@ -31,8 +31,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=EXTRA_TYPES,
         extensions=exts,
-        scalar_overrides=scalar_overrides,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=scalar_map),
     )
 
 

@@ -63,13 +63,19 @@ class EmbeddedWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self.worker.main(), name="meterbill-embedded-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop polling, give running jobs `grace` seconds, then cancel the rest (jobs are
+        idempotent, so a cancelled one is simply run again later). arq's own Worker.close()
+        re-raises the CancelledError of any job it cancelled, so it is not used here."""
         if self._task is None:
             return
         self._task.cancel()
-        try:
-            await self._task
-        except (asyncio.CancelledError, Exception):  # noqa: BLE001
-            pass
-        await self.worker.close()
+        await asyncio.gather(self._task, return_exceptions=True)
+        running = [t for t in self.worker.tasks.values() if not t.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        await self.pool.aclose()
         self._task = None
