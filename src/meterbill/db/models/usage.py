@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
-# NUMERIC on PostgreSQL (exact SQL arithmetic); exact decimal text on SQLite.
-_DEC = {"max_digits": 40, "decimal_places": 12}
+if TYPE_CHECKING:
+    from meterbill.db.models.catalog import Account, Customer, Meter
+
+# NUMERIC(40, 12) on PostgreSQL (exact SQL arithmetic); exact decimal text on SQLite.
+DIGITS, PLACES = 40, 12
 
 
 class MeterEvent(Model):
     # The autoincrement id is the arrival order (LAST breaks timestamp ties with it).
     id = fields.BigIntField(primary_key=True)
     account_id: str
-    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
     meter_id: str
-    meter = fields.ForeignKeyField("models.Meter", related_name="events", on_delete=fields.CASCADE)
+    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
+        "models.Meter", related_name="events", on_delete=fields.CASCADE
+    )
     customer_id: str
-    customer = fields.ForeignKeyField(
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="events", on_delete=fields.CASCADE
     )
     identifier = fields.CharField(max_length=100)
     event_name = fields.CharField(max_length=100)
-    value = fields.DecimalField(**_DEC)
+    value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES)
     timestamp = fields.DatetimeField()
     # billing.aggregation.canonical_dimensions(): filterable by string containment.
     dimensions_key = fields.CharField(max_length=2000, default="")
@@ -41,18 +50,22 @@ class MeterEvent(Model):
 class UsageRollup(Model):
     id = fields.BigIntField(primary_key=True)
     account_id: str
-    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
     meter_id: str
-    meter = fields.ForeignKeyField("models.Meter", related_name="rollups", on_delete=fields.CASCADE)
+    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
+        "models.Meter", related_name="rollups", on_delete=fields.CASCADE
+    )
     customer_id: str
-    customer = fields.ForeignKeyField(
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="rollups", on_delete=fields.CASCADE
     )
     bucket = fields.DatetimeField()  # the minute [bucket, bucket + 1 min)
     dimensions_key = fields.CharField(max_length=2000, default="")
-    sum = fields.DecimalField(**_DEC, default=0)
+    sum = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, default=0)
     count = fields.BigIntField(default=0)
-    last_value = fields.DecimalField(**_DEC, null=True)
+    last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
 
