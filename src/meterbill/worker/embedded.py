@@ -71,5 +71,13 @@ class EmbeddedWorker:
             await self._task
         except (asyncio.CancelledError, Exception):  # noqa: BLE001
             pass
+        # Worker.close() gathers its job tasks after canceling them, which re-raises their
+        # CancelledError: end them here first (jobs are at-least-once, a canceled one rolls
+        # back and is redone by the sweep).
+        jobs = list(self.worker.tasks.values())
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        self.worker.tasks.clear()
         await self.worker.close()
         self._task = None

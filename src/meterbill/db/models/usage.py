@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
-# NUMERIC on PostgreSQL (exact SQL arithmetic); exact decimal text on SQLite.
-_DEC = {"max_digits": 40, "decimal_places": 12}
+# NUMERIC(40, 12) on PostgreSQL (exact SQL arithmetic); on SQLite Tortoise declares
+# VARCHAR, so the exact decimal text is kept (never SUM these in SQL there).
+_DIGITS, _PLACES = 40, 12
 
 
 class MeterEvent(Model):
     # The autoincrement id is the arrival order (LAST breaks timestamp ties with it).
     id = fields.BigIntField(primary_key=True)
     account_id: str
-    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
     meter_id: str
-    meter = fields.ForeignKeyField("models.Meter", related_name="events", on_delete=fields.CASCADE)
+    meter: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Meter", related_name="events", on_delete=fields.CASCADE
+    )
     customer_id: str
-    customer = fields.ForeignKeyField(
+    customer: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Customer", related_name="events", on_delete=fields.CASCADE
     )
     identifier = fields.CharField(max_length=100)
     event_name = fields.CharField(max_length=100)
-    value = fields.DecimalField(**_DEC)
+    value = fields.DecimalField(max_digits=_DIGITS, decimal_places=_PLACES)
     timestamp = fields.DatetimeField()
     # billing.aggregation.canonical_dimensions(): filterable by string containment.
     dimensions_key = fields.CharField(max_length=2000, default="")
@@ -35,24 +42,34 @@ class MeterEvent(Model):
     class Meta:
         table = "meter_events"
         unique_together = (("account", "identifier"),)
-        indexes = (("aggregated", "id"), ("meter_id", "customer_id", "created_at"))
+        # (meter, customer, timestamp): rebuilding one bucket after a cancel, and the partial
+        # minutes at the ends of a billing period.
+        indexes = (
+            ("aggregated", "id"),
+            ("meter_id", "customer_id", "created_at"),
+            ("meter_id", "customer_id", "timestamp"),
+        )
 
 
 class UsageRollup(Model):
     id = fields.BigIntField(primary_key=True)
     account_id: str
-    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
     meter_id: str
-    meter = fields.ForeignKeyField("models.Meter", related_name="rollups", on_delete=fields.CASCADE)
+    meter: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Meter", related_name="rollups", on_delete=fields.CASCADE
+    )
     customer_id: str
-    customer = fields.ForeignKeyField(
+    customer: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Customer", related_name="rollups", on_delete=fields.CASCADE
     )
     bucket = fields.DatetimeField()  # the minute [bucket, bucket + 1 min)
     dimensions_key = fields.CharField(max_length=2000, default="")
-    sum = fields.DecimalField(**_DEC, default=0)
+    sum = fields.DecimalField(max_digits=_DIGITS, decimal_places=_PLACES, default=0)
     count = fields.BigIntField(default=0)
-    last_value = fields.DecimalField(**_DEC, null=True)
+    last_value = fields.DecimalField(max_digits=_DIGITS, decimal_places=_PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
 
