@@ -14,9 +14,10 @@ from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
+from meterbill.graphql.usage import UsageMutation, UsageQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery,)
-MUTATION_PARTS: tuple[type, ...] = (CatalogMutation,)
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery)
+MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, UsageMutation)
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]
 

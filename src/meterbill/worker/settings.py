@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import queue
-from meterbill.worker.tasks import FUNCTIONS, housekeeping
+from meterbill.worker.tasks import FUNCTIONS, housekeeping, sweep_usage
 
 QUEUE = "meterbill:queue"
 
@@ -22,7 +22,12 @@ def worker_name(kind: str) -> str:
 
 
 def cron_jobs() -> list[Any]:
-    return [cron(housekeeping, second={0}, run_at_startup=True, unique=False)]
+    return [
+        cron(housekeeping, second={0}, run_at_startup=True, unique=False),
+        # Every 5 s: events whose aggregation job was lost (Redis down at ingest, a worker
+        # killed mid-job) are counted within seconds, not at the next request.
+        cron(sweep_usage, second=set(range(0, 60, 5)), run_at_startup=True, keep_result=0),
+    ]
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
@@ -42,6 +47,9 @@ class WorkerSettings:
     on_shutdown = _shutdown
     queue_name = QUEUE
     max_jobs = 10
+    # arq polls Redis for new jobs every poll_delay seconds (default 0.5): this bounds how
+    # long an accepted event waits before a worker starts aggregating it.
+    poll_delay = 0.05
     job_timeout = 300
     keep_result = 60
     health_check_interval = 30

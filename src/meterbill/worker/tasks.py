@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq.worker import func
+
 from meterbill.services import housekeeping as hk
+from meterbill.services import usage
 
 
 async def housekeeping(ctx: dict[str, Any]) -> int:
     return await hk.heartbeat(ctx["worker_name"])
 
 
-FUNCTIONS = [housekeeping]
+async def aggregate_usage(ctx: dict[str, Any]) -> int:
+    """Requested after each ingest; several may run at once (they split the backlog)."""
+    return await usage.drain()
+
+
+async def sweep_usage(ctx: dict[str, Any]) -> int:
+    """Cron: aggregates whatever a lost or never-enqueued job left behind."""
+    return await usage.drain()
+
+
+# keep_result=0: a finished aggregate job frees its id at once (ids are per time slot).
+FUNCTIONS: list[Any] = [housekeeping, func(aggregate_usage, name="aggregate_usage", keep_result=0)]

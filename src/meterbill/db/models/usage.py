@@ -44,7 +44,13 @@ class MeterEvent(Model):
     class Meta:
         table = "meter_events"
         unique_together = (("account", "identifier"),)
-        indexes = (("aggregated", "id"), ("meter_id", "customer_id", "created_at"))
+        # (meter, customer, timestamp): rebuilding one bucket after a cancel, and the partial
+        # minutes at the ends of a billing period.
+        indexes = (
+            ("aggregated", "id"),
+            ("meter_id", "customer_id", "created_at"),
+            ("meter_id", "customer_id", "timestamp"),
+        )
 
 
 class UsageRollup(Model):

@@ -1,0 +1,178 @@
+"""Hand-written SQL for usage, where the ORM cannot say it: a multi-row insert whose
+duplicates the unique (account, identifier) key decides, and the PostgreSQL rollup upsert.
+
+Both work on PostgreSQL (asyncpg, $n placeholders) and SQLite 3.35+ (? placeholders)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from meterbill.billing.aggregation import Rollup
+
+_EVENT_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "identifier",
+    "event_name",
+    "value",
+    "timestamp",
+    "dimensions_key",
+    "status",
+    "aggregated",
+    "created_at",
+)
+_ROLLUP_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "bucket",
+    "dimensions_key",
+    "sum",
+    "count",
+    "last_value",
+    "last_ts",
+    "last_seq",
+)
+
+
+class EventRow(NamedTuple):
+    account_id: str
+    meter_id: str
+    customer_id: str
+    identifier: str
+    event_name: str
+    value: Decimal
+    timestamp: datetime
+    dimensions_key: str
+    created_at: datetime
+
+
+class RollupKey(NamedTuple):
+    account_id: str
+    meter_id: str
+    customer_id: str
+    bucket: datetime
+    dimensions_key: str
+
+
+def is_postgres(conn: Any) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def _values(conn: Any, rows: int, width: int) -> str:
+    """VALUES tuples with the dialect's placeholders."""
+    pg = is_postgres(conn)
+    out = []
+    for r in range(rows):
+        base = r * width
+        marks = (f"${base + c + 1}" if pg else "?" for c in range(width))
+        out.append("(" + ", ".join(marks) + ")")
+    return ", ".join(out)
+
+
+def _dec(conn: Any, d: Decimal | None) -> Any:
+    # SQLite keeps decimals as text: write the plain positional form, never "1E-7".
+    if d is None or is_postgres(conn):
+        return d
+    return format(d, "f")
+
+
+async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
+    """Insert in one statement; returns {identifier: id} of the rows actually inserted. An
+    identifier already taken (by an earlier call, a concurrent one, or an earlier row of this
+    batch) is skipped by the database, which waits for a concurrent insert of the same key to
+    commit or roll back before deciding."""
+    if not rows:
+        return {}
+    params: list[Any] = []
+    for r in rows:
+        params += [
+            r.account_id,
+            r.meter_id,
+            r.customer_id,
+            r.identifier,
+            r.event_name,
+            _dec(conn, r.value),
+            r.timestamp,
+            r.dimensions_key,
+            "ACCEPTED",
+            False,
+            r.created_at,
+        ]
+    sql = (
+        f"INSERT INTO meter_events ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES {_values(conn, len(rows), len(_EVENT_COLUMNS))} "
+        "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier"
+    )
+    # execute_query would discard RETURNING rows of an INSERT on asyncpg.
+    result = await conn.execute_query_dict(sql, params)
+    return {str(row["identifier"]): int(row["id"]) for row in result}
+
+
+async def upsert_rollups_pg(conn: Any, deltas: Sequence[tuple[RollupKey, Rollup]]) -> None:
+    """Add deltas to rollups in one statement (PostgreSQL: exact NUMERIC arithmetic in SQL).
+    Rows go in key order so concurrent workers lock rollups in the same order."""
+    if not deltas:
+        return
+    ordered = sorted(
+        deltas,
+        key=lambda kd: (kd[0].meter_id, kd[0].customer_id, kd[0].bucket, kd[0].dimensions_key),
+    )
+    params: list[Any] = []
+    for k, r in ordered:
+        params += [
+            k.account_id,
+            k.meter_id,
+            k.customer_id,
+            k.bucket,
+            k.dimensions_key,
+            r.sum,
+            r.count,
+            r.last_value,
+            r.last_ts,
+            r.last_seq,
+        ]
+    # LAST keeps the greatest (timestamp, arrival order); a delta without one keeps the old.
+    newer = (
+        "(excluded.last_ts IS NOT NULL AND (usage_rollups.last_ts IS NULL OR "
+        "(excluded.last_ts, excluded.last_seq) > (usage_rollups.last_ts, usage_rollups.last_seq)))"
+    )
+    last = ", ".join(
+        f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE usage_rollups.{c} END"
+        for c in ("last_value", "last_ts", "last_seq")
+    )
+    sql = (
+        f"INSERT INTO usage_rollups ({', '.join(_ROLLUP_COLUMNS)}) "
+        f"VALUES {_values(conn, len(ordered), len(_ROLLUP_COLUMNS))} "
+        "ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO UPDATE SET "
+        "sum = usage_rollups.sum + excluded.sum, count = usage_rollups.count + excluded.count, "
+        f"{last}"
+    )
+    await conn.execute_query(sql, params)
+
+
+PENDING_COLUMNS = (
+    "id",
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "dimensions_key",
+    "value",
+    "timestamp",
+    "status",
+)
+
+
+async def claim_pending_pg(conn: Any, limit: int) -> list[tuple[Any, ...]]:
+    """Lock up to `limit` not-yet-aggregated events, oldest first, skipping those another
+    worker holds. Hand-written because Tortoise drops FOR UPDATE from values_list()."""
+    sql = (
+        f"SELECT {', '.join(PENDING_COLUMNS)} FROM meter_events WHERE aggregated = false "
+        "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    )
+    rows = await conn.execute_query_dict(sql, [limit])
+    return [tuple(r[c] for c in PENDING_COLUMNS) for r in rows]

@@ -1,0 +1,27 @@
+"""Usage: recording meter events, aggregating them into rollups, reading summaries."""
+
+from meterbill.services.usage.aggregate import aggregate_batch, drain, request_aggregation
+from meterbill.services.usage.events import cancel_event, list_events
+from meterbill.services.usage.record import (
+    MAX_BATCH,
+    EventInput,
+    EventResult,
+    count,
+    record_events,
+)
+from meterbill.services.usage.summaries import period_usage, summaries
+
+__all__ = [
+    "MAX_BATCH",
+    "EventInput",
+    "EventResult",
+    "aggregate_batch",
+    "cancel_event",
+    "count",
+    "drain",
+    "list_events",
+    "period_usage",
+    "record_events",
+    "request_aggregation",
+    "summaries",
+]

@@ -1,0 +1,168 @@
+"""Aggregation (data flow 2), run by workers: fold not-yet-aggregated events into per-minute
+rollups and mark them aggregated in the same transaction. Jobs are at-least-once; the effect
+is exactly-once because an event is folded only by the transaction that flips its flag.
+
+On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED and add to
+rollups with one upsert in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
+merges in Python with Decimal, and writes back."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from meterbill.billing.aggregation import Rollup, fold, fold_all, merge, minute_bucket
+from meterbill.db.models import MeterEvent, UsageRollup
+from meterbill.db.usage_sql import (
+    PENDING_COLUMNS,
+    RollupKey,
+    claim_pending_pg,
+    is_postgres,
+    upsert_rollups_pg,
+)
+from meterbill.services import queue
+from meterbill.services.clock import utcnow
+
+log = logging.getLogger("meterbill.usage")
+
+BATCH = 2000
+# A job drains at most this many batches; the sweep cron (or the next request) does the rest.
+MAX_BATCHES_PER_JOB = 50
+JOB = "aggregate_usage"
+# Requests within one slot share one queued job (arq ignores a second enqueue of a job id
+# while the first is queued), so ingest at any rate costs at most 10 jobs a second.
+_SLOT_SECONDS = 0.1
+
+
+async def request_aggregation() -> bool:
+    slot = int(utcnow().timestamp() / _SLOT_SECONDS)
+    return await queue.enqueue(JOB, job_id=f"{JOB}:{slot}")
+
+
+async def aggregate_batch(limit: int = BATCH) -> int:
+    """Fold up to `limit` pending events, oldest first; returns how many were taken."""
+    async with in_transaction() as conn:
+        if is_postgres(conn):
+            rows = await claim_pending_pg(conn, limit)
+        else:
+            # SQLite: this transaction is the only writer, nothing to skip.
+            qs = MeterEvent.filter(aggregated=False).order_by("id").limit(limit)
+            rows = await qs.using_db(conn).values_list(*PENDING_COLUMNS)
+        if not rows:
+            return 0
+        deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
+        for eid, acct, meter, customer, dims, value, ts, status in rows:
+            # A pending event canceled before aggregation never reached a rollup.
+            if status != "ACCEPTED":
+                continue
+            key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
+            deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
+        if is_postgres(conn):
+            await upsert_rollups_pg(conn, list(deltas.items()))
+        else:
+            await _merge_rollups_python(conn, deltas)
+        ids = [r[0] for r in rows]
+        await MeterEvent.filter(id__in=ids).using_db(conn).update(aggregated=True)
+    return len(rows)
+
+
+async def _merge_rollups_python(conn: Any, deltas: dict[RollupKey, Rollup]) -> None:
+    if not deltas:
+        return
+    existing = await UsageRollup.filter(
+        meter_id__in=list({k.meter_id for k in deltas}),
+        customer_id__in=list({k.customer_id for k in deltas}),
+        bucket__in=list({k.bucket for k in deltas}),
+    ).using_db(conn)
+    by_key = {
+        (r.meter_id, r.customer_id, minute_bucket(r.bucket), r.dimensions_key): r for r in existing
+    }
+    new: list[UsageRollup] = []
+    for k, delta in deltas.items():
+        row = by_key.get((k.meter_id, k.customer_id, k.bucket, k.dimensions_key))
+        if row is None:
+            new.append(UsageRollup(**k._asdict(), **_fields(delta)))
+            continue
+        for name, value in _fields(merge(rollup_of(row), delta)).items():
+            setattr(row, name, value)
+        await row.save(using_db=conn, update_fields=list(_fields(delta)))
+    if new:
+        await UsageRollup.bulk_create(new, using_db=conn)
+
+
+def _fields(r: Rollup) -> dict[str, Any]:
+    return {
+        "sum": r.sum,
+        "count": r.count,
+        "last_value": r.last_value,
+        "last_ts": r.last_ts,
+        "last_seq": r.last_seq,
+    }
+
+
+def rollup_of(row: UsageRollup) -> Rollup:
+    return Rollup(
+        Decimal(row.sum),
+        int(row.count),
+        None if row.last_value is None else Decimal(row.last_value),
+        row.last_ts,
+        row.last_seq,
+    )
+
+
+async def drain(max_batches: int = MAX_BATCHES_PER_JOB, batch: int = BATCH) -> int:
+    """Aggregate until nothing is pending (or max_batches); returns events taken."""
+    total = 0
+    for _ in range(max_batches):
+        n = await aggregate_batch(batch)
+        total += n
+        if n < batch:
+            break
+    return total
+
+
+async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
+    """Rebuild the rollup of `event`'s bucket from its raw ACCEPTED, already aggregated
+    events (pending ones are still to be added by a worker). The rollup row is locked first,
+    so an aggregation that already changed it has committed and its events read as
+    aggregated here; one that has not yet will add its events on top of the rebuilt row."""
+    bucket = minute_bucket(event.timestamp)
+    key = {
+        "meter_id": event.meter_id,
+        "customer_id": event.customer_id,
+        "bucket": bucket,
+        "dimensions_key": event.dimensions_key,
+    }
+    row = await UsageRollup.filter(**key).select_for_update().using_db(conn).first()
+    events = (
+        await MeterEvent.filter(
+            meter_id=event.meter_id,
+            customer_id=event.customer_id,
+            dimensions_key=event.dimensions_key,
+            timestamp__gte=bucket,
+            timestamp__lt=bucket + timedelta(minutes=1),
+            status="ACCEPTED",
+            aggregated=True,
+        )
+        .using_db(conn)
+        .values_list("value", "timestamp", "id")
+    )
+    r = fold_all((Decimal(v), t, i) for v, t, i in events)
+    if row is None:
+        if r.count:
+            await UsageRollup.create(
+                using_db=conn, account_id=event.account_id, **key, **_fields(r)
+            )
+        return
+    if r.count == 0:
+        # As if the bucket had never seen an event: no row, so no empty group in summaries.
+        await row.delete(using_db=conn)
+        return
+    for name, value in _fields(r).items():
+        setattr(row, name, value)
+    await row.save(using_db=conn, update_fields=list(_fields(r)))

@@ -1,0 +1,59 @@
+"""Reading and canceling recorded events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise.transactions import in_transaction
+
+from meterbill.billing.errors import DomainError, FieldError
+from meterbill.db.models import MeterEvent
+from meterbill.services.clock import utcnow
+from meterbill.services.pages import check_first
+from meterbill.services.usage.aggregate import recompute_bucket
+
+CANCEL_WINDOW = timedelta(hours=24)
+
+
+async def list_events(
+    account_id: str, meter_id: str, customer_id: str | None, first: int
+) -> list[MeterEvent]:
+    """Most recently received first (arrival order breaks ties within one batch)."""
+    check_first(first)
+    qs = MeterEvent.filter(account_id=account_id, meter_id=meter_id)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    return list(await qs.order_by("-created_at", "-id").limit(first))
+
+
+def _error(code: str, message: str) -> DomainError:
+    return DomainError([FieldError(code, message, ("input", "identifier"))])
+
+
+async def cancel_event(account_id: str, event_name: str, identifier: str) -> MeterEvent:
+    """Mark the event CANCELED and rebuild its bucket, in one transaction: its usage counts
+    as if it had never come."""
+    now = utcnow()
+    async with in_transaction() as conn:
+        event = (
+            await MeterEvent.filter(account_id=account_id, identifier=identifier)
+            .select_for_update()
+            .using_db(conn)
+            .first()
+        )
+        if event is None or event.event_name != event_name:
+            raise _error("NOT_FOUND", f"no {event_name!r} event has identifier {identifier!r}")
+        if event.status == "CANCELED":
+            raise _error("CONFLICT", f"event {identifier!r} is already canceled")
+        if event.created_at < now - CANCEL_WINDOW:
+            raise _error(
+                "TOO_LATE",
+                f"event {identifier!r} was received at {event.created_at.isoformat()}; only "
+                "events received in the last 24 hours can be canceled",
+            )
+        event.status = "CANCELED"
+        event.canceled_at = now
+        await event.save(using_db=conn, update_fields=["status", "canceled_at"])
+        if event.aggregated:
+            await recompute_bucket(conn, event)
+    return event
