@@ -35,7 +35,8 @@ class EventResult:
     index: int
     status: str  # ACCEPTED | DUPLICATE | REJECTED
     identifier: str | None
-    # The recorded event: the new one, or for a duplicate the ORIGINAL one.
+    # The recorded event: the new one (single-event calls only), or for a duplicate the
+    # ORIGINAL one.
     event: MeterEvent | None = None
     errors: list[FieldError] = field(default_factory=list)
 
@@ -189,7 +190,8 @@ async def record_events(
             ident = v.row.identifier
             if ident in inserted and ident not in claimed:
                 claimed.add(ident)
-                event = _event_of(v.row, inserted[ident])
+                # Building model objects costs more than the insert: only when answered.
+                event = _event_of(v.row, inserted[ident]) if not batch else None
                 results[v.index] = EventResult(v.index, "ACCEPTED", ident, event)
             else:
                 duplicates.append(v)
