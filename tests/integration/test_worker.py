@@ -19,6 +19,7 @@ from meterbill.app import create_app
 from meterbill.config import Settings
 from meterbill.db.models import WorkerHeartbeat
 from meterbill.db.setup import init_db, run_migrations
+from meterbill.services import queue
 from meterbill.worker.settings import QUEUE
 from tests import services as svc
 
@@ -41,8 +42,9 @@ async def test_embedded_worker_runs_crons_and_jobs(tmp_path: Path) -> None:
     async with app.router.lifespan_context(app):
         beat = await _wait_for_beat("embedded:")
         assert beat.worker.endswith(f":{os.getpid()}")
-        job = await app.state.pool.enqueue_job("housekeeping", _queue_name=QUEUE)
-        assert job is not None
+        # Through the same door services use (no explicit queue name).
+        assert await queue.enqueue("housekeeping", job_id="hk-test")
+        job = Job("hk-test", app.state.pool, _queue_name=QUEUE)
         beats = await job.result(timeout=10)
         assert beats >= 1  # the cron at startup beat first, this job beat again
         row = await WorkerHeartbeat.get(worker=beat.worker)

@@ -34,11 +34,9 @@ arq.worker.log_redis_info = _tolerant_log_redis_info
 
 
 def fake_pool() -> ArqRedis:
-    return ArqRedis(
-        connection_pool=ConnectionPool(
-            connection_class=FakeAsyncRedisConnection, server=FakeServer()
-        )
-    )
+    pool = ConnectionPool(connection_class=FakeAsyncRedisConnection, server=FakeServer())
+    # Same queue as the worker listens on, or enqueued jobs would wait for ever.
+    return ArqRedis(connection_pool=pool, default_queue_name=QUEUE)
 
 
 class EmbeddedWorker:
