@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -17,7 +19,8 @@ class Settings(BaseSettings):
     # None means "on when embedded": the default single-process install is a dev box.
     graphiql: bool | None = None
     introspection: bool = True
-    cors_origins: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment (NoDecode: not JSON).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     db_pool_min: int = Field(1, ge=1)
     db_pool_max: int = Field(10, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
@@ -32,7 +35,9 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, v: object) -> object:
-        if isinstance(v, str) and not v.startswith("["):
+        if isinstance(v, str):
+            if v.strip().startswith("["):
+                return json.loads(v)
             return [o.strip() for o in v.split(",") if o.strip()]
         return v
 
