@@ -20,6 +20,7 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http.limits import BodyLimit
 from meterbill.services import queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -96,4 +97,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    # After CORS, so that refusals still carry the CORS headers a browser needs to read them.
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

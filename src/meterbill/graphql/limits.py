@@ -39,24 +39,51 @@ def _is_internal(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+INTERNAL_MESSAGE = "Internal error."
+
+
+def finish_error(error: GraphQLError) -> GraphQLError:
+    """The error as it may leave the API: with extensions.code, and masked when internal
+    (logged here first). Errors that already carry a code pass unchanged."""
+    ext = error.extensions if error.extensions is not None else {}
+    if "code" in ext:
+        return error
+    if _is_internal(error):
+        log.error("internal error at %s", error.path, exc_info=error.original_error)
+        return GraphQLError(
+            INTERNAL_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL"},
+        )
+    ext["code"] = (
+        "QUERY_TOO_COMPLEX" if any(s in error.message for s in _TOO_COMPLEX) else "BAD_USER_INPUT"
+    )
+    error.extensions = ext
+    return error
+
+
+def finish_errors(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+    return [finish_error(e) for e in errors] if errors else errors
+
+
 class ErrorCodes(SchemaExtension):
-    """Every error carries extensions.code; internal ones are logged here, then masked."""
+    """Every error carries extensions.code; internal ones are logged here, then masked.
+
+    Errors raised while an extension hook is entered (a syntax error under ParserCache, a
+    failing extension) bypass every extension's on_operation: the HTTP view applies
+    finish_errors() again to whatever it sends (graphql/http.py)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or []:
-            ext = error.extensions if error.extensions is not None else {}
-            if "code" in ext:
-                continue
-            if _is_internal(error):
+        errors = getattr(self.execution_context.result, "errors", None) or []
+        for error in errors:
+            # Internal errors keep their original here: _Mask (which exits after) masks them.
+            if "code" not in (error.extensions or {}) and _is_internal(error):
                 log.error("internal error at %s", error.path, exc_info=error.original_error)
-                ext["code"] = "INTERNAL"
-            elif any(s in error.message for s in _TOO_COMPLEX):
-                ext["code"] = "QUERY_TOO_COMPLEX"
+                error.extensions = {**(error.extensions or {}), "code": "INTERNAL"}
             else:
-                ext["code"] = "BAD_USER_INPUT"
-            error.extensions = ext
+                finish_error(error)
 
 
 class _Mask(MaskErrors):
@@ -75,7 +102,7 @@ _RULES = (
 def extensions() -> list[Callable[[], SchemaExtension]]:
     # Order matters for on_operation exits (reverse order): codes are set before masking.
     return [
-        lambda: _Mask(should_mask_error=_is_internal, error_message="Internal error."),
+        lambda: _Mask(should_mask_error=_is_internal, error_message=INTERNAL_MESSAGE),
         ErrorCodes,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

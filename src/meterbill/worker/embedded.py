@@ -71,5 +71,12 @@ class EmbeddedWorker:
             await self._task
         except (asyncio.CancelledError, Exception):  # noqa: BLE001
             pass
+        # arq's close() cancels in-flight jobs and then gathers them without
+        # return_exceptions, so a job caught mid-flight makes close() raise CancelledError.
+        jobs = list(self.worker.tasks.values())
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        self.worker.tasks.clear()
         await self.worker.close()
         self._task = None
