@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import queue
-from meterbill.worker.tasks import FUNCTIONS, housekeeping
+from meterbill.worker.tasks import FUNCTIONS, housekeeping, purge_idempotency_keys
 
 QUEUE = "meterbill:queue"
 
@@ -22,7 +22,11 @@ def worker_name(kind: str) -> str:
 
 
 def cron_jobs() -> list[Any]:
-    return [cron(housekeeping, second={0}, run_at_startup=True, unique=False)]
+    return [
+        cron(housekeeping, second={0}, run_at_startup=True, unique=False),
+        # Keys live 24 h; purging hourly keeps the table at about a day of keys.
+        cron(purge_idempotency_keys, minute={17}, second={30}),
+    ]
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
