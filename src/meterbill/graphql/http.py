@@ -11,9 +11,11 @@ from strawberry.types import ExecutionResult
 
 from meterbill.config import Settings
 from meterbill.graphql.context import Context
+from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.schema import build_schema
-from meterbill.services.accounts import authenticate
+from meterbill.services import ratelimit
+from meterbill.services.accounts import Principal, authenticate
 
 
 def bearer(request: Request) -> str | None:
@@ -22,11 +24,50 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def budget_for(settings: Settings, principal: Principal) -> ratelimit.Budget:
+    if "USAGE_WRITE" in principal.scopes and "ADMIN" not in principal.scopes:
+        return ratelimit.Budget(settings.usage_rate_limit_rps, settings.usage_rate_limit_burst)
+    return ratelimit.Budget(settings.rate_limit_rps, settings.rate_limit_burst)
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, *args: Any, settings: Settings, **kw: Any):
+        super().__init__(*args, **kw)
+        self.settings = settings
+
     async def get_context(self, request: Any, response: Any) -> Context:
         secret = bearer(request)
         principal = await authenticate(secret) if secret else None
-        return Context(request=request, response=response, principal=principal)
+        ctx = Context(request=request, response=response, principal=principal)
+        if principal is not None:
+            pool = getattr(request.app.state, "pool", None)
+            budget = budget_for(self.settings, principal)
+            decision = await ratelimit.take(pool, principal.key_id, budget)
+            if not decision.allowed:
+                ctx.retry_after = decision.retry_after
+        return ctx
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        if context.retry_after is not None:
+            # Refused before parsing: an over-limit caller costs no GraphQL work.
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(context.retry_after)
+            message = f"rate limit exceeded for this API key; retry in {context.retry_after} s"
+            return ExecutionResult(
+                data=None,
+                errors=[GqlError("RATE_LIMITED", message, retryAfter=context.retry_after)],
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         # The last gate before the wire: code and mask whatever the extensions did not see.
@@ -38,4 +79,5 @@ def graphql_app(settings: Settings) -> GraphQLApp:
     return GraphQLApp(
         build_schema(introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        settings=settings,
     )
