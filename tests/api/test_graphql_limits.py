@@ -165,3 +165,41 @@ async def test_errors_raised_by_extension_hooks_are_masked_too(tenant, monkeypat
     assert body["errors"][0]["message"] == "Internal error."
     assert SECRET not in str(body)
     assert any(SECRET in str(r.exc_info) for r in caplog.records)
+
+
+async def test_scalar_parse_errors_are_the_callers_mistake(tenant):
+    """Found by the fuzzer: a bad Decimal literal was reported as INTERNAL."""
+    doc = (
+        "mutation($p: ID!, $d: Decimal) { createPrice(input: {productId: $p, currency: "
+        '"usd", unitAmountDecimal: $d, recurring: {interval: MONTH}}) { price { id } } }'
+    )
+    for bad in ("", "abc", "NaN", "Infinity", True, [1]):
+        body = await tenant.gql(doc, {"p": "prod_x", "d": bad})
+        assert _codes(body) == ["BAD_USER_INPUT"], (bad, body)
+    literal = (
+        'mutation { createPrice(input: {productId: "prod_x", currency: "usd", '
+        'unitAmountDecimal: "x1", recurring: {interval: MONTH}}) { price { id } } }'
+    )
+    body = await tenant.gql(literal)
+    assert _codes(body) == ["BAD_USER_INPUT"], body
+    assert "decimal" in body["errors"][0]["message"].lower()
+    big = literal.replace('unitAmountDecimal: "x1"', 'unitAmount: "12a"')
+    assert _codes(await tenant.gql(big)) == ["BAD_USER_INPUT"]
+
+
+async def test_nul_characters_are_refused_before_any_resolver(tenant):
+    """Found by the fuzzer on PostgreSQL: U+0000 in a string reached the database."""
+    from meterbill.db.models import Product
+
+    bodies = [
+        await tenant.gql('{ meter(id: "\\u0000") { id } }'),
+        await tenant.gql("query($id: ID!) { meter(id: $id) { id } }", {"id": "mtr_\x00"}),
+        await tenant.gql(
+            "mutation($n: String!) { createProduct(input: {name: $n}) { product { id } } }",
+            {"n": "a\x00b"},
+        ),
+    ]
+    for body in bodies:
+        assert _codes(body) == ["BAD_USER_INPUT"], body
+        assert "U+0000" in body["errors"][0]["message"]
+    assert await Product.filter(account_id=tenant.account_id).count() == 0

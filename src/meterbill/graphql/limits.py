@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from graphql import GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -34,9 +35,18 @@ _TOO_COMPLEX = (
 )
 
 
+# graphql-core's messages for a value that a scalar refused to parse (a literal or a
+# variable): the scalar's ValueError rides along as original_error, but it is the caller's
+# mistake, not ours.
+_COERCION = ("Expected value of type", "Variable '$")
+
+
 def _is_internal(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    # Resolver failures always have a path; coercion failures happen before execution.
+    return error.path is not None or not error.message.startswith(_COERCION)
 
 
 INTERNAL_MESSAGE = "Internal error."
@@ -86,6 +96,49 @@ class ErrorCodes(SchemaExtension):
                 finish_error(error)
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StringValues(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.nul = False
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        self.nul = self.nul or "\x00" in node.value
+
+
+class NoNulStrings(SchemaExtension):
+    """U+0000 in any string input is refused up front: PostgreSQL text cannot hold it, so
+    it would otherwise surface as an internal error deep in a service (found by fuzzing)."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        found = _has_nul(ctx.variables or {})
+        if not found and ctx.graphql_document is not None:
+            visitor = _StringValues()
+            visit(ctx.graphql_document, visitor)
+            found = visitor.nul
+        if found:
+            ctx.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "strings must not contain the NUL character (U+0000)",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ],
+            )
+        yield
+
+
 class _Mask(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -108,4 +161,5 @@ def extensions() -> list[Callable[[], SchemaExtension]]:
         lambda: ValidationCache(maxsize=256),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules(list(_RULES)),
+        NoNulStrings,
     ]
