@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 
 from meterbill.config import get_settings
@@ -15,6 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from meterbill.db.setup import run_migrations
+    from meterbill.logs import log_config
 
     settings = get_settings()
     asyncio.run(run_migrations(settings))
@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
+        log_config=log_config(settings.log_level),
         loop="auto",
         http="auto",
     )
@@ -57,7 +58,9 @@ def _worker(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=settings.log_level)
+    from meterbill.logs import configure
+
+    configure(settings.log_level)
     run_worker(WorkerSettings, redis_settings=WorkerSettings.redis())  # type: ignore[arg-type]
     return 0
 

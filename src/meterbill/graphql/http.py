@@ -14,7 +14,8 @@ from meterbill.graphql.context import Context
 from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.schema import build_schema
-from meterbill.services import ratelimit
+from meterbill.http.observability import note
+from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
 
 
@@ -40,10 +41,12 @@ class GraphQLApp(GraphQL[Context, None]):
         principal = await authenticate(secret) if secret else None
         ctx = Context(request=request, response=response, principal=principal)
         if principal is not None:
+            note(account_id=principal.account_id)
             pool = getattr(request.app.state, "pool", None)
             budget = budget_for(self.settings, principal)
             decision = await ratelimit.take(pool, principal.key_id, budget)
             if not decision.allowed:
+                metrics.rate_limited()
                 ctx.retry_after = decision.retry_after
         return ctx
 
@@ -72,6 +75,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         # The last gate before the wire: code and mask whatever the extensions did not see.
         result.errors = finish_errors(result.errors)
+        if result.errors:
+            note(error_codes=sorted({str((e.extensions or {}).get("code")) for e in result.errors}))
         return process_result(result)
 
 

@@ -13,6 +13,7 @@ from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
+from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_overrides
 from meterbill.graphql.types import catalog as catalog_types
 
@@ -25,7 +26,7 @@ EXTRA_TYPES: list[type] = [catalog_types.Product]
 @lru_cache
 def build_schema(introspection: bool = True) -> strawberry.Schema:
     # Idempotency after ScopeCheck: a refused request must not take a key.
-    exts: list = [*extensions(), ScopeCheck, Idempotency]
+    exts: list = [*extensions(), OperationInfo, ScopeCheck, Idempotency]
     if not introspection:
         exts.append(DisableIntrospection)
     return strawberry.Schema(

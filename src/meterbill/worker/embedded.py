@@ -34,10 +34,13 @@ arq.worker.log_redis_info = _tolerant_log_redis_info
 
 
 def fake_pool() -> ArqRedis:
+    # default_queue_name: enqueue_job() must use the queue the worker polls (arq's own
+    # default, "arq:queue", is polled by nobody here).
     return ArqRedis(
         connection_pool=ConnectionPool(
             connection_class=FakeAsyncRedisConnection, server=FakeServer()
-        )
+        ),
+        default_queue_name=QUEUE,
     )
 
 
