@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 
 from meterbill.config import get_settings
+
+
+def _redact(url: str) -> str:
+    """The URL without its password: startup output ends up in logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -21,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     mode = (
         "embedded worker, in-memory queue" if settings.embedded else f"Redis {settings.redis_url}"
     )
-    print(f"meterbill: database {settings.database_url}; {mode}")
+    print(f"meterbill: database {_redact(settings.database_url)}; {_redact(mode)}")
     print(
         f"meterbill: GraphQL API on http://{args.host}:{args.port}/graphql"
         + (" (GraphiQL in a browser)" if settings.graphiql_enabled else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +18,8 @@ from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
+
+log = logging.getLogger("meterbill.graphql")
 
 
 def bearer(request: Request) -> str | None:
@@ -38,7 +41,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         secret = bearer(request)
-        principal = await authenticate(secret) if secret else None
+        try:
+            principal = await authenticate(secret) if secret else None
+        except Exception as exc:  # noqa: BLE001 - the database does not answer
+            log.warning("authentication unavailable: %s", type(exc).__name__)
+            return Context(request=request, response=response, principal=None, unavailable=True)
         ctx = Context(request=request, response=response, principal=principal)
         if principal is not None:
             note(account_id=principal.account_id)
@@ -59,6 +66,11 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: Any,
         sub_response: Any,
     ) -> Any:
+        if context.unavailable:
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = "1"
+            message = "the service is temporarily unavailable; retry shortly"
+            return ExecutionResult(data=None, errors=[GqlError("UNAVAILABLE", message)])
         if context.retry_after is not None:
             # Refused before parsing: an over-limit caller costs no GraphQL work.
             sub_response.status_code = 429
