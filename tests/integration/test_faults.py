@@ -119,3 +119,48 @@ def test_startup_output_never_prints_passwords():
     assert _redact("postgres://app:s3cret@db:5432/billing") == "postgres://app:***@db:5432/billing"
     assert _redact("Redis redis://:pw@cache:6379/0") == "Redis redis://:***@cache:6379/0"
     assert _redact("sqlite://meterbill.db") == "sqlite://meterbill.db"
+
+
+def test_one_idempotency_key_runs_once_across_two_api_processes(tmp, own_pg, own_redis):
+    """Two `meterbill serve` processes on one database, the same key sent to both at once."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    env = {"MB_DATABASE_URL": own_pg.url, "MB_REDIS_URL": own_redis.url}
+    a, b = Meterbill(tmp, env), Meterbill(tmp, env)
+    try:
+        a.start()
+        b.start()
+        secret = a.create_account()
+
+        def send(mb: Meterbill) -> dict:
+            r = mb.http.post(
+                "/graphql",
+                json={"query": CREATE, "variables": {"n": "once"}},
+                headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": "across"},
+            )
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            bodies = list(pool.map(send, [a, b] * 6))
+        ids = {x["data"]["createProduct"]["product"]["id"] for x in bodies if x.get("data")}
+        others = [x["errors"][0]["extensions"]["code"] for x in bodies if not x.get("data")]
+        assert len(ids) == 1 and set(others) <= {"IDEMPOTENCY_KEY_IN_USE"}
+        # Afterwards both processes replay the one stored response.
+        assert {send(a)["data"]["createProduct"]["product"]["id"]} == ids
+        assert {send(b)["data"]["createProduct"]["product"]["id"]} == ids
+
+        async def count() -> int:
+            conn = await asyncpg.connect(own_pg.url.replace("postgres://", "postgresql://"))
+            try:
+                return int(await conn.fetchval("SELECT count(*) FROM products WHERE name='once'"))
+            finally:
+                await conn.close()
+
+        assert asyncio.run(count()) == 1
+    finally:
+        a.close()
+        b.close()
