@@ -20,6 +20,8 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http.limits import BodyLimit
+from meterbill.http.observability import Observe, metrics_endpoint
 from meterbill.services import queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -84,8 +86,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    middleware = []
+    # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
+    middleware = [Middleware(Observe)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -96,4 +100,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    # After CORS, so that refusals still carry the CORS headers a browser needs to read them.
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

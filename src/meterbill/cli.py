@@ -5,23 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
+import re
 import sys
 
 from meterbill.config import get_settings
+
+
+def _redact(url: str) -> str:
+    """The URL without its password: startup output ends up in logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from meterbill.db.setup import run_migrations
+    from meterbill.logs import log_config
 
     settings = get_settings()
     asyncio.run(run_migrations(settings))
     mode = (
         "embedded worker, in-memory queue" if settings.embedded else f"Redis {settings.redis_url}"
     )
-    print(f"meterbill: database {settings.database_url}; {mode}")
+    print(f"meterbill: database {_redact(settings.database_url)}; {_redact(mode)}")
     print(
         f"meterbill: GraphQL API on http://{args.host}:{args.port}/graphql"
         + (" (GraphiQL in a browser)" if settings.graphiql_enabled else "")
@@ -38,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
+        log_config=log_config(settings.log_level),
         loop="auto",
         http="auto",
     )
@@ -57,7 +64,9 @@ def _worker(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=settings.log_level)
+    from meterbill.logs import configure
+
+    configure(settings.log_level)
     run_worker(WorkerSettings, redis_settings=WorkerSettings.redis())  # type: ignore[arg-type]
     return 0
 

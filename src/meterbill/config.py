@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024)
     housekeeping_interval_minutes: int = Field(1, ge=1)
     log_level: str = "INFO"
+    # Token buckets per API key (requests per second, bucket size); 0 rps = no limit.
+    # Keys that can write usage (USAGE_WRITE, not ADMIN) get the larger ingestion budget.
+    rate_limit_rps: float = Field(100, ge=0)
+    rate_limit_burst: int = Field(200, ge=1)
+    usage_rate_limit_rps: float = Field(1000, ge=0)
+    usage_rate_limit_burst: int = Field(2000, ge=1)
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -20,6 +20,10 @@ class Context:
     # Loaders are created lazily per request (see graphql/loaders.py) so a batch never
     # leaks across requests or accounts.
     loaders: dict[str, Any] = field(default_factory=dict)
+    # Set when the caller's key is over its rate limit: the request is refused (graphql/http.py).
+    retry_after: int | None = None
+    # Set when the database could not be asked who the caller is: answered with 503.
+    unavailable: bool = False
 
     @property
     def account_id(self) -> str:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
 from meterbill.config import Settings
 from meterbill.graphql.context import Context
+from meterbill.graphql.errors import GqlError
+from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.schema import build_schema
-from meterbill.services.accounts import authenticate
+from meterbill.http.observability import note
+from meterbill.services import metrics, ratelimit
+from meterbill.services.accounts import Principal, authenticate
+
+log = logging.getLogger("meterbill.graphql")
 
 
 def bearer(request: Request) -> str | None:
@@ -19,15 +28,73 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def budget_for(settings: Settings, principal: Principal) -> ratelimit.Budget:
+    if "USAGE_WRITE" in principal.scopes and "ADMIN" not in principal.scopes:
+        return ratelimit.Budget(settings.usage_rate_limit_rps, settings.usage_rate_limit_burst)
+    return ratelimit.Budget(settings.rate_limit_rps, settings.rate_limit_burst)
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, *args: Any, settings: Settings, **kw: Any):
+        super().__init__(*args, **kw)
+        self.settings = settings
+
     async def get_context(self, request: Any, response: Any) -> Context:
         secret = bearer(request)
-        principal = await authenticate(secret) if secret else None
-        return Context(request=request, response=response, principal=principal)
+        try:
+            principal = await authenticate(secret) if secret else None
+        except Exception as exc:  # noqa: BLE001 - the database does not answer
+            log.warning("authentication unavailable: %s", type(exc).__name__)
+            return Context(request=request, response=response, principal=None, unavailable=True)
+        ctx = Context(request=request, response=response, principal=principal)
+        if principal is not None:
+            note(account_id=principal.account_id)
+            pool = getattr(request.app.state, "pool", None)
+            budget = budget_for(self.settings, principal)
+            decision = await ratelimit.take(pool, principal.key_id, budget)
+            if not decision.allowed:
+                metrics.rate_limited()
+                ctx.retry_after = decision.retry_after
+        return ctx
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        if context.unavailable:
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = "1"
+            message = "the service is temporarily unavailable; retry shortly"
+            return ExecutionResult(data=None, errors=[GqlError("UNAVAILABLE", message)])
+        if context.retry_after is not None:
+            # Refused before parsing: an over-limit caller costs no GraphQL work.
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(context.retry_after)
+            message = f"rate limit exceeded for this API key; retry in {context.retry_after} s"
+            return ExecutionResult(
+                data=None,
+                errors=[GqlError("RATE_LIMITED", message, retryAfter=context.retry_after)],
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # The last gate before the wire: code and mask whatever the extensions did not see.
+        result.errors = finish_errors(result.errors)
+        if result.errors:
+            note(error_codes=sorted({str((e.extensions or {}).get("code")) for e in result.errors}))
+        return process_result(result)
 
 
 def graphql_app(settings: Settings) -> GraphQLApp:
     return GraphQLApp(
         build_schema(introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        settings=settings,
     )

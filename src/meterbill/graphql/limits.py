@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from graphql import GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -34,29 +35,108 @@ _TOO_COMPLEX = (
 )
 
 
+# graphql-core's messages for a value that a scalar refused to parse (a literal or a
+# variable): the scalar's ValueError rides along as original_error, but it is the caller's
+# mistake, not ours.
+_COERCION = ("Expected value of type", "Variable '$")
+
+
 def _is_internal(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    # Resolver failures always have a path; coercion failures happen before execution.
+    return error.path is not None or not error.message.startswith(_COERCION)
+
+
+INTERNAL_MESSAGE = "Internal error."
+
+
+def finish_error(error: GraphQLError) -> GraphQLError:
+    """The error as it may leave the API: with extensions.code, and masked when internal
+    (logged here first). Errors that already carry a code pass unchanged."""
+    ext = error.extensions if error.extensions is not None else {}
+    if "code" in ext:
+        return error
+    if _is_internal(error):
+        log.error("internal error at %s", error.path, exc_info=error.original_error)
+        return GraphQLError(
+            INTERNAL_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL"},
+        )
+    ext["code"] = (
+        "QUERY_TOO_COMPLEX" if any(s in error.message for s in _TOO_COMPLEX) else "BAD_USER_INPUT"
+    )
+    error.extensions = ext
+    return error
+
+
+def finish_errors(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+    return [finish_error(e) for e in errors] if errors else errors
 
 
 class ErrorCodes(SchemaExtension):
-    """Every error carries extensions.code; internal ones are logged here, then masked."""
+    """Every error carries extensions.code; internal ones are logged here, then masked.
+
+    Errors raised while an extension hook is entered (a syntax error under ParserCache, a
+    failing extension) bypass every extension's on_operation: the HTTP view applies
+    finish_errors() again to whatever it sends (graphql/http.py)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or []:
-            ext = error.extensions if error.extensions is not None else {}
-            if "code" in ext:
-                continue
-            if _is_internal(error):
+        errors = getattr(self.execution_context.result, "errors", None) or []
+        for error in errors:
+            # Internal errors keep their original here: _Mask (which exits after) masks them.
+            if "code" not in (error.extensions or {}) and _is_internal(error):
                 log.error("internal error at %s", error.path, exc_info=error.original_error)
-                ext["code"] = "INTERNAL"
-            elif any(s in error.message for s in _TOO_COMPLEX):
-                ext["code"] = "QUERY_TOO_COMPLEX"
+                error.extensions = {**(error.extensions or {}), "code": "INTERNAL"}
             else:
-                ext["code"] = "BAD_USER_INPUT"
-            error.extensions = ext
+                finish_error(error)
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StringValues(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.nul = False
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        self.nul = self.nul or "\x00" in node.value
+
+
+class NoNulStrings(SchemaExtension):
+    """U+0000 in any string input is refused up front: PostgreSQL text cannot hold it, so
+    it would otherwise surface as an internal error deep in a service (found by fuzzing)."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        found = _has_nul(ctx.variables or {})
+        if not found and ctx.graphql_document is not None:
+            visitor = _StringValues()
+            visit(ctx.graphql_document, visitor)
+            found = visitor.nul
+        if found:
+            ctx.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "strings must not contain the NUL character (U+0000)",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ],
+            )
+        yield
 
 
 class _Mask(MaskErrors):
@@ -75,10 +155,11 @@ _RULES = (
 def extensions() -> list[Callable[[], SchemaExtension]]:
     # Order matters for on_operation exits (reverse order): codes are set before masking.
     return [
-        lambda: _Mask(should_mask_error=_is_internal, error_message="Internal error."),
+        lambda: _Mask(should_mask_error=_is_internal, error_message=INTERNAL_MESSAGE),
         ErrorCodes,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules(list(_RULES)),
+        NoNulStrings,
     ]

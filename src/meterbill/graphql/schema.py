@@ -11,7 +11,9 @@ from strawberry.tools import merge_types
 
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
+from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
+from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
@@ -24,7 +26,8 @@ EXTRA_TYPES: list[type] = [catalog_types.Product]
 
 @lru_cache
 def build_schema(introspection: bool = True) -> strawberry.Schema:
-    exts: list = [*extensions(), ScopeCheck]
+    # Idempotency after ScopeCheck: a refused request must not take a key.
+    exts: list = [*extensions(), OperationInfo, ScopeCheck, Idempotency]
     if not introspection:
         exts.append(DisableIntrospection)
     return strawberry.Schema(

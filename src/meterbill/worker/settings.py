@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import queue
-from meterbill.worker.tasks import FUNCTIONS, housekeeping, sweep_usage
+from meterbill.worker.tasks import FUNCTIONS, housekeeping, purge_idempotency_keys, sweep_usage
 
 QUEUE = "meterbill:queue"
 
@@ -27,6 +27,8 @@ def cron_jobs() -> list[Any]:
         # Every 5 s: events whose aggregation job was lost (Redis down at ingest, a worker
         # killed mid-job) are counted within seconds, not at the next request.
         cron(sweep_usage, second=set(range(0, 60, 5)), run_at_startup=True, keep_result=0),
+        # Keys live 24 h; purging hourly keeps the table at about a day of keys.
+        cron(purge_idempotency_keys, minute={17}, second={30}),
     ]
 
 

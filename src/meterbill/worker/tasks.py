@@ -7,7 +7,7 @@ from typing import Any
 from arq.worker import func
 
 from meterbill.services import housekeeping as hk
-from meterbill.services import usage
+from meterbill.services import idempotency, usage
 
 
 async def housekeeping(ctx: dict[str, Any]) -> int:
@@ -24,5 +24,13 @@ async def sweep_usage(ctx: dict[str, Any]) -> int:
     return await usage.drain()
 
 
+async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
+    return await idempotency.purge_expired()
+
+
 # keep_result=0: a finished aggregate job frees its id at once (ids are per time slot).
-FUNCTIONS: list[Any] = [housekeeping, func(aggregate_usage, name="aggregate_usage", keep_result=0)]
+FUNCTIONS: list[Any] = [
+    housekeeping,
+    purge_idempotency_keys,
+    func(aggregate_usage, name="aggregate_usage", keep_result=0),
+]

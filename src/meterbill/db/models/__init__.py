@@ -10,10 +10,12 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
+from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
 from meterbill.db.models.usage import MeterEvent, UsageRollup
 
 __all__ = [
+    "IdempotencyKey",
     "MeterEvent",
     "UsageRollup",
     "WorkerHeartbeat",

@@ -1,0 +1,1 @@
+"""HTTP-level concerns in front of the GraphQL endpoint: body limits, rate limits, logs, metrics."""

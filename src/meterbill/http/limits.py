@@ -1,0 +1,132 @@
+"""Request-body limits for POST /graphql, as a pure ASGI middleware.
+
+The body is read here, at most `max_body_bytes` (+ one chunk) of it: a declared
+Content-Length over the limit is refused before reading anything, and a chunked body is
+counted while it streams and refused as soon as it passes the limit. A body that is not a
+JSON object with the GraphQL request members is refused with 400 and a JSON error body
+(strawberry would answer in plain text). The accepted body is then replayed to the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def error_body(code: str, message: str) -> bytes:
+    return orjson.dumps(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    )
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    body = error_body(code, message)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Gone(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return None
+
+
+def shape_error(data: Any) -> str | None:
+    """Why a decoded JSON body is not a GraphQL request, or None when it is one."""
+    if not isinstance(data, dict):
+        return "the body must be a JSON object (batches are not supported)"
+    if not isinstance(data.get("query"), str):
+        return "query must be a string"
+    if not isinstance(data.get("variables"), dict | None):
+        return "variables must be an object or null"
+    if not isinstance(data.get("operationName"), str | None):
+        return "operationName must be a string or null"
+    if not isinstance(data.get("extensions"), dict | None):
+        return "extensions must be an object or null"
+    return None
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, path: str = "/graphql"):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await send_error(send, 400, "BAD_REQUEST", "invalid Content-Length")
+                return
+            if int(declared) > self.max_bytes:
+                await self._too_large(send)
+                return
+        try:
+            body = await self._read(receive)
+        except _TooLarge:
+            await self._too_large(send)
+            return
+        except _Gone:
+            return
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            await send_error(send, 415, "BAD_REQUEST", "Content-Type must be application/json")
+            return
+        try:
+            problem = shape_error(orjson.loads(body))
+        except orjson.JSONDecodeError:
+            problem = "the body is not valid JSON"
+        if problem:
+            await send_error(send, 400, "BAD_REQUEST", problem)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Gone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await send_error(
+            send, 413, "PAYLOAD_TOO_LARGE", f"request body exceeds {self.max_bytes} bytes"
+        )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for disconnect like the server would
+
+    return replay

@@ -1,0 +1,111 @@
+"""Prometheus metrics: one small API for the rest of the code, and what /metrics serves.
+
+Counters and histograms live in this process (prometheus_client's default registry): with
+`meterbill serve --workers N` each process counts its own requests, so scrape every process
+(or sum per instance). Gauges that describe shared state (queue depth, aggregation lag,
+invoices by status) are computed from Redis / the database when /metrics is scraped, so
+every process reports the same, whole-system value for those."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger("meterbill.metrics")
+
+REQUESTS = Counter(
+    "meterbill_requests_total",
+    "HTTP requests by GraphQL operation (root fields) and outcome.",
+    ["operation", "status"],
+)
+LATENCY = Histogram(
+    "meterbill_request_duration_seconds",
+    "Request latency by GraphQL operation (root fields).",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS = Counter(
+    "meterbill_meter_events_total",
+    "Meter events received, by outcome: accepted, duplicate, rejected.",
+    ["status"],
+)
+PAYMENT_FAILURES = Counter(
+    "meterbill_payment_failures_total", "Invoice payment attempts that failed."
+)
+RATE_LIMITED = Counter("meterbill_rate_limited_total", "Requests refused by the rate limiter.")
+AGGREGATION_LAG = Gauge(
+    "meterbill_aggregation_lag_seconds",
+    "Age of the oldest meter event not yet aggregated (0 when none is waiting).",
+)
+QUEUE_DEPTH = Gauge("meterbill_queue_depth", "Jobs waiting in the arq queue.")
+INVOICES = Gauge("meterbill_invoices", "Invoices by status.", ["status"])
+
+EVENT_STATUSES = ("accepted", "duplicate", "rejected")
+for _s in EVENT_STATUSES:
+    EVENTS.labels(_s)  # exported as 0 before the first event
+
+
+def events_recorded(status: str, n: int = 1) -> None:
+    """Count meter events by outcome (accepted / duplicate / rejected)."""
+    if status not in EVENT_STATUSES:
+        raise ValueError(f"unknown event status {status!r}")
+    if n:
+        EVENTS.labels(status).inc(n)
+
+
+def payment_failed(n: int = 1) -> None:
+    PAYMENT_FAILURES.inc(n)
+
+
+def rate_limited() -> None:
+    RATE_LIMITED.inc()
+
+
+def request_done(operation: str, status: str, seconds: float) -> None:
+    REQUESTS.labels(operation, status).inc()
+    LATENCY.labels(operation).observe(seconds)
+
+
+def set_invoice_counts(counts: dict[str, int]) -> None:
+    for status, n in counts.items():
+        INVOICES.labels(status).set(n)
+
+
+# Refreshers run on every scrape (each guarded: one failing source never breaks /metrics).
+# The invoicing code adds one that calls set_invoice_counts(); the app adds queue depth.
+Refresher = Callable[[], Awaitable[None]]
+_refreshers: dict[str, Refresher] = {}
+
+
+def on_scrape(name: str, refresh: Refresher) -> None:
+    _refreshers[name] = refresh
+
+
+async def aggregation_lag() -> None:
+    from meterbill.db.models import MeterEvent
+    from meterbill.services.clock import utcnow
+
+    oldest = await MeterEvent.filter(aggregated=False).order_by("id").first()
+    AGGREGATION_LAG.set(max(0.0, (utcnow() - oldest.created_at).total_seconds()) if oldest else 0.0)
+
+
+on_scrape("aggregation_lag", aggregation_lag)
+
+
+async def render(extra: dict[str, Refresher] | None = None) -> tuple[bytes, str]:
+    for name, refresh in {**_refreshers, **(extra or {})}.items():
+        try:
+            await refresh()
+        except Exception as exc:  # noqa: BLE001 - a down source leaves its last value
+            log.warning("metrics source %s failed: %s", name, type(exc).__name__)
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def sample(name: str, labels: dict[str, Any] | None = None) -> float | None:
+    """The current value of one sample (for tests and the CLI)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels or {})
