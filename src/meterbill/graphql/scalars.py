@@ -80,6 +80,35 @@ DecimalScalar = strawberry.scalar(
     parse_value=_dec_in,
 )
 
+# Every id meterbill issues is a prefix plus 24 characters; a longer one cannot exist, and
+# PostgreSQL's driver refuses it for a VARCHAR(40) parameter (an INTERNAL error instead of
+# "not found"). GraphQL's built-in ID cannot be redefined in a schema, so its parsers are
+# wrapped here, once, for every ID argument and input field at any depth.
+MAX_ID_LENGTH = 40
+
+
+def _limit_id_length() -> None:
+    from graphql import GraphQLError, GraphQLID
+
+    if getattr(GraphQLID, "_meterbill_limited", False):
+        return
+
+    def check(text: Any) -> Any:
+        if isinstance(text, str) and len(text) > MAX_ID_LENGTH:
+            raise GraphQLError(f"ID must be at most {MAX_ID_LENGTH} characters")
+        return text
+
+    # graphql-core 3.3 coerces through coerce_input_*; parse_* are its deprecated aliases.
+    for name in ("parse_value", "parse_literal", "coerce_input_value", "coerce_input_literal"):
+        original = getattr(GraphQLID, name, None)
+        if original is not None:
+            setattr(GraphQLID, name,
+                    lambda *a, _f=original, **kw: check(_f(*a, **kw)))
+    GraphQLID._meterbill_limited = True  # type: ignore[attr-defined]
+
+
+_limit_id_length()
+
 scalar_map: dict[object, Any] = {
     datetime: DateTimeScalar,
     decimal.Decimal: DecimalScalar,
