@@ -34,3 +34,22 @@ async def test_overlong_ids_are_bad_user_input(tenant, doc, variables):
 async def test_an_id_of_the_maximum_length_reads_as_missing(tenant):
     body = await tenant.data("query($i: ID!) { customer(id: $i) { id } }", {"i": "c" * 40})
     assert body == {"customer": None}
+
+
+async def test_overlong_names_are_user_errors(tenant):
+    key = await tenant.data(
+        "mutation($n: String!) { createApiKey(input: {name: $n, scopes: [READ]})"
+        " { apiKey { id } userErrors { field code } } }",
+        {"n": "k" * 201},
+    )
+    assert key["createApiKey"]["userErrors"] == [{"field": ["input", "name"], "code": "INVALID"}]
+    prod = await tenant.data('mutation { createProduct(input: {name: "p"}) { product { id } } }')
+    price = await tenant.data(
+        'mutation($p: ID!, $n: String) { createPrice(input: {productId: $p, currency: "usd",'
+        " nickname: $n, unitAmount: 100, recurring: {interval: MONTH}})"
+        " { price { id } userErrors { field code } } }",
+        {"p": prod["createProduct"]["product"]["id"], "n": "n" * 201},
+    )
+    assert price["createPrice"]["userErrors"] == [
+        {"field": ["input", "nickname"], "code": "INVALID"}
+    ]

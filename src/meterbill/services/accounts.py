@@ -48,6 +48,10 @@ async def create_api_key(account_id: str, name: str, scopes: list[str]) -> tuple
     errors = []
     if not name.strip():
         errors.append(FieldError("REQUIRED", "name must not be empty", ("input", "name")))
+    elif len(name) > 200:
+        errors.append(
+            FieldError("INVALID", "name must be at most 200 characters", ("input", "name"))
+        )
     if not scopes:
         errors.append(FieldError("REQUIRED", "at least one scope is required", ("input", "scopes")))
     bad = [s for s in scopes if s not in SCOPES]

@@ -62,6 +62,10 @@ async def create_price(account_id: str, req: PriceRequest) -> Price:
         errors.append(
             FieldError("NOT_FOUND", f"no product {req.product_id}", ("input", "productId"))
         )
+    if req.nickname is not None and len(req.nickname) > 200:
+        errors.append(
+            FieldError("INVALID", "nickname must be at most 200 characters", ("input", "nickname"))
+        )
     meter_id = req.pricing.meter_id
     if meter_id and not await Meter.exists(id=meter_id, account_id=account_id):
         errors.append(
