@@ -20,7 +20,7 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
-from meterbill.services import queue
+from meterbill.services import billing_clock, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
+        billing_clock.configure(settings.invoice_grace_period)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()

@@ -3,8 +3,9 @@ GraphQL errors in one place. Codes are the contract's UserErrorCode values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class FieldError:
     message: str
     field: tuple[str, ...] | None = None
 
-    def under(self, *prefix: str) -> "FieldError":
+    def under(self, *prefix: str) -> FieldError:
         """The same error with its path nested under `prefix` (e.g. ("input", "tiers", "1"))."""
         return FieldError(self.code, self.message, tuple(prefix) + (self.field or ()))
 
@@ -26,7 +27,7 @@ class DomainError(Exception):
         super().__init__("; ".join(e.message for e in self.errors))
 
     @classmethod
-    def one(cls, code: str, message: str, *field: str) -> "DomainError":
+    def one(cls, code: str, message: str, *field: str) -> DomainError:
         return cls([FieldError(code, message, tuple(field) or None)])
 
 

@@ -10,13 +10,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from meterbill.graphql.auth import ScopeCheck
+from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.scalars import scalar_overrides
 from meterbill.graphql.types import catalog as catalog_types
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery,)
-MUTATION_PARTS: tuple[type, ...] = (CatalogMutation,)
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery, BillingQuery)
+MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, BillingMutation)
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]
 

@@ -11,8 +11,8 @@ from arq.connections import RedisSettings
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import queue
-from meterbill.worker.tasks import FUNCTIONS, housekeeping
+from meterbill.services import billing_clock, queue
+from meterbill.worker.tasks import FUNCTIONS, billing_tick, housekeeping
 
 QUEUE = "meterbill:queue"
 
@@ -22,12 +22,18 @@ def worker_name(kind: str) -> str:
 
 
 def cron_jobs() -> list[Any]:
-    return [cron(housekeeping, second={0}, run_at_startup=True, unique=False)]
+    return [
+        cron(housekeeping, second={0}, run_at_startup=True, unique=False),
+        # Not unique: every worker runs it; row locks (SKIP LOCKED) split the work.
+        cron(billing_tick, second=set(range(0, 60, 10)), run_at_startup=True, unique=False),
+    ]
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
     ctx["worker_name"] = worker_name("worker")
-    await init_db(get_settings())
+    settings = get_settings()
+    await init_db(settings)
+    billing_clock.configure(settings.invoice_grace_period)
     queue.set_pool(ctx["redis"])
 
 

@@ -1,5 +1,13 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
+from meterbill.db.models.billing import (
+    Invoice,
+    InvoiceLine,
+    PaymentAttempt,
+    PendingItem,
+    Subscription,
+    SubscriptionItem,
+)
 from meterbill.db.models.catalog import (
     Account,
     ApiKey,
@@ -14,6 +22,12 @@ from meterbill.db.models.ops import WorkerHeartbeat
 from meterbill.db.models.usage import MeterEvent, UsageRollup
 
 __all__ = [
+    "Invoice",
+    "InvoiceLine",
+    "PaymentAttempt",
+    "PendingItem",
+    "Subscription",
+    "SubscriptionItem",
     "MeterEvent",
     "UsageRollup",
     "WorkerHeartbeat",
