@@ -37,7 +37,9 @@ def fake_pool() -> ArqRedis:
     return ArqRedis(
         connection_pool=ConnectionPool(
             connection_class=FakeAsyncRedisConnection, server=FakeServer()
-        )
+        ),
+        # Without it jobs go to arq's default queue, which the worker does not read.
+        default_queue_name=QUEUE,
     )
 
 

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='invoices', on_delete=OnDelete.RESTRICT)),
                 ('subscription', fields.ForeignKeyField('models.Subscription', source_field='subscription_id', null=True, db_constraint=True, to_field='id', related_name='invoices', on_delete=OnDelete.RESTRICT)),
                 ('test_clock_id', fields.CharField(null=True, max_length=40)),
-                ('number', fields.CharField(null=True, unique=True, max_length=40)),
+                ('number', fields.CharField(null=True, max_length=40)),
                 ('status', fields.CharField(default='DRAFT', max_length=14)),
                 ('billing_reason', fields.CharField(max_length=20)),
                 ('collection_method', fields.CharField(max_length=22)),
@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
                 ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('due_date', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'invoices', 'app': 'models', 'unique_together': (('subscription', 'period_start', 'billing_reason'),), 'indexes': [Index(fields=['status', 'automatically_finalizes_at']), Index(fields=['collection_pending', 'status']), Index(fields=['account_id', 'created_at'])], 'pk_attr': 'id'},
+            options={'table': 'invoices', 'app': 'models', 'unique_together': (('subscription', 'period_start', 'billing_reason'), ('account', 'number')), 'indexes': [Index(fields=['status', 'automatically_finalizes_at']), Index(fields=['collection_pending', 'status']), Index(fields=['account_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

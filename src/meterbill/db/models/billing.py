@@ -82,7 +82,7 @@ class Invoice(Model):
         "models.Subscription", related_name="invoices", null=True, on_delete=fields.RESTRICT
     )
     test_clock_id = fields.CharField(max_length=40, null=True)
-    number = fields.CharField(max_length=40, null=True, unique=True)
+    number = fields.CharField(max_length=40, null=True)
     status = fields.CharField(max_length=14, default="DRAFT")
     billing_reason = fields.CharField(max_length=20)
     collection_method = fields.CharField(max_length=22)
@@ -106,7 +106,10 @@ class Invoice(Model):
     class Meta:
         table = "invoices"
         # The billing clock's idempotency: a period closes into at most one invoice per reason.
-        unique_together = (("subscription", "period_start", "billing_reason"),)
+        unique_together = (
+            ("subscription", "period_start", "billing_reason"),
+            ("account", "number"),
+        )
         indexes = (
             ("status", "automatically_finalizes_at"),
             ("collection_pending", "status"),
