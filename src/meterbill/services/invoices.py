@@ -86,7 +86,7 @@ def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
 async def claim_pending(subscription_id: str, invoice_id: str) -> list[inv.LineDraft]:
     """Move the subscription's unbilled prorations onto `invoice_id` (inside its transaction)."""
     items = await PendingItem.filter(subscription_id=subscription_id, invoice_id=None).order_by(
-        "created_at", "id"
+        "id"
     )
     if items:
         await PendingItem.filter(id__in=[p.id for p in items]).update(invoice_id=invoice_id)

@@ -384,9 +384,7 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
     if not sub.cancel_at_period_end:
         nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
         drafts += plans.licensed(items, nxt)
-    pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by(
-        "created_at", "id"
-    )
+    pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
     drafts += invoices.pending_drafts(pending)
     order = {"METERED": 0, "LICENSED": 1}
     drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])

@@ -73,5 +73,9 @@ class EmbeddedWorker:
             await self._task
         except (asyncio.CancelledError, Exception):  # noqa: BLE001
             pass
+        # Let jobs in flight finish: close() cancels them, and gathering a cancelled job
+        # would raise CancelledError out of stop() (the billing cron runs every 10 s).
+        if self.worker.tasks:
+            await asyncio.gather(*self.worker.tasks.values(), return_exceptions=True)
         await self.worker.close()
         self._task = None

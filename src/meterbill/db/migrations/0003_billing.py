@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='PendingItem',
             fields=[
-                ('id', fields.CharField(primary_key=True, default=invoice_line_id, unique=True, db_index=True, max_length=40)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('account', fields.ForeignKeyField('models.Account', source_field='account_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('subscription', fields.ForeignKeyField('models.Subscription', source_field='subscription_id', db_constraint=True, to_field='id', related_name='pending_items', on_delete=OnDelete.CASCADE)),
                 ('price_id', fields.CharField(max_length=40)),

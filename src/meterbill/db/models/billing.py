@@ -144,7 +144,8 @@ class InvoiceLine(Model):
 class PendingItem(Model):
     """A proration waiting for the subscription's next invoice (Stripe's pending invoice item)."""
 
-    id = id_field(ids.invoice_line_id)
+    # Autoincrement: the order of creation is the order of the lines (credit before charge).
+    id = fields.BigIntField(primary_key=True)
     account_id: str
     account: Any = fields.ForeignKeyField(
         "models.Account", related_name=False, on_delete=fields.CASCADE
