@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
+from itertools import groupby
+from typing import Any
 
 from meterbill.billing.errors import DomainError, conflict, not_found
 from meterbill.db.models import Invoice, Subscription, TestClock
@@ -15,6 +18,8 @@ from meterbill.services import billing_clock, invoices, queue
 
 log = logging.getLogger("meterbill.test_clocks")
 LIVE = ("ACTIVE", "PAST_DUE")
+# Below the connection pool (MB_DB_POOL_MAX, default 10): each step holds one connection.
+PARALLEL_STEPS = 6
 
 # At one instant: collect what was finalized, finalize what is due, then close periods.
 _CLOSE, _FINALIZE, _COLLECT = 2, 1, 0
@@ -61,6 +66,24 @@ async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str
     return events
 
 
+def _step(kind: int, oid: str, at: datetime) -> Coroutine[Any, Any, bool]:
+    if kind == _CLOSE:
+        return billing_clock.close_period(oid, at)
+    if kind == _FINALIZE:
+        return invoices.finalize(oid, at, skip_locked=True)
+    return invoices.collect(oid, at, skip_locked=True)
+
+
+async def _bounded(steps: list[Coroutine[Any, Any, bool]]) -> list[bool]:
+    gate = asyncio.Semaphore(PARALLEL_STEPS)
+
+    async def run(step: Coroutine[Any, Any, bool]) -> bool:
+        async with gate:
+            return await step
+
+    return list(await asyncio.gather(*(run(s) for s in steps)))
+
+
 async def run_test_clock(clock_id: str) -> bool:
     """Bill everything due up to the clock's frozen time, in time order; then READY."""
     clock = await TestClock.get_or_none(id=clock_id)
@@ -74,18 +97,16 @@ async def run_test_clock(clock_id: str) -> bool:
             # grace; a finalization: a collection at once), so the round stops at the earliest
             # new work and picks it up, in order, in the next round.
             horizon = target
-            for at, kind, oid in events:
+            for (at, kind), group in groupby(events, key=lambda e: (e[0], e[1])):
                 if at > horizon:
                     break
+                # Steps at the same instant touch different rows: run them side by side.
+                done = await _bounded([_step(kind, oid, at) for _, _, oid in group])
+                progress = progress or any(done)
                 if kind == _CLOSE:
-                    done = await billing_clock.close_period(oid, at)
                     horizon = min(horizon, at + billing_clock.grace())
                 elif kind == _FINALIZE:
-                    done = await invoices.finalize(oid, at, skip_locked=True)
                     horizon = min(horizon, at)
-                else:
-                    done = await invoices.collect(oid, at, skip_locked=True)
-                progress = progress or done
             if not progress:
                 # Another worker holds these rows; let it finish them.
                 await asyncio.sleep(0.05)
