@@ -21,7 +21,8 @@ from tortoise import Tortoise
 
 from meterbill.app import create_app
 from meterbill.config import Settings
-from meterbill.db.models import Invoice, Subscription, TestClock
+from meterbill.db.models import Invoice, Subscription
+from meterbill.db.models import TestClock as Clock
 from meterbill.db.setup import init_db, run_migrations
 from meterbill.services import billing_clock, queue, test_clocks
 from meterbill.services.accounts import create_account
@@ -74,9 +75,9 @@ async def test_concurrent_test_clock_runners_bill_each_period_once(app: Any, pro
     clock = await test_clocks.create_test_clock(cat.account_id, utcnow(), "race")
     subs = await subscribe_many(cat, N, clock.id)
     target = clock.frozen_time + timedelta(days=62)
-    await TestClock.filter(id=clock.id).update(status="ADVANCING", frozen_time=target)
+    await Clock.filter(id=clock.id).update(status="ADVANCING", frozen_time=target)
     await asyncio.gather(*(test_clocks.run_test_clock(clock.id) for _ in range(3)))
-    assert (await TestClock.get(id=clock.id)).status == "READY"
+    assert (await Clock.get(id=clock.id)).status == "READY"
     await assert_billed_once(cat.account_id, subs, cycles=2)
     _charged_once(provider)
 
@@ -167,7 +168,7 @@ async def test_two_worker_processes_on_postgres_bill_once() -> None:
             )
 
             async def done() -> bool:
-                clock_ready = (await TestClock.get(id=clock.id)).status == "READY"
+                clock_ready = (await Clock.get(id=clock.id)).status == "READY"
                 cycles = await Invoice.filter(
                     account_id=daily.account_id, billing_reason="SUBSCRIPTION_CYCLE", status="PAID"
                 ).count()
