@@ -22,7 +22,7 @@ from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
-from meterbill.services import queue
+from meterbill.services import billing_clock, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
+        billing_clock.configure(settings.invoice_grace_period)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()

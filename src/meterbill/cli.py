@@ -102,6 +102,12 @@ def _accounts_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(_: argparse.Namespace) -> int:
+    from meterbill.demo import run
+
+    return run()
+
+
 def _export_schema(_: argparse.Namespace) -> int:
     from meterbill.graphql.schema import export_sdl
 
@@ -126,6 +132,9 @@ def parser() -> argparse.ArgumentParser:
     c = acc_sub.add_parser("create", help="create an account and its first ADMIN key")
     c.add_argument("--name", required=True)
     c.set_defaults(func=_accounts_create)
+    sub.add_parser(
+        "demo", help="bill the Alpaca AI example month end to end on a temporary database"
+    ).set_defaults(func=_demo)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_export_schema)
     return p
 

@@ -90,3 +90,55 @@ class ApiKeyScope(Enum):
     USAGE_WRITE = strawberry.enum_value(
         "USAGE_WRITE", description="recordMeterEvent(s) and cancelMeterEvent only"
     )
+
+
+@strawberry.enum
+class SubscriptionStatus(Enum):
+    ACTIVE = "ACTIVE"
+    PAST_DUE = "PAST_DUE"
+    UNPAID = "UNPAID"
+    CANCELED = "CANCELED"
+
+
+@strawberry.enum
+class BillingMode(Enum):
+    CLASSIC = "CLASSIC"
+    FLEXIBLE = "FLEXIBLE"
+
+
+@strawberry.enum
+class CollectionMethod(Enum):
+    CHARGE_AUTOMATICALLY = "CHARGE_AUTOMATICALLY"
+    SEND_INVOICE = "SEND_INVOICE"
+
+
+@strawberry.enum
+class ProrationBehavior(Enum):
+    CREATE_PRORATIONS = "CREATE_PRORATIONS"
+    ALWAYS_INVOICE = "ALWAYS_INVOICE"
+    NONE = "NONE"
+
+
+@strawberry.enum
+class InvoiceStatus(Enum):
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    PAID = "PAID"
+    UNCOLLECTIBLE = "UNCOLLECTIBLE"
+    VOID = "VOID"
+
+
+@strawberry.enum
+class BillingReason(Enum):
+    SUBSCRIPTION_CREATE = "SUBSCRIPTION_CREATE"
+    SUBSCRIPTION_CYCLE = "SUBSCRIPTION_CYCLE"
+    SUBSCRIPTION_UPDATE = "SUBSCRIPTION_UPDATE"
+    SUBSCRIPTION_CANCEL = "SUBSCRIPTION_CANCEL"
+    MANUAL = "MANUAL"
+    UPCOMING = "UPCOMING"
+
+
+@strawberry.enum
+class InvoiceLineType(Enum):
+    SUBSCRIPTION = "SUBSCRIPTION"
+    PRORATION = "PRORATION"

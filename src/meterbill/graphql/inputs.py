@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -9,8 +10,11 @@ import strawberry
 from meterbill.graphql.enums import (
     AggregationFormula,
     ApiKeyScope,
+    BillingMode,
     BillingScheme,
+    CollectionMethod,
     CustomerMappingType,
+    ProrationBehavior,
     RecurringInterval,
     RoundingDirection,
     TiersMode,
@@ -125,3 +129,77 @@ class CreateApiKeyInput:
 @strawberry.input
 class RevokeApiKeyInput:
     id: strawberry.ID
+
+
+# ---------------------------------------------------------------- billing
+
+
+@strawberry.input
+class CreateTestClockInput:
+    frozen_time: datetime
+    name: str | None = None
+
+
+@strawberry.input
+class AdvanceTestClockInput:
+    test_clock_id: strawberry.ID
+    frozen_time: datetime = strawberry.field(
+        description="Must be later than the clock's current frozenTime."
+    )
+
+
+@strawberry.input
+class SubscriptionItemInput:
+    price_id: strawberry.ID
+    quantity: int | None = 1
+
+
+@strawberry.input
+class CreateSubscriptionInput:
+    customer_id: strawberry.ID
+    items: list[SubscriptionItemInput] = strawberry.field(
+        description="All prices share one currency and one recurring interval."
+    )
+    billing_mode: BillingMode | None = BillingMode.FLEXIBLE
+    collection_method: CollectionMethod | None = CollectionMethod.CHARGE_AUTOMATICALLY
+    days_until_due: int | None = None
+    billing_cycle_anchor: datetime | None = strawberry.field(
+        default=None, description="Defaults to the start date."
+    )
+    backdate_start_date: datetime | None = strawberry.field(
+        default=None, description="Start in the past; the first invoice covers the backdated time."
+    )
+
+
+@strawberry.input
+class UpdateSubscriptionItemInput:
+    item_id: strawberry.ID
+    quantity: int
+    proration_behavior: ProrationBehavior | None = ProrationBehavior.CREATE_PRORATIONS
+
+
+@strawberry.input
+class CancelSubscriptionInput:
+    subscription_id: strawberry.ID
+    at_period_end: bool | None = strawberry.field(
+        default=False,
+        description="true: stay active until currentPeriodEnd, then cancel with a final cycle "
+        "invoice.",
+    )
+    invoice_now: bool | None = strawberry.field(
+        default=False,
+        description="When cancelling now: invoice the usage not yet invoiced immediately.",
+    )
+
+
+@strawberry.input
+class InvoiceIdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class PayInvoiceInput:
+    id: strawberry.ID
+    paid_out_of_band: bool | None = strawberry.field(
+        default=False, description="Mark paid without charging (money received elsewhere)."
+    )

@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from meterbill.graphql.auth import ScopeCheck
+from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
@@ -18,8 +19,8 @@ from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery)
-MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, UsageMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery)
+MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, UsageMutation, BillingMutation)
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]
 

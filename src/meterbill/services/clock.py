@@ -31,3 +31,13 @@ async def customer_times(customers: Iterable[Any]) -> dict[str, datetime]:
             frozen[clock.id] = as_utc(clock.frozen_time)
     wall = utcnow()
     return {c.id: frozen.get(c.test_clock_id, wall) if c.test_clock_id else wall for c in rows}
+
+
+async def clock_now(test_clock_id: str | None) -> datetime:
+    """Now for whatever lives on `test_clock_id`: its frozen time, or wall-clock UTC."""
+    if test_clock_id is None:
+        return utcnow()
+    from meterbill.db.models import TestClock
+
+    clock = await TestClock.get(id=test_clock_id)
+    return as_utc(clock.frozen_time)

@@ -11,8 +11,14 @@ from arq.connections import RedisSettings
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import queue
-from meterbill.worker.tasks import FUNCTIONS, housekeeping, purge_idempotency_keys, sweep_usage
+from meterbill.services import billing_clock, queue
+from meterbill.worker.tasks import (
+    FUNCTIONS,
+    billing_tick,
+    housekeeping,
+    purge_idempotency_keys,
+    sweep_usage,
+)
 
 QUEUE = "meterbill:queue"
 
@@ -29,12 +35,16 @@ def cron_jobs() -> list[Any]:
         cron(sweep_usage, second=set(range(0, 60, 5)), run_at_startup=True, keep_result=0),
         # Keys live 24 h; purging hourly keeps the table at about a day of keys.
         cron(purge_idempotency_keys, minute={17}, second={30}),
+        # Not unique: every worker runs it; row locks (SKIP LOCKED) split the work.
+        cron(billing_tick, second=set(range(0, 60, 10)), run_at_startup=True, unique=False),
     ]
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
     ctx["worker_name"] = worker_name("worker")
-    await init_db(get_settings())
+    settings = get_settings()
+    await init_db(settings)
+    billing_clock.configure(settings.invoice_grace_period)
     queue.set_pool(ctx["redis"])
 
 

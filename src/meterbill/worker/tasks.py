@@ -6,8 +6,8 @@ from typing import Any
 
 from arq.worker import func
 
+from meterbill.services import billing_clock, idempotency, test_clocks, usage
 from meterbill.services import housekeeping as hk
-from meterbill.services import idempotency, usage
 
 
 async def housekeeping(ctx: dict[str, Any]) -> int:
@@ -28,9 +28,23 @@ async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
     return await idempotency.purge_expired()
 
 
+async def billing_tick(ctx: dict[str, Any]) -> dict[str, int]:
+    """The wall-clock billing cron; also resumes test clocks whose advance job was lost."""
+    result = await billing_clock.run_due()
+    for clock_id in await test_clocks.advancing_clocks():
+        await test_clocks.run_test_clock(clock_id)
+    return {"closed": result.closed, "finalized": result.finalized, "collected": result.collected}
+
+
+async def advance_test_clock(ctx: dict[str, Any], clock_id: str) -> bool:
+    return await test_clocks.run_test_clock(clock_id)
+
+
 # keep_result=0: a finished aggregate job frees its id at once (ids are per time slot).
 FUNCTIONS: list[Any] = [
     housekeeping,
     purge_idempotency_keys,
     func(aggregate_usage, name="aggregate_usage", keep_result=0),
+    billing_tick,
+    advance_test_clock,
 ]

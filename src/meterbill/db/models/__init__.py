@@ -1,5 +1,13 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
+from meterbill.db.models.billing import (
+    Invoice,
+    InvoiceLine,
+    PaymentAttempt,
+    PendingItem,
+    Subscription,
+    SubscriptionItem,
+)
 from meterbill.db.models.catalog import (
     Account,
     ApiKey,
@@ -16,6 +24,12 @@ from meterbill.db.models.usage import MeterEvent, UsageRollup
 
 __all__ = [
     "IdempotencyKey",
+    "Invoice",
+    "InvoiceLine",
+    "PaymentAttempt",
+    "PendingItem",
+    "Subscription",
+    "SubscriptionItem",
     "MeterEvent",
     "UsageRollup",
     "WorkerHeartbeat",

@@ -1,0 +1,395 @@
+"""Subscriptions: creation with its first invoice, seat changes with prorations, cancellation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from meterbill.billing import invoice as inv
+from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
+from meterbill.billing.periods import (
+    first_period,
+    first_period_fraction,
+    next_period,
+    proration_fraction,
+)
+from meterbill.db.models import (
+    Customer,
+    Invoice,
+    PendingItem,
+    Price,
+    Subscription,
+    SubscriptionItem,
+)
+from meterbill.services import invoices, plans
+from meterbill.services.clock import clock_now
+from meterbill.services.pages import Page, paginate
+
+MODES = ("CLASSIC", "FLEXIBLE")
+COLLECTION = ("CHARGE_AUTOMATICALLY", "SEND_INVOICE")
+BEHAVIORS = ("CREATE_PRORATIONS", "ALWAYS_INVOICE", "NONE")
+LIVE = ("ACTIVE", "PAST_DUE")
+Period = tuple[datetime, datetime]
+
+
+@dataclass
+class ItemRequest:
+    price_id: str
+    quantity: int | None = 1
+
+
+@dataclass
+class SubscriptionRequest:
+    customer_id: str
+    items: list[ItemRequest] = field(default_factory=list)
+    billing_mode: str = "FLEXIBLE"
+    collection_method: str = "CHARGE_AUTOMATICALLY"
+    days_until_due: int | None = None
+    billing_cycle_anchor: datetime | None = None
+    backdate_start_date: datetime | None = None
+
+
+def _item_path(i: int, name: str) -> tuple[str, ...]:
+    return ("input", "items", str(i), name)
+
+
+async def _validate_items(
+    account_id: str, items: list[ItemRequest]
+) -> tuple[list[FieldError], list[tuple[Price, int]]]:
+    errors: list[FieldError] = []
+    if not items:
+        return [FieldError("REQUIRED", "at least one item is required", ("input", "items"))], []
+    if len(items) > 20:
+        return [FieldError("INVALID", "at most 20 items", ("input", "items"))], []
+    found = {
+        p.id: p
+        for p in await Price.filter(account_id=account_id, id__in=[i.price_id for i in items])
+    }
+    out: list[tuple[Price, int]] = []
+    first: Price | None = None
+    seen: set[str] = set()
+    for n, item in enumerate(items):
+        price = found.get(item.price_id)
+        if price is None:
+            errors.append(
+                FieldError("NOT_FOUND", f"no price {item.price_id}", _item_path(n, "priceId"))
+            )
+            continue
+        if not price.active:
+            errors.append(FieldError("INACTIVE", "the price is inactive", _item_path(n, "priceId")))
+        if price.id in seen:
+            errors.append(
+                FieldError("INVALID", "a price may appear once", _item_path(n, "priceId"))
+            )
+        seen.add(price.id)
+        if first is None:
+            first = price
+        elif price.currency != first.currency:
+            msg = f"currency {price.currency} differs from the first item's {first.currency}"
+            errors.append(FieldError("INVALID", msg, _item_path(n, "priceId")))
+        elif (price.interval, price.interval_count) != (first.interval, first.interval_count):
+            msg = (
+                f"interval {price.interval_count} {price.interval} differs from the first "
+                f"item's {first.interval_count} {first.interval}"
+            )
+            errors.append(FieldError("INVALID", msg, _item_path(n, "priceId")))
+        quantity = 1 if item.quantity is None else item.quantity
+        if price.usage_type == "METERED" and quantity != 1:
+            msg = "a metered item's quantity is always 1"
+            errors.append(FieldError("INVALID", msg, _item_path(n, "quantity")))
+        elif quantity < 1:
+            errors.append(
+                FieldError("INVALID", "quantity must be at least 1", _item_path(n, "quantity"))
+            )
+        out.append((price, quantity))
+    return errors, out
+
+
+def _option_errors(req: SubscriptionRequest) -> list[FieldError]:
+    errors = []
+    if req.billing_mode not in MODES:
+        errors.append(FieldError("INVALID", "unknown billing mode", ("input", "billingMode")))
+    if req.collection_method not in COLLECTION:
+        errors.append(
+            FieldError("INVALID", "unknown collection method", ("input", "collectionMethod"))
+        )
+    path = ("input", "daysUntilDue")
+    if req.collection_method == "SEND_INVOICE":
+        if req.days_until_due is None:
+            errors.append(FieldError("REQUIRED", "SEND_INVOICE needs daysUntilDue", path))
+        elif not 0 <= req.days_until_due <= 730:
+            errors.append(FieldError("OUT_OF_RANGE", "daysUntilDue must be 0-730", path))
+    elif req.days_until_due is not None:
+        msg = "daysUntilDue applies to SEND_INVOICE only"
+        errors.append(FieldError("INVALID", msg, path))
+    return errors
+
+
+def _periods(
+    start: datetime, anchor: datetime | None, interval: str, count: int, now: datetime
+) -> list[Period]:
+    """The first period and every later one up to the one containing `now`."""
+    periods = [first_period(start, anchor, interval, count)]
+    cycle_anchor = anchor or start
+    while periods[-1][1] <= now:
+        periods.append(next_period(cycle_anchor, interval, count, periods[-1][1]))
+    return periods
+
+
+async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subscription:
+    errors = _option_errors(req)
+    customer = await Customer.get_or_none(id=req.customer_id, account_id=account_id)
+    if customer is None:
+        errors.append(
+            FieldError("NOT_FOUND", f"no customer {req.customer_id}", ("input", "customerId"))
+        )
+    item_errors, priced = await _validate_items(account_id, req.items)
+    errors += item_errors
+    if errors or customer is None:
+        raise DomainError(errors)
+    ref = priced[0][0]
+    now = await clock_now(customer.test_clock_id)
+    start = req.backdate_start_date or now
+    if start > now:
+        raise DomainError.one(
+            "INVALID", "backdateStartDate must not be in the future", "input", "backdateStartDate"
+        )
+    anchor = req.billing_cycle_anchor
+    if anchor is not None and anchor < start:
+        raise DomainError.one(
+            "INVALID",
+            "billingCycleAnchor must not be before the start",
+            "input",
+            "billingCycleAnchor",
+        )
+    try:
+        periods = _periods(start, anchor, ref.interval, ref.interval_count, now)
+        fraction = first_period_fraction(start, anchor, ref.interval, ref.interval_count)
+    except ValueError as exc:
+        raise DomainError.one("INVALID", str(exc), "input", "billingCycleAnchor") from exc
+    current = periods[-1]
+    async with in_transaction():
+        sub = await Subscription.create(
+            account_id=account_id,
+            customer_id=customer.id,
+            test_clock_id=customer.test_clock_id,
+            status="ACTIVE",
+            billing_mode=req.billing_mode,
+            collection_method=req.collection_method,
+            days_until_due=req.days_until_due,
+            currency=ref.currency,
+            interval=ref.interval,
+            interval_count=ref.interval_count,
+            billing_cycle_anchor=anchor or start,
+            start_date=start,
+            current_period_start=current[0],
+            current_period_end=current[1],
+            created_at=now,
+        )
+        await SubscriptionItem.bulk_create(
+            [
+                SubscriptionItem(
+                    account_id=account_id,
+                    subscription_id=sub.id,
+                    price_id=price.id,
+                    quantity=quantity,
+                    position=n,
+                    created_at=now,
+                )
+                for n, (price, quantity) in enumerate(priced)
+            ]
+        )
+        items = await plans.plan(sub.id)
+        drafts = await _first_lines(items, customer.id, periods, fraction, req.billing_mode)
+        invoice = None
+        if drafts:
+            invoice = await invoices.create_invoice(
+                sub, "SUBSCRIPTION_CREATE", (start, current[1]), drafts, now, now
+            )
+            await sub.save()
+    if invoice is not None:
+        await invoices.finalize_and_collect(invoice.id, now)
+    return await Subscription.get(id=sub.id)
+
+
+async def _first_lines(
+    items: list[plans.PlanItem],
+    customer_id: str,
+    periods: list[Period],
+    fraction: Fraction,
+    mode: str,
+) -> list[inv.LineDraft]:
+    drafts: list[inv.LineDraft] = []
+    # Backdated whole periods that have already ended bill their usage in arrears now.
+    for period in periods[:-1]:
+        drafts += await plans.usage(items, customer_id, period)
+    for n, period in enumerate(periods):
+        drafts += plans.licensed(items, period, fraction if n == 0 else Fraction(1))
+    if mode == "CLASSIC":
+        for p in items:
+            if p.metered:
+                drafts.append(inv.zero_usage_line(p.name, p.price.id, p.spec, periods[-1]))
+    return drafts
+
+
+# ---------------------------------------------------------------- seat changes
+
+
+async def update_item(
+    account_id: str, item_id: str, quantity: int, behavior: str
+) -> SubscriptionItem:
+    item = await SubscriptionItem.get_or_none(id=item_id, account_id=account_id)
+    if item is None:
+        raise not_found(f"no subscription item {item_id}", "input", "itemId")
+    if behavior not in BEHAVIORS:
+        raise DomainError.one("INVALID", "unknown proration behavior", "input", "prorationBehavior")
+    price = await Price.get(id=item.price_id)
+    if price.usage_type == "METERED" and quantity != 1:
+        raise DomainError.one(
+            "INVALID", "a metered item's quantity is always 1", "input", "quantity"
+        )
+    if quantity < 1:
+        raise DomainError.one("INVALID", "quantity must be at least 1", "input", "quantity")
+    invoice_id = None
+    async with in_transaction():
+        sub = await Subscription.filter(id=item.subscription_id).select_for_update().first()
+        assert sub is not None
+        if sub.status not in LIVE:
+            raise conflict("the subscription is canceled", "input", "itemId")
+        item = await SubscriptionItem.get(id=item_id)
+        old = item.quantity
+        if old == quantity:
+            return item
+        now = await clock_now(sub.test_clock_id)
+        period = (sub.current_period_start, sub.current_period_end)
+        item.quantity = quantity
+        await item.save(update_fields=["quantity"])
+        if behavior == "NONE" or price.usage_type == "METERED":
+            return item
+        p = next(x for x in await plans.plan(sub.id) if x.item.id == item.id)
+        fraction = proration_fraction(period[0], period[1], now, period[1])
+        drafts = inv.proration_lines(p.name, price.id, p.spec, old, quantity, period, now, fraction)
+        await PendingItem.bulk_create(
+            [
+                PendingItem(
+                    account_id=account_id,
+                    subscription_id=sub.id,
+                    price_id=price.id,
+                    description=d.description,
+                    quantity=str(d.quantity),
+                    amount=d.amount,
+                    period_start=d.period_start,
+                    period_end=d.period_end,
+                    created_at=now,
+                )
+                for d in drafts
+            ]
+        )
+        if behavior == "ALWAYS_INVOICE":
+            invoice = await invoices.create_invoice(
+                sub, "SUBSCRIPTION_UPDATE", (now, period[1]), [], now, now
+            )
+            await sub.save(update_fields=["latest_invoice_id"])
+            invoice_id = invoice.id
+    if invoice_id is not None:
+        await invoices.finalize_and_collect(invoice_id, now)
+    return item
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+async def cancel(
+    account_id: str, subscription_id: str, at_period_end: bool, invoice_now: bool
+) -> Subscription:
+    sub = await Subscription.get_or_none(id=subscription_id, account_id=account_id)
+    if sub is None:
+        raise not_found(f"no subscription {subscription_id}", "input", "subscriptionId")
+    if at_period_end and invoice_now:
+        msg = "invoiceNow applies when cancelling now"
+        raise DomainError.one("INVALID", msg, "input", "invoiceNow")
+    invoice_id = None
+    async with in_transaction():
+        locked = await Subscription.filter(id=sub.id).select_for_update().first()
+        assert locked is not None
+        if locked.status not in LIVE:
+            raise conflict("the subscription is already canceled", "input", "subscriptionId")
+        now = await clock_now(locked.test_clock_id)
+        if at_period_end:
+            locked.cancel_at_period_end = True
+            await locked.save(update_fields=["cancel_at_period_end"])
+            return locked
+        locked.status, locked.canceled_at = "CANCELED", now
+        locked.cancel_at_period_end = False
+        if invoice_now:
+            period = (locked.current_period_start, max(now, locked.current_period_start))
+            items = await plans.plan(locked.id)
+            drafts = await plans.usage(items, locked.customer_id, period)
+            invoice = await invoices.create_invoice(
+                locked, "SUBSCRIPTION_CANCEL", period, drafts, now, now
+            )
+            invoice_id = invoice.id
+        await locked.save()
+    if invoice_id is not None:
+        await invoices.finalize_and_collect(invoice_id, now)
+    return await Subscription.get(id=sub.id)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def get_subscription(account_id: str, subscription_id: str) -> Subscription | None:
+    return await Subscription.get_or_none(id=subscription_id, account_id=account_id)
+
+
+async def list_subscriptions(
+    account_id: str,
+    first: int,
+    after: str | None,
+    customer_id: str | None = None,
+    status: str | None = None,
+) -> Page[Any]:
+    qs = Subscription.filter(account_id=account_id)
+    if customer_id:
+        qs = qs.filter(customer_id=customer_id)
+    if status:
+        qs = qs.filter(status=status)
+    return await paginate(qs, first, after)
+
+
+@dataclass
+class Preview:
+    """An invoice that is not stored (upcomingInvoice)."""
+
+    subscription: Subscription
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    lines: list[inv.LineDraft]
+    totals: inv.Totals
+
+
+async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
+    sub = await Subscription.get_or_none(id=subscription_id, account_id=account_id)
+    if sub is None or sub.status not in LIVE:
+        return None
+    now = await clock_now(sub.test_clock_id)
+    items = await plans.plan(sub.id)
+    period = (sub.current_period_start, sub.current_period_end)
+    drafts = await plans.usage(items, sub.customer_id, period)
+    if not sub.cancel_at_period_end:
+        nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
+        drafts += plans.licensed(items, nxt)
+    pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
+    drafts += invoices.pending_drafts(pending)
+    order = {"METERED": 0, "LICENSED": 1}
+    drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
+    return Preview(sub, period[0], period[1], now, drafts, inv.totals(d.amount for d in drafts))
+
+
+async def latest_invoices(ids: list[str]) -> list[Invoice]:
+    return await Invoice.filter(id__in=ids)
