@@ -14,18 +14,19 @@ from typing import Any
 from meterbill.billing.money import decimal_to_str, format_amount
 from meterbill.billing.price_rules import PriceInput
 from meterbill.config import Settings
-from meterbill.db.models import Invoice, InvoiceLine, Meter, TestClock
+from meterbill.db.models import Invoice, InvoiceLine, MeterEvent, TestClock
 from meterbill.db.setup import close_db, init_db, run_migrations
 from meterbill.services import (
     accounts,
     billing_clock,
-    billing_usage,
     catalog,
     prices,
     queue,
     subscriptions,
     test_clocks,
+    usage,
 )
+from meterbill.services.usage.record import EventInput, record_events
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -150,15 +151,28 @@ async def _story(settings: Settings) -> int:
         first.currency,
     )
 
+    # Mid-month on the customer's clock, John's integration sends 3,000 tokens.
     used_at = START + timedelta(days=14, hours=9)
-    await billing_usage.add_rollup_usage(meter, customer.id, Decimal(3000), used_at)
-    summed = await billing_usage.metered_quantity(
-        await Meter.get(id=meter.id), customer.id, sub.current_period_start, sub.current_period_end
+    await _advance(aid, clock.id, used_at)
+    recorded = await record_events(
+        aid,
+        [EventInput("alpaca_ai_tokens", {"customer_id": customer.id, "value": 3000}, "demo-1")],
+        batch=False,
     )
-    print(f"Recorded 3,000 alpaca_ai_tokens at {_when(used_at)}.")
+    assert recorded[0].status == "ACCEPTED", recorded[0].errors
+    await _aggregated(aid)
+    rows = await usage.summaries(
+        aid, meter.id, customer.id, sub.current_period_start, sub.current_period_end, "DAY"
+    )
+    print(f"Recorded 3,000 alpaca_ai_tokens at {_when(used_at)} (recordMeterEvent).")
+    print("Usage summary (meterEventSummaries, DAY windows with usage):")
+    for row in rows:
+        if row.value:
+            print(f"  {_when(row.start)[:10]}: {decimal_to_str(row.value.normalize())} tokens")
+    total_used = sum((r.value for r in rows), Decimal(0))
     print(
-        f"Usage summary {_when(sub.current_period_start)} – {_when(sub.current_period_end)}: "
-        f"{decimal_to_str(summed)} tokens\n"
+        f"  {_when(sub.current_period_start)} – {_when(sub.current_period_end)}: "
+        f"{decimal_to_str(total_used.normalize())} tokens\n"
     )
     upcoming = await subscriptions.upcoming_invoice(aid, sub.id)
     assert upcoming is not None
@@ -171,10 +185,7 @@ async def _story(settings: Settings) -> int:
     )
 
     target = sub.current_period_end + billing_clock.grace() + timedelta(minutes=1)
-    await test_clocks.advance_test_clock(aid, clock.id, target)
-    # The embedded worker runs the advance job; its result is the clock's status in the db.
-    while (await TestClock.get(id=clock.id)).status == "ADVANCING":  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    await _advance(aid, clock.id, target)
     print(
         f"Advanced the test clock to {_when(target)} (period end + {billing_clock.grace()} grace)."
     )
@@ -196,6 +207,19 @@ async def _story(settings: Settings) -> int:
         f"paid {format_amount(invoice.amount_paid, invoice.currency)}."
     )
     return 0 if invoice.total == 18000 and invoice.status == "PAID" else 1
+
+
+async def _advance(account_id: str, clock_id: str, to: datetime) -> None:
+    await test_clocks.advance_test_clock(account_id, clock_id, to)
+    # The embedded worker runs the advance job; its result is the clock's status in the db.
+    while (await TestClock.get(id=clock_id)).status == "ADVANCING":  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def _aggregated(account_id: str) -> None:
+    # The embedded worker folds the event into its rollup right after the commit.
+    while await MeterEvent.filter(account_id=account_id, aggregated=False).exists():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 def run() -> int:
