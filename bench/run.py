@@ -693,23 +693,80 @@ async def dashboard_statements(dep: Deployment, api: Api) -> dict[str, Any]:
     return {"dashboard_sql_statements": None, "_reason": NEEDS_SUBSCRIPTIONS}
 
 
+# ---------------------------------------------------------------- profiling
+
+
+class Profiler:
+    """py-spy on the API (all uvicorn processes) and the worker(s) during one phase: collapsed
+    stacks in DIR/<phase>-<process>.txt (flamegraph.pl or speedscope read them)."""
+
+    def __init__(self, directory: str | None, dep: Deployment):
+        self.dir = Path(directory) if directory else None
+        self.dep = dep
+
+    def start(self, phase: str) -> list[subprocess.Popen[bytes]]:
+        if self.dir is None:
+            return []
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spies = []
+        for p in self.dep.procs:
+            name = Path(str(p.args[1] if len(p.args) > 1 else p.args[0])).name
+            if name not in ("serve", "worker"):
+                continue
+            out = self.dir / f"{phase}-{name}-{p.pid}.txt"
+            argv = ["py-spy", "record", "--format", "raw", "--rate", "200", "-o", str(out)]
+            argv += ["--subprocesses", "--pid", str(p.pid)]
+            spies.append(
+                subprocess.Popen(
+                    [str(BIN / argv[0]), *argv[1:]],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        return spies
+
+    @staticmethod
+    def stop(spies: list[subprocess.Popen[bytes]]) -> None:
+        for s in spies:
+            s.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        for s in spies:
+            try:
+                s.wait(30)
+            except subprocess.TimeoutExpired:
+                s.kill()
+
+
 # ---------------------------------------------------------------- the run
+
+
+_profiler: Profiler | None = None
 
 
 async def timed(name: str, call: Awaitable[Any]) -> Any:
     print(f"[bench] {name} ...", flush=True)
+    spies = _profiler.start(name.replace(" ", "_")) if _profiler else []
     t = time.perf_counter()
-    out = await call
-    print(f"[bench] {name}: {time.perf_counter() - t:.1f} s", flush=True)
-    return out
+    try:
+        return await call
+    finally:
+        print(f"[bench] {name}: {time.perf_counter() - t:.1f} s", flush=True)
+        Profiler.stop(spies)
 
 
 async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
     results: dict[str, Any] = {}
     notes: dict[str, str] = {}
+    global _profiler
     dep = Deployment(args.pg, args.api_workers, args.workers, args.pool_max)
+    only = set(args.only.split(",")) if args.only else None
+
+    def wanted(phase: str) -> bool:
+        return only is None or phase in only
+
     try:
-        await timed("start deployment", dep.start())
+        print("[bench] start deployment ...", flush=True)
+        await dep.start()
+        _profiler = Profiler(args.profile, dep)
         conn_limit = aiohttp.TCPConnector(limit=SINGLE_CLIENTS + 8)
         async with aiohttp.ClientSession(connector=conn_limit) as session:
             api = Api(session, dep.base, dep.secret)
@@ -735,51 +792,55 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 )
 
             n_ingest = INGEST_CLIENTS * sizes.ingest_batches * BATCH
-            eps = await timed("raw copy", raw_copy(dep, account, meter, cus, n_ingest))
+            eps = await raw_copy(dep, account, meter, cus, n_ingest)
             results["raw_copy_eps"] = round(eps)
 
-            total, elapsed, lag = await timed(
-                "ingest batches + lag",
-                ingest_batches(
-                    api, cus, sizes.ingest_batches, probe_meter, probe_cus, sizes.min_lag_probes
-                ),
-            )
-            dep.check_alive()
-            results["ingest_batch_eps"] = round(total / elapsed)
-            results["ingest_ratio"] = round(results["ingest_batch_eps"] / eps, 3)
-            p50, p95, _ = ms_pcts(lag)
-            results["lag_p50_ms"], results["lag_p95_ms"] = p50, p95
-            results["lag_probes"] = len(lag)
+            if wanted("ingest"):
+                total, elapsed, lag = await timed(
+                    "ingest batches + lag",
+                    ingest_batches(
+                        api, cus, sizes.ingest_batches, probe_meter, probe_cus, sizes.min_lag_probes
+                    ),
+                )
+                dep.check_alive()
+                results["ingest_batch_eps"] = round(total / elapsed)
+                results["ingest_ratio"] = round(results["ingest_batch_eps"] / eps, 3)
+                p50, p95, _ = ms_pcts(lag)
+                results["lag_p50_ms"], results["lag_p95_ms"] = p50, p95
+                results["lag_probes"] = len(lag)
 
-            n, elapsed, lat = await timed(
-                "single events", single_events(api, cus, sizes.single_seconds)
-            )
-            dep.check_alive()
-            p50, _, p99 = ms_pcts(lat)
-            results["single_rps"] = round(n / elapsed)
-            results["single_p50_ms"], results["single_p99_ms"] = p50, p99
+            if wanted("single"):
+                n, elapsed, lat = await timed(
+                    "single events", single_events(api, cus, sizes.single_seconds)
+                )
+                dep.check_alive()
+                p50, _, p99 = ms_pcts(lat)
+                results["single_rps"] = round(n / elapsed)
+                results["single_p50_ms"], results["single_p99_ms"] = p50, p99
 
-            b = await timed(
-                "bulk endpoint",
-                bulk(api, cus, sizes.bulk_requests, sizes.bulk_events_per_request),
-            )
-            if isinstance(b, str):
-                results["bulk_eps"] = results["bulk_ratio"] = None
-                notes["bulk_eps"] = notes["bulk_ratio"] = b
-            else:
-                results["bulk_eps"] = round(b[0] / b[1])
-                results["bulk_ratio"] = round(results["bulk_eps"] / eps, 3)
-            dep.check_alive()
+            if wanted("bulk"):
+                b = await timed(
+                    "bulk endpoint",
+                    bulk(api, cus, sizes.bulk_requests, sizes.bulk_events_per_request),
+                )
+                if isinstance(b, str):
+                    results["bulk_eps"] = results["bulk_ratio"] = None
+                    notes["bulk_eps"] = notes["bulk_ratio"] = b
+                else:
+                    results["bulk_eps"] = round(b[0] / b[1])
+                    results["bulk_ratio"] = round(results["bulk_eps"] / eps, 3)
+                dep.check_alive()
 
-            lat, info = await timed("summaries", summaries(dep, api, account, sizes))
-            p50, _, p99 = ms_pcts(lat)
-            results["summary_p50_ms"], results["summary_p99_ms"] = p50, p99
-            results.update(info)
-            notes["summary_p50_ms"] = (
-                "events COPY'd into meter_events as aggregated; rollups by one INSERT ... "
-                "SELECT with the worker's fold (SUM/COUNT add, LAST = greatest (timestamp, id)); "
-                "harness checks the API's 30 days add up to the raw events' sum"
-            )
+            if wanted("summary"):
+                lat, info = await timed("summaries", summaries(dep, api, account, sizes))
+                p50, _, p99 = ms_pcts(lat)
+                results["summary_p50_ms"], results["summary_p99_ms"] = p50, p99
+                results.update(info)
+                notes["summary_p50_ms"] = (
+                    "events COPY'd into meter_events as aggregated; rollups by one INSERT ... "
+                    "SELECT with the worker's fold (SUM/COUNT add, LAST = greatest "
+                    "(timestamp, id)); harness checks the API's 30 days add up to the raw sum"
+                )
 
             for hook in (
                 upcoming_invoice(api, sizes),
@@ -892,6 +953,10 @@ def main() -> int:
     ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--api-workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--workers", type=int, default=1, help="meterbill worker processes")
+    ap.add_argument(
+        "--only", help="comma-separated phases: ingest,single,bulk,summary (raw copy always)"
+    )
+    ap.add_argument("--profile", metavar="DIR", help="py-spy the API and worker per phase")
     ap.add_argument("--pool-max", type=int, default=20, help="MB_DB_POOL_MAX per process")
     args = ap.parse_args()
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL

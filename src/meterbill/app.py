@@ -20,6 +20,7 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http.bulk import BulkMeterEvents
 from meterbill.services import queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
+        Route("/v1/meter_events", BulkMeterEvents(), methods=["POST"]),
     ]
     middleware = []
     if settings.cors_origins:
