@@ -767,7 +767,8 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
         print("[bench] start deployment ...", flush=True)
         await dep.start()
         _profiler = Profiler(args.profile, dep)
-        conn_limit = aiohttp.TCPConnector(limit=SINGLE_CLIENTS + 8)
+        # Under uvicorn's 5 s keep-alive, so a pooled connection is never one the server just closed.
+        conn_limit = aiohttp.TCPConnector(limit=SINGLE_CLIENTS + 8, keepalive_timeout=2)
         async with aiohttp.ClientSession(connector=conn_limit) as session:
             api = Api(session, dep.base, dep.secret)
             meter = await make_meter(api, "bench_tokens")
