@@ -63,11 +63,12 @@ async def aggregate_batch(limit: int = BATCH) -> int:
             key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
             deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
         if is_postgres(conn):
+            # claim_pending_pg has already flagged them, in this transaction.
             await upsert_rollups_pg(conn, list(deltas.items()))
         else:
             await _merge_rollups_python(conn, deltas)
-        ids = [r[0] for r in rows]
-        await MeterEvent.filter(id__in=ids).using_db(conn).update(aggregated=True)
+            ids = [r[0] for r in rows]
+            await MeterEvent.filter(id__in=ids).using_db(conn).update(aggregated=True)
     return len(rows)
 
 
