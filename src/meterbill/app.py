@@ -20,6 +20,7 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
 from meterbill.services import billing_clock, queue
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/v1/meter_events", BulkMeterEvents(), methods=["POST"]),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
     middleware = [Middleware(Observe)]

@@ -126,7 +126,10 @@ async def test_alignment_and_row_limit_are_bad_user_input(tenant):
 async def test_filter_and_group_by(tenant):
     meter = await make_meter(tenant, dimensionKeys=["model", "region"])
     cus = await make_customer(tenant)
-    ts = utcnow() - timedelta(minutes=2)
+    # The start of this hour: always in the past and always inside this hour's window
+    # (now - 2 min fell into the previous hour during the first 2 minutes of every hour).
+    h0 = hour_start(0)
+    ts = h0
     await record_many(
         tenant,
         [
@@ -173,8 +176,8 @@ async def test_filter_and_group_by(tenant):
         tenant,
         meter["id"],
         cus,
-        hour_start(1),
-        hour_start(-1),
+        h0 - timedelta(hours=1),
+        h0 + timedelta(hours=1),
         w="HOUR",
         g=["model"],
         f={"region": "eu"},

@@ -88,6 +88,8 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
     commit or roll back before deciding."""
     if not rows:
         return {}
+    if is_postgres(conn):
+        return await _insert_events_pg(conn, rows)
     params: list[Any] = []
     for r in rows:
         params += [
@@ -110,6 +112,37 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
     )
     # execute_query would discard RETURNING rows of an INSERT on asyncpg.
     result = await conn.execute_query_dict(sql, params)
+    return {str(row["identifier"]): int(row["id"]) for row in result}
+
+
+# One array per column instead of 11 placeholders per row: one prepared statement for every
+# batch size, and asyncpg encodes arrays far faster than 11,000 separate parameters.
+_INSERT_EVENTS_PG = (
+    f"INSERT INTO meter_events ({', '.join(_EVENT_COLUMNS)}) "
+    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
+    "$9::text[]) AS u(m, c, i, n, v, t, d) "
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier"
+)
+
+
+async def _insert_events_pg(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
+    accounts = {r.account_id for r in rows}
+    created = {r.created_at for r in rows}
+    if len(accounts) != 1 or len(created) != 1:
+        raise ValueError("one batch is one account's, received at one instant")
+    params = [
+        rows[0].account_id,
+        rows[0].created_at,
+        [r.meter_id for r in rows],
+        [r.customer_id for r in rows],
+        [r.identifier for r in rows],
+        [r.event_name for r in rows],
+        [r.value for r in rows],
+        [r.timestamp for r in rows],
+        [r.dimensions_key for r in rows],
+    ]
+    result = await conn.execute_query_dict(_INSERT_EVENTS_PG, params)
     return {str(row["identifier"]): int(row["id"]) for row in result}
 
 
@@ -167,12 +200,18 @@ PENDING_COLUMNS = (
 )
 
 
+_CLAIM_PG = (
+    "WITH picked AS (SELECT id FROM meter_events WHERE aggregated = false "
+    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+    "UPDATE meter_events e SET aggregated = true FROM picked WHERE e.id = picked.id "
+    f"RETURNING {', '.join('e.' + c for c in PENDING_COLUMNS)}"
+)
+
+
 async def claim_pending_pg(conn: Any, limit: int) -> list[tuple[Any, ...]]:
-    """Lock up to `limit` not-yet-aggregated events, oldest first, skipping those another
-    worker holds. Hand-written because Tortoise drops FOR UPDATE from values_list()."""
-    sql = (
-        f"SELECT {', '.join(PENDING_COLUMNS)} FROM meter_events WHERE aggregated = false "
-        "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
-    )
-    rows = await conn.execute_query_dict(sql, [limit])
+    """Take up to `limit` not-yet-aggregated events, oldest first, skipping those another
+    worker holds, and flag them aggregated: one statement (the caller's transaction adds
+    them to rollups before it commits, so the flag and the rollups change together).
+    Rows come back in no particular order; folding does not depend on it."""
+    rows = await conn.execute_query_dict(_CLAIM_PG, [limit])
     return [tuple(r[c] for c in PENDING_COLUMNS) for r in rows]

@@ -50,6 +50,32 @@ def _is_internal(error: GraphQLError) -> bool:
 
 
 INTERNAL_MESSAGE = "Internal error."
+UNAVAILABLE_MESSAGE = "the service is temporarily unavailable; retry shortly"
+
+
+def _is_unavailable(exc: BaseException | None) -> bool:
+    """The database (or another backing service) did not answer: not a bug, a 503."""
+    from tortoise.exceptions import DBConnectionError
+
+    try:
+        from asyncpg.exceptions import InterfaceError, PostgresConnectionError
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        InterfaceError = PostgresConnectionError = DBConnectionError  # type: ignore[misc,assignment]  # noqa: N806
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(
+            exc,
+            OSError | TimeoutError | DBConnectionError | InterfaceError | PostgresConnectionError,
+        ):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def unavailable(error: GraphQLError) -> GraphQLError:
+    return GraphQLError(
+        UNAVAILABLE_MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": "UNAVAILABLE"}
+    )
 
 
 def finish_error(error: GraphQLError) -> GraphQLError:
@@ -87,7 +113,15 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         errors = getattr(self.execution_context.result, "errors", None) or []
-        for error in errors:
+        for i, error in enumerate(errors):
+            if "code" not in (error.extensions or {}) and _is_unavailable(error.original_error):
+                log.warning(
+                    "backing service unavailable at %s: %s",
+                    error.path,
+                    type(error.original_error).__name__,
+                )
+                errors[i] = unavailable(error)
+                continue
             # Internal errors keep their original here: _Mask (which exits after) masks them.
             if "code" not in (error.extensions or {}) and _is_internal(error):
                 log.error("internal error at %s", error.path, exc_info=error.original_error)

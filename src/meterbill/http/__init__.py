@@ -1,1 +1,1 @@
-"""HTTP-level concerns in front of the GraphQL endpoint: body limits, rate limits, logs, metrics."""
+"""Plain HTTP around and beside GraphQL: body limits, rate limits, logs, metrics, bulk ingestion."""

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import string
+import time
 from dataclasses import dataclass
 
 from meterbill.billing.errors import DomainError, FieldError, not_found
@@ -78,6 +79,7 @@ async def revoke_api_key(account_id: str, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await key.save(update_fields=["revoked_at"])
+    _forget_key(key.id)
     return key
 
 
@@ -85,10 +87,35 @@ async def list_api_keys(account_id: str) -> list[ApiKey]:
     return await ApiKey.filter(account_id=account_id).order_by("-created_at", "id")
 
 
+# Valid keys are remembered per process for AUTH_CACHE_SECONDS, so a request costs no key
+# lookup (one query per request was ~9% of the API's CPU for single events). Revoking drops
+# the key from this process's cache at once; other API processes stop accepting it within
+# AUTH_CACHE_SECONDS. Unknown or revoked secrets are never cached.
+AUTH_CACHE_SECONDS = 5.0
+_AUTH_CACHE_MAX = 10_000
+_auth_cache: dict[str, tuple[Principal, float]] = {}
+
+
 async def authenticate(secret: str) -> Principal | None:
     if not secret.startswith("mb_sk_"):
         return None
-    key = await ApiKey.get_or_none(secret_hash=hash_secret(secret), revoked_at=None)
+    digest = hash_secret(secret)
+    now = time.monotonic()
+    hit = _auth_cache.get(digest)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    key = await ApiKey.get_or_none(secret_hash=digest, revoked_at=None)
     if key is None:
+        _auth_cache.pop(digest, None)
         return None
-    return Principal(key.account_id, key.id, frozenset(key.scopes.split()))  # type: ignore[attr-defined]
+    principal = Principal(key.account_id, key.id, frozenset(key.scopes.split()))  # type: ignore[attr-defined]
+    if len(_auth_cache) >= _AUTH_CACHE_MAX:
+        _auth_cache.clear()
+    _auth_cache[digest] = (principal, now + AUTH_CACHE_SECONDS)
+    return principal
+
+
+def _forget_key(key_id: str) -> None:
+    for digest, (principal, _) in list(_auth_cache.items()):
+        if principal.key_id == key_id:
+            del _auth_cache[digest]

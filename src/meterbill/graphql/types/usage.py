@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import cast
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -94,6 +95,24 @@ class MeterEventInput:
         description="Defaults to now (the customer's test clock time, if any). Accepted: "
         "[now - 35 days, now + 5 minutes].",
     )
+
+
+def _event_input_from(cls: type, value: Mapping[str, Any], _ctx: Any) -> Any:
+    """Builds a MeterEventInput straight from graphql-core's coerced value. Its fields are
+    all leaves (String, JSON, DateTime: already parsed by their scalars), so nothing is left
+    to convert; strawberry's generic path re-resolved every field's type and name for each
+    of the 1000 events of a batch (34% of the API's CPU while ingesting batches)."""
+    return cls(
+        event_name=value["eventName"],
+        payload=value["payload"],
+        identifier=value.get("identifier"),
+        timestamp=value.get("timestamp"),
+    )
+
+
+# The hook strawberry offers integrations that build their own inputs (see
+# StrawberryObjectDefinition.from_input).
+MeterEventInput.__strawberry_definition__.from_input = _event_input_from  # type: ignore[attr-defined]
 
 
 @strawberry.input

@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise import connections
+
 from meterbill.billing.aggregation import (
+    LIKE_ESCAPE,
     Rollup,
     SummaryRow,
     check_alignment,
     check_row_limit,
+    dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
     merge,
@@ -23,6 +27,7 @@ from meterbill.billing.aggregation import (
 )
 from meterbill.billing.errors import BadUserInput
 from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup
+from meterbill.db.usage_sql import is_postgres
 from meterbill.services.clock import as_utc
 from meterbill.services.usage.aggregate import rollup_of
 
@@ -66,6 +71,12 @@ async def summaries(
     if meter is None or not await Customer.exists(id=customer_id, account_id=account_id):
         return []
     flt = _check_keys(meter, filter, group_by)
+    conn = connections.get("default")
+    if is_postgres(conn):
+        buckets = await _window_rollups_pg(
+            conn, account_id, meter, customer_id, start, end, window, flt
+        )
+        return summarize(meter.aggregation, buckets, start, end, window, group_by)
     qs = UsageRollup.filter(
         account_id=account_id,
         meter_id=meter.id,
@@ -80,6 +91,63 @@ async def summaries(
         for b, dims, s, c, lv, lt, ls in await qs.values_list(*_ROLLUP_COLS)
     ]
     return summarize(meter.aggregation, buckets, start, end, window, group_by)
+
+
+_STEP = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
+
+
+async def _window_rollups_pg(
+    conn: Any,
+    account_id: str,
+    meter: Meter,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    flt: Mapping[str, object],
+) -> list[tuple[datetime, str, Rollup]]:
+    """The minute rollups merged per (window, dimension set) by PostgreSQL, in exact NUMERIC:
+    a month of DAY windows is 30 rows per dimension set to Python instead of 43,200.
+    Merging is associative, so summarize() over these equals summarize() over the minutes;
+    each row's bucket is its window's start (date_bin from the aligned start), and without
+    a window everything falls in the one window at start. LAST keeps the value of the
+    greatest (last_ts, last_seq, last_value), as billing.aggregation.merge does."""
+    s, e = as_utc(start), as_utc(end)
+    step = _STEP[window] if window else e - s
+    last = (
+        ", (array_agg(last_value ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
+        "FILTER (WHERE last_ts IS NOT NULL))[1] AS lv, max(last_ts) AS lt, "
+        "(array_agg(last_seq ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
+        "FILTER (WHERE last_ts IS NOT NULL))[1] AS ls"
+        if meter.aggregation == "LAST"
+        else ""
+    )
+    params: list[Any] = [step, s, account_id, meter.id, customer_id, e]
+    where = ""
+    for pattern in dimension_filter_patterns(flt):
+        params.append(pattern)
+        where += f" AND dimensions_key LIKE ${len(params)} ESCAPE '{LIKE_ESCAPE}'"
+    sql = (
+        "SELECT date_bin($1::interval, bucket, $2) AS w, dimensions_key AS d, "
+        f"sum(sum) AS s, sum(count) AS c{last} FROM usage_rollups "
+        "WHERE account_id = $3 AND meter_id = $4 AND customer_id = $5 "
+        f"AND bucket >= $2 AND bucket < $6{where} GROUP BY 1, 2"
+    )
+    rows = await conn.execute_query_dict(sql, params)
+    return [
+        (
+            r["w"],
+            r["d"],
+            Rollup(
+                Decimal(r["s"]),
+                int(r["c"]),
+                _dec(r.get("lv")),
+                r.get("lt"),
+                None if r.get("ls") is None else int(r["ls"]),
+            ),
+        )
+        for r in rows
+    ]
 
 
 def _dec(v: Any) -> Decimal | None:

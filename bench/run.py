@@ -1,0 +1,1000 @@
+"""meterbill benchmark (issue 6; not part of the test suite).
+
+Measures meterbill against what the same machine can do at all, in ONE run:
+
+    .venv/bin/python bench/run.py            # full size (10,000,000 events for summaries)
+    .venv/bin/python bench/run.py --quick    # minutes (1,000,000 events)
+    .venv/bin/python bench/run.py --smoke    # seconds, for CI: the harness runs end to end
+    .venv/bin/python bench/run.py --quick --json out.json
+
+It creates a fresh PostgreSQL database on --pg (dropped at the end), starts its own
+redis-server on a free port, `meterbill serve` (uvicorn, one process per core) and
+`meterbill worker` process(es), all on loopback, generates its own data and drives the API
+over real HTTP with aiohttp. The load generator runs on the same machine and shares its
+cores with the server, the worker and PostgreSQL.
+
+Phases, in order (the keys are described at the top of bench/RESULTS.md):
+ 1. raw_copy_eps      asyncpg COPY of the ingest rows into a table identical to meter_events
+ 2. ingest_batch_eps  recordMeterEvents (1000 per call, 4 clients), while a probe measures
+    lag_p50/p95_ms    accepted -> visible in meterEventSummaries
+ 3. single_*          recordMeterEvent, 32 concurrent clients
+ 4. bulk_eps          POST /v1/meter_events (NDJSON), 4 clients
+ 5. summary_*         DAY windows over a month of one customer, with N events in the DB
+                      (bulk-loaded by COPY; rollups by SQL equal to the worker's fold)
+ 6. upcoming_*, finalize_*, dashboard_*: hooks until subscriptions (issue 4) land.
+
+Exits non-zero when any phase fails or a correctness check of the harness does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+NEEDS_SUBSCRIPTIONS = "needs subscriptions (issue 4)"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    ingest_batches: int  # per client, 1000 events each
+    single_seconds: float
+    bulk_requests: int  # per client
+    bulk_events_per_request: int
+    summary_events: int
+    summary_customers: int
+    summary_queries: int
+    min_lag_probes: int
+
+
+SMOKE = Sizes("smoke", 2, 2.0, 2, 1000, 20_000, 4, 20, 3)
+QUICK = Sizes("quick", 25, 15.0, 10, 5000, 1_000_000, 25, 200, 20)
+FULL = Sizes("full", 100, 30.0, 40, 5000, 10_000_000, 100, 1000, 50)
+
+BATCH = 1000
+INGEST_CLIENTS = 4
+SINGLE_CLIENTS = 32
+BULK_CLIENTS = 4
+
+RECORD_MANY = """mutation($i: [MeterEventInput!]!) { recordMeterEvents(input: $i) {
+  accepted duplicates rejected userErrors { message } } }"""
+RECORD = """mutation($i: MeterEventInput!) { recordMeterEvent(input: $i) {
+  meterEvent { identifier } userErrors { message } } }"""
+SUMMARY = """query($m: ID!, $c: ID!, $s: DateTime!, $e: DateTime!, $w: GroupingWindow) {
+  meterEventSummaries(meterId: $m, customerId: $c, startTime: $s, endTime: $e,
+                      valueGroupingWindow: $w) { startTime aggregatedValue } }"""
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def pg_dsn(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def ms_pcts(xs: list[float]) -> tuple[float | None, float | None, float | None]:
+    """(p50, p95, p99) in ms of durations in seconds."""
+    if not xs:
+        return None, None, None
+    if len(xs) == 1:
+        v = round(xs[0] * 1000, 2)
+        return v, v, v
+    q = statistics.quantiles(xs, n=100, method="inclusive")
+    return (
+        round(statistics.median(xs) * 1000, 2),
+        round(q[94] * 1000, 2),
+        round(q[98] * 1000, 2),
+    )
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    mem_kb = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+class Api:
+    """GraphQL and REST over one aiohttp session (keep-alive, no per-request overhead of
+    building a client)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, secret: str):
+        self.session, self.base, self.secret = session, base, secret
+        self.headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+    async def post_raw(self, body: bytes) -> dict[str, Any]:
+        async with self.session.post(self.base + "/graphql", data=body, headers=self.headers) as r:
+            raw = await r.read()
+            if r.status != 200:
+                raise BenchError(f"HTTP {r.status}: {raw[:500]!r}")
+        out = orjson.loads(raw)
+        if out.get("errors"):
+            raise BenchError(str(out["errors"])[:500])
+        return out["data"]  # type: ignore[no-any-return]
+
+    async def gql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return await self.post_raw(gql_body(query, variables))
+
+
+def gql_body(query: str, variables: dict[str, Any]) -> bytes:
+    return orjson.dumps({"query": query, "variables": variables})
+
+
+async def wait_ready(base: str, procs: list[subprocess.Popen[bytes]], limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            for p in procs:
+                if p.poll() is not None:
+                    raise BenchError(f"{p.args!r} exited with {p.returncode} during startup")
+            try:
+                async with s.get(base + "/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise BenchError("meterbill serve did not become ready")
+
+
+# ---------------------------------------------------------------- the deployment
+
+
+class Deployment:
+    """A fresh database, redis-server, `meterbill serve` and `meterbill worker`."""
+
+    def __init__(self, pg: str, api_workers: int, workers: int, pool_max: int):
+        self.pg_server = pg
+        self.db = "mb_bench_" + secrets.token_hex(4)
+        self.db_url = pg.rsplit("/", 1)[0] + "/" + self.db
+        self.api_workers, self.workers, self.pool_max = api_workers, workers, pool_max
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logdir = Path(tempfile.mkdtemp(prefix="mb_bench_"))
+        self.redis_port, self.api_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.api_port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
+            "MB_DATABASE_URL": self.db_url,
+            "MB_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "MB_DB_POOL_MAX": str(pool_max),
+            "MB_LOG_LEVEL": "WARNING",
+            "MB_GRAPHIQL": "false",
+        }
+        self.secret = ""
+        self.created = False
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
+        p = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    async def start(self) -> None:
+        conn = await asyncpg.connect(pg_dsn(self.pg_server))
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.db}"')
+            self.created = True
+        finally:
+            await conn.close()
+        self._spawn(
+            "redis",
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        mb = str(BIN / "meterbill")
+        subprocess.run([mb, "migrate"], env=self.env, check=True, capture_output=True)
+        out = subprocess.run(
+            [mb, "accounts", "create", "--name", "bench"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        self.secret = json.loads(out.strip().splitlines()[-1])["secret_key"]
+        argv = [mb, "serve", "--host", "127.0.0.1", "--port", str(self.api_port)]
+        self._spawn("serve", [*argv, "--workers", str(self.api_workers)])
+        for i in range(self.workers):
+            self._spawn(f"worker{i}", [mb, "worker"])
+        await wait_ready(self.base, self.procs)
+
+    def check_alive(self) -> None:
+        for p in self.procs:
+            if p.poll() is not None:
+                raise BenchError(f"{p.args!r} exited with {p.returncode}; logs in {self.logdir}")
+
+    async def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self.created:
+            conn = await asyncpg.connect(pg_dsn(self.pg_server))
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+    def tail_logs(self, lines: int = 30) -> str:
+        out = []
+        for f in sorted(self.logdir.glob("*.log")):
+            text = f.read_text(errors="replace").splitlines()[-lines:]
+            if text:
+                out.append(f"--- {f.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------- fixtures through the API
+
+
+async def make_meter(api: Api, event_name: str) -> str:
+    d = await api.gql(
+        "mutation($i: CreateMeterInput!) { createMeter(input: $i) { meter { id } "
+        "userErrors { message } } }",
+        {"i": {"displayName": event_name, "eventName": event_name, "aggregation": "SUM"}},
+    )
+    if d["createMeter"]["userErrors"]:
+        raise BenchError(str(d))
+    return str(d["createMeter"]["meter"]["id"])
+
+
+async def make_customer(api: Api) -> str:
+    d = await api.gql("mutation { createCustomer(input: {}) { customer { id } } }", {})
+    return str(d["createCustomer"]["customer"]["id"])
+
+
+def event(name: str, cus: str, ident: str, ts: str, value: str = "0.5") -> dict[str, Any]:
+    return {
+        "eventName": name,
+        "payload": {"customer_id": cus, "value": value},
+        "identifier": ident,
+        "timestamp": ts,
+    }
+
+
+# ---------------------------------------------------------------- 1. raw COPY
+
+
+async def raw_copy(dep: Deployment, account: str, meter: str, cus: str, n: int) -> float:
+    """COPY n event rows (the shape ingest writes) into a copy of meter_events with the same
+    columns, defaults, indexes, unique and foreign keys; 4 connections, 10,000 rows per
+    COPY, each its own committed transaction. Events per second."""
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        await conn.execute("CREATE TABLE bench_raw_copy (LIKE meter_events INCLUDING ALL)")
+        fks = await conn.fetch(
+            "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint "
+            "WHERE conrelid = 'meter_events'::regclass AND contype = 'f'"
+        )
+        for fk in fks:
+            await conn.execute(f"ALTER TABLE bench_raw_copy ADD {fk['d']}")
+    finally:
+        await conn.close()
+    now = datetime.now(UTC)
+    ts = now - timedelta(seconds=1)
+    cols = (
+        "account_id",
+        "meter_id",
+        "customer_id",
+        "identifier",
+        "event_name",
+        "value",
+        "timestamp",
+        "dimensions_key",
+        "status",
+        "aggregated",
+        "created_at",
+    )
+    value = Decimal("0.5")
+    per_conn = n // INGEST_CLIENTS
+    chunk = 10_000
+    conns = [await asyncpg.connect(pg_dsn(dep.db_url)) for _ in range(INGEST_CLIENTS)]
+
+    async def one(c: asyncpg.Connection, k: int) -> None:
+        for start in range(0, per_conn, chunk):
+            rows = [
+                (
+                    account,
+                    meter,
+                    cus,
+                    f"raw-{k}-{i}",
+                    "bench_tokens",
+                    value,
+                    ts,
+                    "",
+                    "ACCEPTED",
+                    False,
+                    now,
+                )
+                for i in range(start, min(per_conn, start + chunk))
+            ]
+            await c.copy_records_to_table("bench_raw_copy", records=rows, columns=cols)
+
+    try:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(c, k) for k, c in enumerate(conns)))
+        elapsed = time.perf_counter() - t0
+        got = await conns[0].fetchval("SELECT count(*) FROM bench_raw_copy")
+        if got != per_conn * INGEST_CLIENTS:
+            raise BenchError(f"raw copy stored {got} rows, wanted {per_conn * INGEST_CLIENTS}")
+        await conns[0].execute("DROP TABLE bench_raw_copy")
+    finally:
+        for c in conns:
+            await c.close()
+    return per_conn * INGEST_CLIENTS / elapsed
+
+
+# ---------------------------------------------------------------- 2. batches + lag
+
+
+async def probe(
+    api: Api, meter: str, cus: str, stop: asyncio.Event, min_probes: int, state: dict[str, int]
+) -> list[float]:
+    """Sequential: record one event, poll its summary every 10 ms until it shows. Runs until
+    `stop` and at least `min_probes` probes."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    window = {
+        "m": meter,
+        "c": cus,
+        "s": iso(now - timedelta(hours=1)),
+        "e": iso(now + timedelta(hours=2)),
+    }
+    summary = gql_body(SUMMARY, window)
+    delays: list[float] = []
+    while not stop.is_set() or len(delays) < min_probes:
+        state["n"] += 1
+        d = await api.gql(
+            RECORD,
+            {"i": event("bench_probe", cus, f"probe-{state['n']}", iso(datetime.now(UTC)), "1")},
+        )
+        if d["recordMeterEvent"]["userErrors"]:
+            raise BenchError(str(d))
+        accepted = time.perf_counter()
+        while True:
+            rows = (await api.post_raw(summary))["meterEventSummaries"]
+            if rows and rows[0]["aggregatedValue"] == str(state["n"]):
+                break
+            if time.perf_counter() - accepted > 60:
+                raise BenchError("probe event not visible after 60 s")
+            await asyncio.sleep(0.01)
+        delays.append(time.perf_counter() - accepted)
+    return delays
+
+
+async def ingest_batches(
+    api: Api, cus: str, batches: int, probe_meter: str, probe_cus: str, min_probes: int
+) -> tuple[int, float, list[float]]:
+    ts = iso(datetime.now(UTC) - timedelta(seconds=1))
+    bodies = [
+        [
+            gql_body(
+                RECORD_MANY,
+                {"i": [event("bench_tokens", cus, f"b{c}-{b}-{i}", ts) for i in range(BATCH)]},
+            )
+            for b in range(batches)
+        ]
+        for c in range(INGEST_CLIENTS)
+    ]
+
+    async def client(mine: list[bytes]) -> int:
+        accepted = 0
+        for body in mine:
+            d = (await api.post_raw(body))["recordMeterEvents"]
+            if d["userErrors"] or d["rejected"]:
+                raise BenchError(f"batch not accepted: {str(d)[:300]}")
+            accepted += d["accepted"]
+        return accepted
+
+    stop, state = asyncio.Event(), {"n": 0}
+    lag = asyncio.create_task(probe(api, probe_meter, probe_cus, stop, min_probes, state))
+    t0 = time.perf_counter()
+    try:
+        counts = await asyncio.gather(*(client(b) for b in bodies))
+    finally:
+        elapsed = time.perf_counter() - t0
+        stop.set()
+    delays = await lag
+    total = sum(counts)
+    if total != INGEST_CLIENTS * batches * BATCH:
+        raise BenchError(f"ingest accepted {total} of {INGEST_CLIENTS * batches * BATCH}")
+    return total, elapsed, delays
+
+
+# ---------------------------------------------------------------- 3. single events
+
+
+async def single_events(api: Api, cus: str, seconds: float) -> tuple[int, float, list[float]]:
+    ts = iso(datetime.now(UTC) - timedelta(seconds=1))
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+
+    async def client(c: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            body = gql_body(RECORD, {"i": event("bench_tokens", cus, f"s{c}-{i}", ts)})
+            t = time.perf_counter()
+            d = (await api.post_raw(body))["recordMeterEvent"]
+            latencies.append(time.perf_counter() - t)
+            if d["userErrors"] or not d["meterEvent"]:
+                raise BenchError(f"single event not accepted: {d}")
+            i += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in range(SINGLE_CLIENTS)))
+    return len(latencies), time.perf_counter() - t0, latencies
+
+
+# ---------------------------------------------------------------- 4. bulk endpoint
+
+
+async def bulk(api: Api, cus: str, requests: int, per_request: int) -> tuple[int, float] | str:
+    """Events per second through POST /v1/meter_events, or why not measured."""
+    ts = iso(datetime.now(UTC) - timedelta(seconds=1))
+
+    def body(c: int, r: int) -> bytes:
+        return b"".join(
+            orjson.dumps(
+                {
+                    "event_name": "bench_tokens",
+                    "payload": {"customer_id": cus, "value": "0.5"},
+                    "identifier": f"k{c}-{r}-{i}",
+                    "timestamp": ts,
+                }
+            )
+            + b"\n"
+            for i in range(per_request)
+        )
+
+    headers = {"Authorization": f"Bearer {api.secret}", "Content-Type": "application/x-ndjson"}
+    async with api.session.post(api.base + "/v1/meter_events", data=b"", headers=headers) as r:
+        if r.status == 404:
+            return "POST /v1/meter_events not found (bulk endpoint not built)"
+    bodies = [[body(c, r) for r in range(requests)] for c in range(BULK_CLIENTS)]
+
+    async def client(mine: list[bytes]) -> int:
+        accepted = 0
+        for data in mine:
+            async with api.session.post(
+                api.base + "/v1/meter_events", data=data, headers=headers
+            ) as r:
+                raw = await r.read()
+                if r.status != 200:
+                    raise BenchError(f"bulk HTTP {r.status}: {raw[:300]!r}")
+            for line in raw.splitlines():
+                res = orjson.loads(line)
+                if res.get("status") != "ACCEPTED":
+                    raise BenchError(f"bulk event not accepted: {res}")
+                accepted += 1
+        return accepted
+
+    t0 = time.perf_counter()
+    counts = await asyncio.gather(*(client(b) for b in bodies))
+    elapsed = time.perf_counter() - t0
+    total = sum(counts)
+    if total != BULK_CLIENTS * requests * per_request:
+        raise BenchError(f"bulk accepted {total} of {BULK_CLIENTS * requests * per_request}")
+    return total, elapsed
+
+
+# ---------------------------------------------------------------- 5. summaries
+
+# The worker's fold, in SQL: SUM and COUNT add; LAST keeps the value of the greatest
+# (timestamp, id). Minute buckets in UTC.
+ROLLUPS_SQL = """
+INSERT INTO usage_rollups (account_id, meter_id, customer_id, bucket, dimensions_key,
+                           sum, count, last_value, last_ts, last_seq)
+SELECT account_id, meter_id, customer_id, date_trunc('minute', timestamp), dimensions_key,
+       sum(value), count(*),
+       (array_agg(value ORDER BY timestamp DESC, id DESC))[1],
+       max(timestamp),
+       (array_agg(id ORDER BY timestamp DESC, id DESC))[1]
+FROM meter_events WHERE meter_id = $1 AND status = 'ACCEPTED'
+GROUP BY account_id, meter_id, customer_id, date_trunc('minute', timestamp), dimensions_key
+"""
+
+
+async def load_summary_data(
+    dep: Deployment, account: str, meter: str, customers: list[str], n: int, start: datetime
+) -> None:
+    """n events spread evenly over 30 days and the customers, COPY'd as already aggregated,
+    then their rollups by ROLLUPS_SQL."""
+    cols = (
+        "account_id",
+        "meter_id",
+        "customer_id",
+        "identifier",
+        "event_name",
+        "value",
+        "timestamp",
+        "dimensions_key",
+        "status",
+        "aggregated",
+        "created_at",
+    )
+    span = 30 * 86400 * 1_000_000  # microseconds
+    step = span // max(1, n // len(customers))
+    now = datetime.now(UTC)
+    values = [Decimal(v) for v in ("0.5", "1", "2.25", "3")]
+    chunk = 100_000
+    lanes = 2
+
+    async def lane(k: int) -> None:
+        conn = await asyncpg.connect(pg_dsn(dep.db_url))
+        try:
+            for lo in range(k * chunk, n, chunk * lanes):
+                rows = []
+                for i in range(lo, min(n, lo + chunk)):
+                    c = i % len(customers)
+                    j = i // len(customers)
+                    ts = start + timedelta(microseconds=(j * step + c * 7919) % span)
+                    rows.append(
+                        (
+                            account,
+                            meter,
+                            customers[c],
+                            f"sum-{i}",
+                            "bench_summary",
+                            values[i % 4],
+                            ts,
+                            "",
+                            "ACCEPTED",
+                            True,
+                            now,
+                        )
+                    )
+                await conn.copy_records_to_table("meter_events", records=rows, columns=cols)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(lane(k) for k in range(lanes)))
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute(ROLLUPS_SQL, meter)
+        await conn.execute("ANALYZE meter_events")
+        await conn.execute("ANALYZE usage_rollups")
+    finally:
+        await conn.close()
+
+
+async def summaries(
+    dep: Deployment, api: Api, account: str, sizes: Sizes
+) -> tuple[list[float], dict[str, Any]]:
+    meter = await make_meter(api, "bench_summary")
+    customers = [await make_customer(api) for _ in range(sizes.summary_customers)]
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=31
+    )
+    t0 = time.perf_counter()
+    await load_summary_data(dep, account, meter, customers, sizes.summary_events, start)
+    load_s = time.perf_counter() - t0
+    target = customers[0]
+    end = start + timedelta(days=30)
+    body = gql_body(SUMMARY, {"m": meter, "c": target, "s": iso(start), "e": iso(end), "w": "DAY"})
+    # Correctness of the harness: the API's days add up to the raw events' sum.
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        want = await conn.fetchval(
+            "SELECT coalesce(sum(value), 0) FROM meter_events WHERE meter_id = $1 AND "
+            "customer_id = $2 AND timestamp >= $3 AND timestamp < $4",
+            meter,
+            target,
+            start,
+            end,
+        )
+        in_db = await conn.fetchval("SELECT count(*) FROM meter_events")
+        rollups = await conn.fetchval(
+            "SELECT count(*) FROM usage_rollups WHERE meter_id = $1 AND customer_id = $2",
+            meter,
+            target,
+        )
+    finally:
+        await conn.close()
+    rows = (await api.post_raw(body))["meterEventSummaries"]
+    got = sum(Decimal(r["aggregatedValue"]) for r in rows)
+    if len(rows) != 30 or got != want:
+        raise BenchError(f"summary: {len(rows)} rows summing to {got}, raw events say {want}")
+    for _ in range(5):
+        await api.post_raw(body)
+    lat: list[float] = []
+    for _ in range(sizes.summary_queries):
+        t = time.perf_counter()
+        await api.post_raw(body)
+        lat.append(time.perf_counter() - t)
+    info = {
+        "summary_events_in_db": in_db,
+        "summary_customer_rollups": rollups,
+        "summary_load_seconds": round(load_s, 1),
+    }
+    return lat, info
+
+
+# ---------------------------------------------------------------- 6. hooks for issue 4
+
+
+async def upcoming_invoice(api: Api, sizes: Sizes) -> dict[str, Any]:
+    """upcomingInvoice for the seed's two-item subscription: p50/p99 ms."""
+    return {"upcoming_p50_ms": None, "upcoming_p99_ms": None, "_reason": NEEDS_SUBSCRIPTIONS}
+
+
+async def finalize_throughput(dep: Deployment, api: Api, sizes: Sizes) -> dict[str, Any]:
+    """Subscriptions closed, finalized and collected per second by 1 and 2 workers."""
+    return {"finalize_sps_1w": None, "finalize_sps_2w": None, "_reason": NEEDS_SUBSCRIPTIONS}
+
+
+async def dashboard_statements(dep: Deployment, api: Api) -> dict[str, Any]:
+    """SQL statements of one dashboard query listing 100 subscriptions (pg_stat_statements
+    or a statement counter on the API)."""
+    return {"dashboard_sql_statements": None, "_reason": NEEDS_SUBSCRIPTIONS}
+
+
+# ---------------------------------------------------------------- profiling
+
+
+class Profiler:
+    """py-spy on the API (all uvicorn processes) and the worker(s) during one phase: collapsed
+    stacks in DIR/<phase>-<process>.txt (flamegraph.pl or speedscope read them)."""
+
+    def __init__(self, directory: str | None, dep: Deployment):
+        self.dir = Path(directory) if directory else None
+        self.dep = dep
+
+    def start(self, phase: str) -> list[subprocess.Popen[bytes]]:
+        if self.dir is None:
+            return []
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spies = []
+        for p in self.dep.procs:
+            name = Path(str(p.args[1] if len(p.args) > 1 else p.args[0])).name
+            if name not in ("serve", "worker"):
+                continue
+            out = self.dir / f"{phase}-{name}-{p.pid}.txt"
+            argv = ["py-spy", "record", "--format", "raw", "--rate", "200", "-o", str(out)]
+            argv += ["--subprocesses", "--pid", str(p.pid)]
+            spies.append(
+                subprocess.Popen(
+                    [str(BIN / argv[0]), *argv[1:]],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        return spies
+
+    @staticmethod
+    def stop(spies: list[subprocess.Popen[bytes]]) -> None:
+        for s in spies:
+            s.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        for s in spies:
+            try:
+                s.wait(30)
+            except subprocess.TimeoutExpired:
+                s.kill()
+
+
+# ---------------------------------------------------------------- the run
+
+
+_profiler: Profiler | None = None
+
+
+async def timed(name: str, call: Awaitable[Any]) -> Any:
+    print(f"[bench] {name} ...", flush=True)
+    spies = _profiler.start(name.replace(" ", "_")) if _profiler else []
+    t = time.perf_counter()
+    try:
+        return await call
+    finally:
+        print(f"[bench] {name}: {time.perf_counter() - t:.1f} s", flush=True)
+        Profiler.stop(spies)
+
+
+async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    global _profiler
+    dep = Deployment(args.pg, args.api_workers, args.workers, args.pool_max)
+    only = set(args.only.split(",")) if args.only else None
+
+    def wanted(phase: str) -> bool:
+        return only is None or phase in only
+
+    try:
+        print("[bench] start deployment ...", flush=True)
+        await dep.start()
+        _profiler = Profiler(args.profile, dep)
+        # Under uvicorn's 5 s keep-alive, so a pooled connection is never one the server just closed.
+        conn_limit = aiohttp.TCPConnector(limit=SINGLE_CLIENTS + 8, keepalive_timeout=2)
+        async with aiohttp.ClientSession(connector=conn_limit) as session:
+            api = Api(session, dep.base, dep.secret)
+            meter = await make_meter(api, "bench_tokens")
+            cus = await make_customer(api)
+            probe_meter = await make_meter(api, "bench_probe")
+            probe_cus = await make_customer(api)
+            conn = await asyncpg.connect(pg_dsn(dep.db_url))
+            try:
+                account = await conn.fetchval("SELECT account_id FROM meters WHERE id = $1", meter)
+            finally:
+                await conn.close()
+            # Warm-up: connection pools, parser/validation caches, every process.
+            for w in range(4 * args.api_workers):
+                await api.gql(
+                    RECORD_MANY,
+                    {
+                        "i": [
+                            event("bench_tokens", cus, f"w{w}-{i}", iso(datetime.now(UTC)))
+                            for i in range(100)
+                        ]
+                    },
+                )
+
+            n_ingest = INGEST_CLIENTS * sizes.ingest_batches * BATCH
+            eps = await raw_copy(dep, account, meter, cus, n_ingest)
+            results["raw_copy_eps"] = round(eps)
+
+            if wanted("ingest"):
+                total, elapsed, lag = await timed(
+                    "ingest batches + lag",
+                    ingest_batches(
+                        api, cus, sizes.ingest_batches, probe_meter, probe_cus, sizes.min_lag_probes
+                    ),
+                )
+                dep.check_alive()
+                results["ingest_batch_eps"] = round(total / elapsed)
+                results["ingest_ratio"] = round(results["ingest_batch_eps"] / eps, 3)
+                p50, p95, _ = ms_pcts(lag)
+                results["lag_p50_ms"], results["lag_p95_ms"] = p50, p95
+                results["lag_probes"] = len(lag)
+
+            if wanted("single"):
+                n, elapsed, lat = await timed(
+                    "single events", single_events(api, cus, sizes.single_seconds)
+                )
+                dep.check_alive()
+                p50, _, p99 = ms_pcts(lat)
+                results["single_rps"] = round(n / elapsed)
+                results["single_p50_ms"], results["single_p99_ms"] = p50, p99
+
+            if wanted("bulk"):
+                b = await timed(
+                    "bulk endpoint",
+                    bulk(api, cus, sizes.bulk_requests, sizes.bulk_events_per_request),
+                )
+                if isinstance(b, str):
+                    results["bulk_eps"] = results["bulk_ratio"] = None
+                    notes["bulk_eps"] = notes["bulk_ratio"] = b
+                else:
+                    results["bulk_eps"] = round(b[0] / b[1])
+                    results["bulk_ratio"] = round(results["bulk_eps"] / eps, 3)
+                dep.check_alive()
+
+            if wanted("summary"):
+                lat, info = await timed("summaries", summaries(dep, api, account, sizes))
+                p50, _, p99 = ms_pcts(lat)
+                results["summary_p50_ms"], results["summary_p99_ms"] = p50, p99
+                results.update(info)
+                notes["summary_p50_ms"] = (
+                    "events COPY'd into meter_events as aggregated; rollups by one INSERT ... "
+                    "SELECT with the worker's fold (SUM/COUNT add, LAST = greatest "
+                    "(timestamp, id)); harness checks the API's 30 days add up to the raw sum"
+                )
+
+            for hook in (
+                upcoming_invoice(api, sizes),
+                finalize_throughput(dep, api, sizes),
+                dashboard_statements(dep, api),
+            ):
+                out = await hook
+                reason = out.pop("_reason", None)
+                results.update(out)
+                if reason:
+                    for k in out:
+                        notes[k] = reason
+            dep.check_alive()
+    except BaseException:
+        print(dep.tail_logs(), file=sys.stderr)
+        raise
+    finally:
+        await dep.stop()
+    results["notes"] = notes
+    return results
+
+
+TARGETS = {
+    "ingest_batch_eps": (">=", 15_000),
+    "ingest_ratio": (">=", 0.15),
+    "bulk_eps": (">=", 40_000),
+    "bulk_ratio": (">=", 0.4),
+    "single_rps": (">=", 1_500),
+    "single_p99_ms": ("<=", 100),
+    "lag_p95_ms": ("<=", 2_000),
+    "summary_p50_ms": ("<=", 20),
+    "upcoming_p50_ms": ("<=", 15),
+    "finalize_sps_1w": (">=", 500),
+    "dashboard_sql_statements": ("<=", 10),
+}
+ORDER = [
+    "raw_copy_eps",
+    "ingest_batch_eps",
+    "ingest_ratio",
+    "single_rps",
+    "single_p50_ms",
+    "single_p99_ms",
+    "lag_p50_ms",
+    "lag_p95_ms",
+    "summary_p50_ms",
+    "summary_p99_ms",
+    "upcoming_p50_ms",
+    "upcoming_p99_ms",
+    "finalize_sps_1w",
+    "finalize_sps_2w",
+    "dashboard_sql_statements",
+    "bulk_eps",
+    "bulk_ratio",
+]
+
+
+def verdict(key: str, value: Any) -> str:
+    if key not in TARGETS:
+        return ""
+    op, target = TARGETS[key]
+    if value is None:
+        return f"{op} {target:,}: not measured"
+    ok = value >= target if op == ">=" else value <= target
+    return f"{op} {target:,}: {'met' if ok else 'MISSED'}"
+
+
+def markdown(result: dict[str, Any], command: str, label: str) -> str:
+    m = result["machine"]
+    r = result["results"]
+    lines = [
+        f"### {result['date']} — {result['size']}{' — ' + label if label else ''}",
+        "",
+        f"`{command}`  ",
+        f"machine: {m['nproc']} cores, {m['memory_gib']} GiB, {m['cpu']}; Python {m['python']}; "
+        f"load average before: {m['loadavg_before']}  ",
+        f"setup: {result['setup']}  ",
+        "The load generator (aiohttp, one process) runs on the same cores as the API, the "
+        "worker and PostgreSQL.",
+        "",
+        "| metric | value | target |",
+        "| --- | ---: | --- |",
+    ]
+    for k in ORDER:
+        v = r.get(k)
+        shown = "null" if v is None else (f"{v:,}" if isinstance(v, int | float) else str(v))
+        lines.append(f"| {k} | {shown} | {verdict(k, v)} |")
+    notes = r.get("notes", {})
+    if notes:
+        lines.append("")
+        for k, why in sorted(notes.items()):
+            lines.append(f"- {k}: {why}")
+    extra = {k: v for k, v in r.items() if k not in ORDER and k != "notes"}
+    if extra:
+        lines.append(f"- also: {json.dumps(extra)}")
+    return "\n".join(lines) + "\n\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
+    size.add_argument("--quick", action="store_true", help="1,000,000 events; minutes")
+    ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    ap.add_argument(
+        "--results",
+        metavar="FILE",
+        help="append the markdown table here (default bench/RESULTS.md; --smoke: nowhere)",
+    )
+    ap.add_argument("--label", default="", help="a note for the RESULTS.md heading")
+    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--api-workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=1, help="meterbill worker processes")
+    ap.add_argument(
+        "--only", help="comma-separated phases: ingest,single,bulk,summary (raw copy always)"
+    )
+    ap.add_argument("--profile", metavar="DIR", help="py-spy the API and worker per phase")
+    ap.add_argument("--pool-max", type=int, default=20, help="MB_DB_POOL_MAX per process")
+    args = ap.parse_args()
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    command = "python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    mach = machine()
+    t0 = time.perf_counter()
+    try:
+        results = asyncio.run(run(args, sizes))
+    except (BenchError, OSError, subprocess.CalledProcessError, asyncpg.PostgresError) as e:
+        print(f"bench: FAILED: {e}", file=sys.stderr)
+        return 1
+    out = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "size": sizes.name,
+        "command": command,
+        "machine": mach,
+        "setup": (
+            f"meterbill serve --workers {args.api_workers}, {args.workers} x meterbill worker, "
+            f"MB_DB_POOL_MAX={args.pool_max}, PostgreSQL {args.pg.rsplit('@', 1)[-1]}, "
+            f"own redis-server; sizes {asdict(sizes)}"
+        ),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "results": results,
+    }
+    print(json.dumps(out["results"], indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    results_file = args.results or (None if args.smoke else str(HERE / "RESULTS.md"))
+    if results_file:
+        path = Path(results_file)
+        if not path.exists():
+            path.write_text("# Benchmark results (bench/run.py)\n\n")
+        with path.open("a") as f:
+            f.write(markdown(out, command, args.label))
+    print(f"bench: done in {out['seconds']} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
