@@ -8,6 +8,10 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
@@ -71,4 +75,17 @@ class WorkerSettings:
         url = get_settings().redis_url
         if not url:
             raise SystemExit("meterbill worker needs MB_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-        return RedisSettings.from_dsn(url)
+        settings = RedisSettings.from_dsn(url)
+        # arq's poll loop has no retry: the first ConnectionError ends the worker. Retry
+        # every Redis command for ever with a capped backoff instead, so a Redis restart
+        # pauses the worker rather than stopping it (events stay safe in the database).
+        settings.retry_on_error = [
+            ConnectionError,
+            TimeoutError,
+            OSError,
+            RedisConnectionError,
+            RedisTimeoutError,
+        ]
+        settings.retry = Retry(ExponentialBackoff(cap=2, base=0.1), -1)
+        settings.conn_retries = 60
+        return settings
