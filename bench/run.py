@@ -211,6 +211,10 @@ class Deployment:
             "MB_DB_POOL_MAX": str(pool_max),
             "MB_LOG_LEVEL": "WARNING",
             "MB_GRAPHIQL": "false",
+            # The harness measures what the engine can take, not the per-key budget an
+            # operator sets for its partners: rate limits off (0 = unlimited).
+            "MB_RATE_LIMIT_RPS": "0",
+            "MB_USAGE_RATE_LIMIT_RPS": "0",
         }
         self.secret = ""
         self.created = False
