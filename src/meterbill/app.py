@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/v1/meter_events", BulkMeterEvents(), methods=["POST"]),
+        Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
     middleware = [Middleware(Observe)]

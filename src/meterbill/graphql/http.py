@@ -19,7 +19,7 @@ from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
 from meterbill.services import metrics, ratelimit
-from meterbill.services.accounts import Principal, authenticate
+from meterbill.services.accounts import authenticate
 
 log = logging.getLogger("meterbill.graphql")
 
@@ -28,12 +28,6 @@ def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def budget_for(settings: Settings, principal: Principal) -> ratelimit.Budget:
-    if "USAGE_WRITE" in principal.scopes and "ADMIN" not in principal.scopes:
-        return ratelimit.Budget(settings.usage_rate_limit_rps, settings.usage_rate_limit_burst)
-    return ratelimit.Budget(settings.rate_limit_rps, settings.rate_limit_burst)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -67,7 +61,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if principal is not None:
             note(account_id=principal.account_id)
             pool = getattr(request.app.state, "pool", None)
-            budget = budget_for(self.settings, principal)
+            budget = ratelimit.budget_for(self.settings, principal)
             decision = await ratelimit.take(pool, principal.key_id, budget)
             if not decision.allowed:
                 metrics.rate_limited()

@@ -28,8 +28,9 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from meterbill.billing.errors import DomainError, FieldError
+from meterbill.config import Settings
 from meterbill.graphql.http import bearer
-from meterbill.services import usage
+from meterbill.services import metrics, ratelimit, usage
 from meterbill.services.accounts import Principal, authenticate
 
 WRITE_SCOPES = frozenset({"ADMIN", "USAGE_WRITE"})
@@ -236,6 +237,9 @@ async def record_chunk(account_id: str, chunk: list[Item]) -> bytes:
 class BulkMeterEvents:
     """The ASGI endpoint."""
 
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         secret = bearer(request)
@@ -247,6 +251,15 @@ class BulkMeterEvents:
             scopes = ", ".join(sorted(principal.scopes))
             msg = f"this key ({scopes}) may not record meter events (needs USAGE_WRITE)"
             return await _json(send, 403, "FORBIDDEN", msg)
+        # One request takes one token of the key's budget, as a GraphQL request does.
+        pool = getattr(request.app.state, "pool", None)
+        budget = ratelimit.budget_for(self.settings, principal)
+        decision = await ratelimit.take(pool, principal.key_id, budget)
+        if not decision.allowed:
+            metrics.rate_limited()
+            msg = f"rate limit exceeded for this API key; retry in {decision.retry_after} s"
+            retry = ((b"retry-after", str(decision.retry_after).encode()),)
+            return await _json(send, 429, "RATE_LIMITED", msg, retry)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
             items = ndjson_items(request.stream())
@@ -287,7 +300,13 @@ async def _body(send: Send, data: bytes) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-async def _json(send: Send, status: int, code: str, message: str) -> None:
+async def _json(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     await send(
         {
@@ -296,6 +315,7 @@ async def _json(send: Send, status: int, code: str, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )

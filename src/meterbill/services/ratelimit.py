@@ -59,6 +59,13 @@ class Decision:
     remaining: int = 0
 
 
+def budget_for(settings: Any, principal: Any) -> Budget:
+    """USAGE_WRITE-only keys (partners' ingestion) get the larger usage budget."""
+    if "USAGE_WRITE" in principal.scopes and "ADMIN" not in principal.scopes:
+        return Budget(settings.usage_rate_limit_rps, settings.usage_rate_limit_burst)
+    return Budget(settings.rate_limit_rps, settings.rate_limit_burst)
+
+
 def bucket_key(key_id: str) -> str:
     return f"meterbill:ratelimit:{key_id}"
 
