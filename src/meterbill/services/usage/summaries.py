@@ -174,15 +174,25 @@ async def period_usage(
     lo, hi = _ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
     if lo < hi:
-        rows = await UsageRollup.filter(
-            account_id=account_id,
-            meter_id=meter_id,
-            customer_id=customer_id,
-            bucket__gte=lo,
-            bucket__lt=hi,
-        )
-        for row in rows:
-            total = merge(total, rollup_of(row))
+        conn = connections.get("default")
+        if is_postgres(conn):
+            # One row per dimension set, merged by PostgreSQL in exact NUMERIC, instead of
+            # every minute of the period (43,200 rows for a busy month) to Python.
+            merged = await _window_rollups_pg(
+                conn, account_id, meter, customer_id, lo, hi, None, {}
+            )
+            for _, _, rollup in merged:
+                total = merge(total, rollup)
+        else:
+            rows = await UsageRollup.filter(
+                account_id=account_id,
+                meter_id=meter_id,
+                customer_id=customer_id,
+                bucket__gte=lo,
+                bucket__lt=hi,
+            )
+            for row in rows:
+                total = merge(total, rollup_of(row))
         edges = [(start, lo), (hi, end)]
     else:
         edges = [(start, end)]
