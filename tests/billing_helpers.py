@@ -1,5 +1,6 @@
 """Shared set-up for billing tests: the seed's catalog over GraphQL, usage written straight
-into rollups (the usage pipeline is another branch), and advancing a test clock."""
+into rollups (so a test can place it anywhere in a test clock's month), and advancing a
+test clock."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from meterbill.db.models import Meter
-from meterbill.services.billing_usage import add_rollup_usage
+from meterbill.billing.aggregation import Rollup, merge, minute_bucket
+from meterbill.db.models import Meter, UsageRollup
 
 SUB_FIELDS = """
   id status billingMode collectionMethod currency cancelAtPeriodEnd canceledAt
@@ -157,3 +158,34 @@ async def advance(tenant: Any, clock_id: str, to: datetime) -> None:
 async def use(meter_id: str, customer_id: str, value: int | str, at: datetime) -> None:
     meter = await Meter.get(id=meter_id)
     await add_rollup_usage(meter, customer_id, Decimal(value), at)
+
+
+async def add_rollup_usage(
+    meter: Meter, customer_id: str, value: Decimal, at: datetime, seq: int = 0
+) -> None:
+    """Add one value to the customer's rollup of `at`'s minute, as the worker would: billing
+    tests place usage anywhere in a test clock's month without recording events there."""
+    bucket = minute_bucket(at)
+    row = await UsageRollup.get_or_none(
+        meter_id=meter.id, customer_id=customer_id, bucket=bucket, dimensions_key=""
+    )
+    new = Rollup(value, 1, value, at, seq)
+    if row is None:
+        await UsageRollup.create(
+            account_id=meter.account_id,  # type: ignore[attr-defined]
+            meter_id=meter.id,
+            customer_id=customer_id,
+            bucket=bucket,
+            dimensions_key="",
+            sum=new.sum,
+            count=1,
+            last_value=value,
+            last_ts=at,
+            last_seq=seq,
+        )
+        return
+    old = Rollup(Decimal(row.sum), row.count, row.last_value, row.last_ts, row.last_seq)
+    m = merge(old, new)
+    row.sum, row.count = m.sum, m.count
+    row.last_value, row.last_ts, row.last_seq = m.last_value, m.last_ts, m.last_seq
+    await row.save()

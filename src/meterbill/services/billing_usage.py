@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from meterbill.billing.aggregation import Rollup, merge, minute_bucket
-from meterbill.db.models import Meter, UsageRollup
+from meterbill.db.models import Meter
 from meterbill.services.usage import period_usage
 
 
@@ -22,34 +21,3 @@ async def metered_quantity(
 def _plain(d: Decimal) -> Decimal:
     # NUMERIC(40, 12) reads back as 3000.000000000000; invoices show 3000.
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
-async def add_rollup_usage(
-    meter: Meter, customer_id: str, value: Decimal, at: datetime, seq: int = 0
-) -> None:
-    """Add one value to the customer's rollup of `at`'s minute (demo and tests, until the
-    usage pipeline records events)."""
-    bucket = minute_bucket(at)
-    row = await UsageRollup.get_or_none(
-        meter_id=meter.id, customer_id=customer_id, bucket=bucket, dimensions_key=""
-    )
-    new = Rollup(value, 1, value, at, seq)
-    if row is None:
-        await UsageRollup.create(
-            account_id=meter.account_id,  # type: ignore[attr-defined]
-            meter_id=meter.id,
-            customer_id=customer_id,
-            bucket=bucket,
-            dimensions_key="",
-            sum=new.sum,
-            count=1,
-            last_value=value,
-            last_ts=at,
-            last_seq=seq,
-        )
-        return
-    old = Rollup(Decimal(row.sum), row.count, row.last_value, row.last_ts, row.last_seq)
-    m = merge(old, new)
-    row.sum, row.count = m.sum, m.count
-    row.last_value, row.last_ts, row.last_seq = m.last_value, m.last_ts, m.last_seq
-    await row.save()
