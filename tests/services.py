@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 REQUIRE = os.environ.get("MB_REQUIRE_SERVICES") == "1"
+CLAIM = "mb:test:claim"
 
 
 def _missing(what: str, var: str) -> None:
@@ -76,8 +77,11 @@ async def _pick_redis_db(server_url: str) -> str:
         url = urlunsplit(urlsplit(server_url)._replace(path=f"/{db}"))
         r = Redis.from_url(url)
         try:
-            # A db holding a claim key or any data belongs to someone else.
-            if await r.dbsize() == 0 and await r.set("mb:test:claim", "1", nx=True):
+            # A claim expires after an hour, so a run that was killed before releasing its
+            # db (and left keys behind) does not hold it for ever; the new owner flushes it.
+            if await r.set(CLAIM, "1", nx=True, ex=3600):
+                await r.flushdb()
+                await r.set(CLAIM, "1", ex=3600)
                 return url
         finally:
             await r.aclose()
