@@ -54,6 +54,8 @@ import aiohttp
 import asyncpg
 import orjson
 
+from meterbill.db.usage_sql import EVENT_COLUMNS
+
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 
@@ -370,19 +372,7 @@ async def raw_copy(dep: Deployment, account: str, meter: str, cus: str, n: int) 
         await conn.close()
     now = datetime.now(UTC)
     ts = now - timedelta(seconds=1)
-    cols = (
-        "account_id",
-        "meter_id",
-        "customer_id",
-        "identifier",
-        "event_name",
-        "value",
-        "timestamp",
-        "dimensions_key",
-        "status",
-        "aggregated",
-        "created_at",
-    )
+    cols = EVENT_COLUMNS
     value = Decimal("0.5")
     per_conn = n // INGEST_CLIENTS
     chunk = 10_000
@@ -604,19 +594,7 @@ async def load_summary_data(
 ) -> None:
     """n events spread evenly over `days` days from `start` and the customers, COPY'd as
     already aggregated, then their rollups by ROLLUPS_SQL."""
-    cols = (
-        "account_id",
-        "meter_id",
-        "customer_id",
-        "identifier",
-        "event_name",
-        "value",
-        "timestamp",
-        "dimensions_key",
-        "status",
-        "aggregated",
-        "created_at",
-    )
+    cols = EVENT_COLUMNS
     span = days * 86400 * 1_000_000  # microseconds
     step = span // max(1, n // len(customers))
     now = datetime.now(UTC)

@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 
 from meterbill.billing.aggregation import Rollup
 
-_EVENT_COLUMNS = (
+# The columns ingest writes; bench/run.py COPYs the same ones.
+EVENT_COLUMNS = (
     "account_id",
     "meter_id",
     "customer_id",
@@ -106,8 +107,8 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
             r.created_at,
         ]
     sql = (
-        f"INSERT INTO meter_events ({', '.join(_EVENT_COLUMNS)}) "
-        f"VALUES {_values(conn, len(rows), len(_EVENT_COLUMNS))} "
+        f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
+        f"VALUES {_values(conn, len(rows), len(EVENT_COLUMNS))} "
         "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier"
     )
     # execute_query would discard RETURNING rows of an INSERT on asyncpg.
@@ -118,7 +119,7 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
 # One array per column instead of 11 placeholders per row: one prepared statement for every
 # batch size, and asyncpg encodes arrays far faster than 11,000 separate parameters.
 _INSERT_EVENTS_PG = (
-    f"INSERT INTO meter_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
     "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', false, $2 FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
