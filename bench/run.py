@@ -1162,8 +1162,8 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 results["summary_p50_ms"], results["summary_p99_ms"] = p50, p99
                 results.update(info)
                 notes["summary_p50_ms"] = (
-                    "events COPY'd into meter_events as aggregated; rollups by one INSERT ... "
-                    "SELECT with the worker's fold (SUM/COUNT add, LAST = greatest "
+                    "events COPY'd into meter_events as aggregated; minute and hour rollups by "
+                    "INSERT ... SELECT with the worker's fold (SUM/COUNT add, LAST = greatest "
                     "(timestamp, id)); harness checks the API's 30 days add up to the raw sum"
                 )
 
