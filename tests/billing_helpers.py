@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.billing.aggregation import Rollup, merge, minute_bucket
-from meterbill.db.models import Meter, UsageRollup
+from meterbill.db.models import Meter, UsageRollup, UsageRollupHourly
+from meterbill.services.usage.aggregate import hour_bucket
 
 SUB_FIELDS = """
   id status billingMode collectionMethod currency cancelAtPeriodEnd canceledAt
@@ -163,29 +164,31 @@ async def use(meter_id: str, customer_id: str, value: int | str, at: datetime) -
 async def add_rollup_usage(
     meter: Meter, customer_id: str, value: Decimal, at: datetime, seq: int = 0
 ) -> None:
-    """Add one value to the customer's rollup of `at`'s minute, as the worker would: billing
-    tests place usage anywhere in a test clock's month without recording events there."""
-    bucket = minute_bucket(at)
-    row = await UsageRollup.get_or_none(
-        meter_id=meter.id, customer_id=customer_id, bucket=bucket, dimensions_key=""
-    )
+    """Add one value to the customer's rollups of `at`'s minute and hour, as the worker
+    would: billing tests place usage anywhere in a test clock's month without recording
+    events there."""
     new = Rollup(value, 1, value, at, seq)
-    if row is None:
-        await UsageRollup.create(
-            account_id=meter.account_id,  # type: ignore[attr-defined]
-            meter_id=meter.id,
-            customer_id=customer_id,
-            bucket=bucket,
-            dimensions_key="",
-            sum=new.sum,
-            count=1,
-            last_value=value,
-            last_ts=at,
-            last_seq=seq,
+    model: type[UsageRollup] | type[UsageRollupHourly]
+    for model, bucket in ((UsageRollup, minute_bucket(at)), (UsageRollupHourly, hour_bucket(at))):
+        row = await model.get_or_none(
+            meter_id=meter.id, customer_id=customer_id, bucket=bucket, dimensions_key=""
         )
-        return
-    old = Rollup(Decimal(row.sum), row.count, row.last_value, row.last_ts, row.last_seq)
-    m = merge(old, new)
-    row.sum, row.count = m.sum, m.count
-    row.last_value, row.last_ts, row.last_seq = m.last_value, m.last_ts, m.last_seq
-    await row.save()
+        if row is None:
+            await model.create(
+                account_id=meter.account_id,  # type: ignore[attr-defined]
+                meter_id=meter.id,
+                customer_id=customer_id,
+                bucket=bucket,
+                dimensions_key="",
+                sum=new.sum,
+                count=1,
+                last_value=value,
+                last_ts=at,
+                last_seq=seq,
+            )
+            continue
+        old = Rollup(Decimal(row.sum), row.count, row.last_value, row.last_ts, row.last_seq)
+        m = merge(old, new)
+        row.sum, row.count = m.sum, m.count
+        row.last_value, row.last_ts, row.last_seq = m.last_value, m.last_ts, m.last_seq
+        await row.save()

@@ -21,6 +21,7 @@ UNIQUE = {
     ("price_tiers", ("price_id", "position")),
     ("meter_events", ("account_id", "identifier")),
     ("usage_rollups", ("meter_id", "customer_id", "bucket", "dimensions_key")),
+    ("usage_rollups_hourly", ("meter_id", "customer_id", "bucket", "dimensions_key")),
 }
 
 

@@ -147,11 +147,20 @@ async def _insert_events_pg(conn: Any, rows: Sequence[EventRow]) -> dict[str, in
     return {str(row["identifier"]): int(row["id"]) for row in result}
 
 
-async def upsert_rollups_pg(conn: Any, deltas: Sequence[tuple[RollupKey, Rollup]]) -> None:
-    """Add deltas to rollups in one statement (PostgreSQL: exact NUMERIC arithmetic in SQL).
+MINUTE_TABLE = "usage_rollups"
+HOUR_TABLE = "usage_rollups_hourly"
+
+
+async def upsert_rollups_pg(
+    conn: Any, deltas: Sequence[tuple[RollupKey, Rollup]], table: str = MINUTE_TABLE
+) -> None:
+    """Add deltas to rollups (MINUTE_TABLE or HOUR_TABLE, whose keys' buckets are the
+    minute or the hour) in one statement (PostgreSQL: exact NUMERIC arithmetic in SQL).
     Rows go in key order so concurrent workers lock rollups in the same order."""
     if not deltas:
         return
+    if table not in (MINUTE_TABLE, HOUR_TABLE):
+        raise ValueError(f"not a rollup table: {table!r}")
     ordered = sorted(
         deltas,
         key=lambda kd: (kd[0].meter_id, kd[0].customer_id, kd[0].bucket, kd[0].dimensions_key),
@@ -172,18 +181,18 @@ async def upsert_rollups_pg(conn: Any, deltas: Sequence[tuple[RollupKey, Rollup]
         ]
     # LAST keeps the greatest (timestamp, arrival order); a delta without one keeps the old.
     newer = (
-        "(excluded.last_ts IS NOT NULL AND (usage_rollups.last_ts IS NULL OR "
-        "(excluded.last_ts, excluded.last_seq) > (usage_rollups.last_ts, usage_rollups.last_seq)))"
+        f"(excluded.last_ts IS NOT NULL AND ({table}.last_ts IS NULL OR "
+        f"(excluded.last_ts, excluded.last_seq) > ({table}.last_ts, {table}.last_seq)))"
     )
     last = ", ".join(
-        f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE usage_rollups.{c} END"
+        f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {table}.{c} END"
         for c in ("last_value", "last_ts", "last_seq")
     )
     sql = (
-        f"INSERT INTO usage_rollups ({', '.join(_ROLLUP_COLUMNS)}) "
+        f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)}) "
         f"VALUES {_values(conn, len(ordered), len(_ROLLUP_COLUMNS))} "
         "ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO UPDATE SET "
-        "sum = usage_rollups.sum + excluded.sum, count = usage_rollups.count + excluded.count, "
+        f"sum = {table}.sum + excluded.sum, count = {table}.count + excluded.count, "
         f"{last}"
     )
     await conn.execute_query(sql, params)

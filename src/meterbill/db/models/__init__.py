@@ -20,7 +20,7 @@ from meterbill.db.models.catalog import (
 )
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
-from meterbill.db.models.usage import MeterEvent, UsageRollup
+from meterbill.db.models.usage import MeterEvent, UsageRollup, UsageRollupHourly
 
 __all__ = [
     "IdempotencyKey",
@@ -32,6 +32,7 @@ __all__ = [
     "SubscriptionItem",
     "MeterEvent",
     "UsageRollup",
+    "UsageRollupHourly",
     "WorkerHeartbeat",
     "Account",
     "ApiKey",

@@ -1,4 +1,4 @@
-"""Raw meter events and their per-minute rollups."""
+"""Raw meter events and their per-minute and per-hour rollups."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class MeterEvent(Model):
         )
 
 
+# SUM, COUNT and LAST of the events of one minute [bucket, bucket + 1 min).
 class UsageRollup(Model):
     id = fields.BigIntField(primary_key=True)
     account_id: str
@@ -67,7 +68,7 @@ class UsageRollup(Model):
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="rollups", on_delete=fields.CASCADE
     )
-    bucket = fields.DatetimeField()  # the minute [bucket, bucket + 1 min)
+    bucket = fields.DatetimeField()
     dimensions_key = fields.CharField(max_length=2000, default="")
     sum = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, default=0)
     count = fields.BigIntField(default=0)
@@ -77,4 +78,34 @@ class UsageRollup(Model):
 
     class Meta:
         table = "usage_rollups"
+        unique_together = (("meter", "customer", "bucket", "dimensions_key"),)
+
+
+# The merge of the minute rollups of one hour [bucket, bucket + 1 h), kept by the same
+# transactions that change them (services/usage/aggregate.py): a month of one customer is 720
+# rows to read instead of 43,200. (No docstrings on models: they become table comments.)
+class UsageRollupHourly(Model):
+    id = fields.BigIntField(primary_key=True)
+    account_id: str
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
+    meter_id: str
+    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
+        "models.Meter", related_name=False, on_delete=fields.CASCADE
+    )
+    customer_id: str
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, on_delete=fields.CASCADE
+    )
+    bucket = fields.DatetimeField()
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    sum = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, default=0)
+    count = fields.BigIntField(default=0)
+    last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
+    last_ts = fields.DatetimeField(null=True)
+    last_seq = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "usage_rollups_hourly"
         unique_together = (("meter", "customer", "bucket", "dimensions_key"),)

@@ -1,6 +1,8 @@
 """Aggregation (data flow 2), run by workers: fold not-yet-aggregated events into per-minute
-rollups and mark them aggregated in the same transaction. Jobs are at-least-once; the effect
-is exactly-once because an event is folded only by the transaction that flips its flag.
+and per-hour rollups and mark them aggregated in the same transaction. Jobs are at-least-once;
+the effect is exactly-once because an event is folded only by the transaction that flips its
+flag. An hour rollup is always the merge of its minutes: every change to a minute changes its
+hour in the same transaction (readers take whole hours from the hour table).
 
 On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED and add to
 rollups with one upsert in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
@@ -10,15 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.aggregation import Rollup, fold, fold_all, merge, minute_bucket
-from meterbill.db.models import MeterEvent, UsageRollup
+from meterbill.db.models import MeterEvent, UsageRollup, UsageRollupHourly
 from meterbill.db.usage_sql import (
+    HOUR_TABLE,
     PENDING_COLUMNS,
     RollupKey,
     claim_pending_pg,
@@ -77,20 +80,42 @@ async def aggregate_batch(limit: int = BATCH) -> int:
                 continue
             key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
             deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
+        hours = hour_deltas(deltas)
         if is_postgres(conn):
-            # claim_pending_pg has already flagged them, in this transaction.
+            # claim_pending_pg has already flagged them, in this transaction. Minutes before
+            # hours, each in key order: every writer (and cancel_event) locks in that order.
             await upsert_rollups_pg(conn, list(deltas.items()))
+            await upsert_rollups_pg(conn, list(hours.items()), HOUR_TABLE)
         else:
-            await _merge_rollups_python(conn, deltas)
+            await _merge_rollups_python(conn, UsageRollup, deltas)
+            await _merge_rollups_python(conn, UsageRollupHourly, hours)
             ids = [r[0] for r in rows]
             await MeterEvent.filter(id__in=ids).using_db(conn).update(aggregated=True)
     return len(rows)
 
 
-async def _merge_rollups_python(conn: Any, deltas: dict[RollupKey, Rollup]) -> None:
+def hour_bucket(ts: datetime) -> datetime:
+    return minute_bucket(ts).replace(minute=0)
+
+
+def hour_deltas(minutes: dict[RollupKey, Rollup]) -> dict[RollupKey, Rollup]:
+    """The minute deltas merged per hour: what the same events add to the hour rollups."""
+    hours: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
+    for k, r in minutes.items():
+        hk = k._replace(bucket=hour_bucket(k.bucket))
+        hours[hk] = merge(hours[hk], r)
+    return hours
+
+
+_RollupModel = type[UsageRollup] | type[UsageRollupHourly]
+
+
+async def _merge_rollups_python(
+    conn: Any, model: _RollupModel, deltas: dict[RollupKey, Rollup]
+) -> None:
     if not deltas:
         return
-    existing = await UsageRollup.filter(
+    existing = await model.filter(
         meter_id__in=list({k.meter_id for k in deltas}),
         customer_id__in=list({k.customer_id for k in deltas}),
         bucket__in=list({k.bucket for k in deltas}),
@@ -98,17 +123,17 @@ async def _merge_rollups_python(conn: Any, deltas: dict[RollupKey, Rollup]) -> N
     by_key = {
         (r.meter_id, r.customer_id, minute_bucket(r.bucket), r.dimensions_key): r for r in existing
     }
-    new: list[UsageRollup] = []
+    new: list[Any] = []
     for k, delta in deltas.items():
         row = by_key.get((k.meter_id, k.customer_id, k.bucket, k.dimensions_key))
         if row is None:
-            new.append(UsageRollup(**k._asdict(), **_fields(delta)))
+            new.append(model(**k._asdict(), **_fields(delta)))
             continue
         for name, value in _fields(merge(rollup_of(row), delta)).items():
             setattr(row, name, value)
         await row.save(using_db=conn, update_fields=list(_fields(delta)))
     if new:
-        await UsageRollup.bulk_create(new, using_db=conn)
+        await model.bulk_create(new, using_db=conn)
 
 
 def _fields(r: Rollup) -> dict[str, Any]:
@@ -121,7 +146,7 @@ def _fields(r: Rollup) -> dict[str, Any]:
     }
 
 
-def rollup_of(row: UsageRollup) -> Rollup:
+def rollup_of(row: UsageRollup | UsageRollupHourly) -> Rollup:
     return Rollup(
         Decimal(row.sum),
         int(row.count),
@@ -143,25 +168,24 @@ async def drain(max_batches: int = MAX_BATCHES_PER_JOB, batch: int = BATCH) -> i
 
 
 async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
-    """Rebuild the rollup of `event`'s bucket from its raw ACCEPTED, already aggregated
-    events (pending ones are still to be added by a worker). The rollup row is locked first,
-    so an aggregation that already changed it has committed and its events read as
-    aggregated here; one that has not yet will add its events on top of the rebuilt row."""
-    bucket = minute_bucket(event.timestamp)
-    key = {
+    """Rebuild the rollup of `event`'s minute from its raw ACCEPTED, already aggregated
+    events (pending ones are still to be added by a worker), then its hour's from the
+    minutes. Each rollup row is locked before what it is rebuilt from is read, minute before
+    hour as the workers lock them: an aggregation that already changed the row has committed
+    and its effects read here; one that has not yet will add its delta on top of the rebuilt
+    row (PostgreSQL's upsert re-reads the row it waited for)."""
+    minute = minute_bucket(event.timestamp)
+    where = {
         "meter_id": event.meter_id,
         "customer_id": event.customer_id,
-        "bucket": bucket,
         "dimensions_key": event.dimensions_key,
     }
-    row = await UsageRollup.filter(**key).select_for_update().using_db(conn).first()
+    row = await _locked(conn, UsageRollup, bucket=minute, **where)
     events = (
         await MeterEvent.filter(
-            meter_id=event.meter_id,
-            customer_id=event.customer_id,
-            dimensions_key=event.dimensions_key,
-            timestamp__gte=bucket,
-            timestamp__lt=bucket + timedelta(minutes=1),
+            **where,
+            timestamp__gte=minute,
+            timestamp__lt=minute + timedelta(minutes=1),
             status="ACCEPTED",
             aggregated=True,
         )
@@ -169,14 +193,33 @@ async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
         .values_list("value", "timestamp", "id")
     )
     r = fold_all((Decimal(v), t, i) for v, t, i in events)
+    await _store(conn, UsageRollup, row, event.account_id, r, bucket=minute, **where)
+
+    hour = hour_bucket(event.timestamp)
+    hour_row = await _locked(conn, UsageRollupHourly, bucket=hour, **where)
+    minutes = await UsageRollup.filter(
+        **where, bucket__gte=hour, bucket__lt=hour + timedelta(hours=1)
+    ).using_db(conn)
+    h = Rollup.empty()
+    for m in minutes:
+        h = merge(h, rollup_of(m))
+    await _store(conn, UsageRollupHourly, hour_row, event.account_id, h, bucket=hour, **where)
+
+
+async def _locked(conn: Any, model: _RollupModel, **key: Any) -> Any:
+    return await model.filter(**key).select_for_update().using_db(conn).first()
+
+
+async def _store(
+    conn: Any, model: _RollupModel, row: Any, account_id: str, r: Rollup, **key: Any
+) -> None:
+    """Make the rollup of `key` equal `r`; no row for an empty one, so no empty group in
+    summaries (as if the bucket had never seen an event)."""
     if row is None:
         if r.count:
-            await UsageRollup.create(
-                using_db=conn, account_id=event.account_id, **key, **_fields(r)
-            )
+            await model.create(using_db=conn, account_id=account_id, **key, **_fields(r))
         return
     if r.count == 0:
-        # As if the bucket had never seen an event: no row, so no empty group in summaries.
         await row.delete(using_db=conn)
         return
     for name, value in _fields(r).items():

@@ -1,5 +1,7 @@
 """meterEventSummaries and period usage (data flow 3): read from rollups, never from a whole
-range of raw events."""
+range of raw events. A range reads its whole hours from the hour rollups and only the minutes
+of a partial hour at either end from the minute rollups: an hour rollup is the merge of its
+minutes, and merging is associative, so the answer is the one the minutes alone would give."""
 
 from __future__ import annotations
 
@@ -26,10 +28,10 @@ from meterbill.billing.aggregation import (
     window_count,
 )
 from meterbill.billing.errors import BadUserInput
-from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup
-from meterbill.db.usage_sql import is_postgres
+from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
-from meterbill.services.usage.aggregate import rollup_of
+from meterbill.services.usage.aggregate import hour_bucket
 
 _ROLLUP_COLS = ("bucket", "dimensions_key", "sum", "count", "last_value", "last_ts", "last_seq")
 
@@ -77,20 +79,60 @@ async def summaries(
             conn, account_id, meter, customer_id, start, end, window, flt
         )
         return summarize(meter.aggregation, buckets, start, end, window, group_by)
-    qs = UsageRollup.filter(
-        account_id=account_id,
-        meter_id=meter.id,
-        customer_id=customer_id,
-        bucket__gte=as_utc(start),
-        bucket__lt=as_utc(end),
-    )
-    for s in dimension_filter_substrings(flt):
-        qs = qs.filter(dimensions_key__contains=s)
-    buckets = [
-        (b, dims, Rollup(Decimal(s), int(c), _dec(lv), lt, ls))
-        for b, dims, s, c, lv, lt, ls in await qs.values_list(*_ROLLUP_COLS)
-    ]
+    buckets = await _rollups_orm(account_id, meter.id, customer_id, start, end, flt)
     return summarize(meter.aggregation, buckets, start, end, window, group_by)
+
+
+_Bucket = tuple[datetime, str, Rollup]
+
+
+def _hour_split(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """(hs, he): [hs, he) are the whole hours in [start, end), start <= hs <= he <= end; the
+    minutes of [start, hs) and [he, end) are the rest."""
+    hs, he = hour_bucket(start), hour_bucket(end)
+    if hs < start:
+        hs += timedelta(hours=1)
+    return (hs, he) if hs < he else (end, end)
+
+
+def _edges(
+    start: datetime, end: datetime, hs: datetime, he: datetime
+) -> list[tuple[datetime, datetime]]:
+    return [(a, b) for a, b in ((start, hs), (he, end)) if a < b]
+
+
+async def _rollups_orm(
+    account_id: str,
+    meter_id: str,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    flt: Mapping[str, object],
+) -> list[_Bucket]:
+    """(bucket, dimensions key, rollup) of [start, end) (whole minutes): hour rollups for
+    the whole hours, minute rollups for the rest (SQLite, merged in Python)."""
+    s, e = as_utc(start), as_utc(end)
+    hs, he = _hour_split(s, e)
+    ranges: list[tuple[Any, datetime, datetime]] = [(UsageRollupHourly, hs, he)]
+    ranges += [(UsageRollup, a, b) for a, b in _edges(s, e, hs, he)]
+    out: list[_Bucket] = []
+    for model, a, b in ranges:
+        if a >= b:
+            continue
+        qs = model.filter(
+            account_id=account_id,
+            meter_id=meter_id,
+            customer_id=customer_id,
+            bucket__gte=a,
+            bucket__lt=b,
+        )
+        for sub in dimension_filter_substrings(flt):
+            qs = qs.filter(dimensions_key__contains=sub)
+        out += [
+            (b_, dims, Rollup(Decimal(s_), int(c), _dec(lv), lt, ls))
+            for b_, dims, s_, c, lv, lt, ls in await qs.values_list(*_ROLLUP_COLS)
+        ]
+    return out
 
 
 _STEP = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
@@ -106,32 +148,47 @@ async def _window_rollups_pg(
     window: str | None,
     flt: Mapping[str, object],
 ) -> list[tuple[datetime, str, Rollup]]:
-    """The minute rollups merged per (window, dimension set) by PostgreSQL, in exact NUMERIC:
-    a month of DAY windows is 30 rows per dimension set to Python instead of 43,200.
-    Merging is associative, so summarize() over these equals summarize() over the minutes;
-    each row's bucket is its window's start (date_bin from the aligned start), and without
-    a window everything falls in the one window at start. LAST keeps the value of the
+    """The rollups of [start, end) merged per (window, dimension set) by PostgreSQL, in
+    exact NUMERIC: a month of DAY windows is 30 rows per dimension set to Python, merged from
+    720 hour rollups (plus the minutes of a partial hour at either end) instead of 43,200
+    minutes. Merging is associative, so summarize() over these equals summarize() over the
+    minutes; each row's bucket is its window's start (date_bin from the aligned start), and
+    without a window everything falls in the one window at start. LAST keeps the value of the
     greatest (last_ts, last_seq, last_value), as billing.aggregation.merge does."""
     s, e = as_utc(start), as_utc(end)
+    hs, he = _hour_split(s, e)
     step = _STEP[window] if window else e - s
+    is_last = meter.aggregation == "LAST"
     last = (
         ", (array_agg(last_value ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
         "FILTER (WHERE last_ts IS NOT NULL))[1] AS lv, max(last_ts) AS lt, "
         "(array_agg(last_seq ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
         "FILTER (WHERE last_ts IS NOT NULL))[1] AS ls"
-        if meter.aggregation == "LAST"
+        if is_last
         else ""
     )
-    params: list[Any] = [step, s, account_id, meter.id, customer_id, e]
-    where = ""
+    cols = "bucket, dimensions_key, sum, count" + (
+        ", last_value, last_ts, last_seq" if is_last else ""
+    )
+    params: list[Any] = [step, s, account_id, meter.id, customer_id]
+    dims = ""
     for pattern in dimension_filter_patterns(flt):
         params.append(pattern)
-        where += f" AND dimensions_key LIKE ${len(params)} ESCAPE '{LIKE_ESCAPE}'"
+        dims += f" AND dimensions_key LIKE ${len(params)} ESCAPE '{LIKE_ESCAPE}'"
+    ranges = [(HOUR_TABLE, hs, he)] if hs < he else []
+    ranges += [(MINUTE_TABLE, a, b) for a, b in _edges(s, e, hs, he)]
+    parts = []
+    for table, a, b in ranges:
+        params += [a, b]
+        parts.append(
+            f"SELECT {cols} FROM {table} WHERE account_id = $3 AND meter_id = $4 AND "
+            f"customer_id = $5 AND bucket >= ${len(params) - 1} AND bucket < ${len(params)}"
+            f"{dims}"
+        )
     sql = (
         "SELECT date_bin($1::interval, bucket, $2) AS w, dimensions_key AS d, "
-        f"sum(sum) AS s, sum(count) AS c{last} FROM usage_rollups "
-        "WHERE account_id = $3 AND meter_id = $4 AND customer_id = $5 "
-        f"AND bucket >= $2 AND bucket < $6{where} GROUP BY 1, 2"
+        f"sum(sum) AS s, sum(count) AS c{last} FROM ({' UNION ALL '.join(parts)}) r "
+        "GROUP BY 1, 2"
     )
     rows = await conn.execute_query_dict(sql, params)
     return [
@@ -163,8 +220,8 @@ async def period_usage(
     account_id: str, meter_id: str, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
     """The meter's aggregation over [start, end) for one customer, all dimensions: whole
-    minutes from rollups; a partial minute at either end (periods need not start on a
-    minute) from its raw events, so the boundaries are exact to the microsecond."""
+    hours and minutes from rollups; a partial minute at either end (periods need not start on
+    a minute) from its raw events, so the boundaries are exact to the microsecond."""
     meter = await Meter.get_or_none(id=meter_id, account_id=account_id)
     if meter is None:
         return Decimal(0)
@@ -176,23 +233,14 @@ async def period_usage(
     if lo < hi:
         conn = connections.get("default")
         if is_postgres(conn):
-            # One row per dimension set, merged by PostgreSQL in exact NUMERIC, instead of
-            # every minute of the period (43,200 rows for a busy month) to Python.
+            # One row per dimension set, merged by PostgreSQL in exact NUMERIC.
             merged = await _window_rollups_pg(
                 conn, account_id, meter, customer_id, lo, hi, None, {}
             )
-            for _, _, rollup in merged:
-                total = merge(total, rollup)
         else:
-            rows = await UsageRollup.filter(
-                account_id=account_id,
-                meter_id=meter_id,
-                customer_id=customer_id,
-                bucket__gte=lo,
-                bucket__lt=hi,
-            )
-            for row in rows:
-                total = merge(total, rollup_of(row))
+            merged = await _rollups_orm(account_id, meter_id, customer_id, lo, hi, {})
+        for _, _, rollup in merged:
+            total = merge(total, rollup)
         edges = [(start, lo), (hi, end)]
     else:
         edges = [(start, end)]

@@ -1,0 +1,110 @@
+"""Migration 0006 fills usage_rollups_hourly from the minute rollups already there (both
+backends): each hour is the exact merge of its minutes, LAST included, and reads over hours
+then give what the minutes gave before the migration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from meterbill.billing.aggregation import Rollup, merge
+from meterbill.config import Settings
+from meterbill.db.models import UsageRollup, UsageRollupHourly
+from meterbill.db.setup import init_db, run_migrations, tortoise_config
+from meterbill.services import catalog, usage
+from meterbill.services.accounts import create_account
+from meterbill.services.usage.aggregate import rollup_of
+from tests import services as svc
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+# (minute offset, dimensions key, sum, count, last value, last ts offset in s, last seq)
+MINUTES = [
+    (0, "", "1.5", 2, "1", 30, 7),
+    (1, "", "0.000000000001", 1, "0.000000000001", 61, 3),
+    (59, "", "10", 4, "9", 3599, 2),
+    (59, "|region=eu|", "2", 1, "2", 3550, 9),
+    (60, "", "3", 3, "3", 3600, 1),  # the next hour
+    (61, "", "4", 1, "4", 3600, 5),  # same last_ts as minute 60: seq decides
+    (130, "|region=eu|", "123456789.123456789", 2, "5", 7830, 11),
+]
+
+
+async def _before(settings: Settings) -> tuple[str, str, str]:
+    await migrate(config=tortoise_config(settings), target="models.0005_billing")
+    await Tortoise.close_connections()
+    await init_db(settings)
+    try:
+        account, _ = await create_account("Backfill")
+        spec = catalog.MeterSpec("T", "tokens", "LAST", dimension_keys=["region"])
+        meter = await catalog.create_meter(account.id, spec)
+        cus = await catalog.create_customer(account.id, catalog.CustomerSpec(name="c"))
+        for minute, dims, s, c, lv, lt, seq in MINUTES:
+            await UsageRollup.create(
+                account_id=account.id,
+                meter_id=meter.id,
+                customer_id=cus.id,
+                bucket=T0 + minute * M,
+                dimensions_key=dims,
+                sum=Decimal(s),
+                count=c,
+                last_value=Decimal(lv),
+                last_ts=T0 + timedelta(seconds=lt),
+                last_seq=seq,
+            )
+        return account.id, meter.id, cus.id
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _migrate_and_check(settings: Settings) -> None:
+    account, meter, cus = await _before(settings)
+    await run_migrations(settings)
+    await init_db(settings)
+    try:
+        want: dict[tuple[datetime, str], Rollup] = defaultdict(Rollup.empty)
+        for r in await UsageRollup.filter(meter_id=meter):
+            k = (r.bucket.replace(minute=0), r.dimensions_key)
+            want[k] = merge(want[k], rollup_of(r))
+        got = {
+            (r.bucket, r.dimensions_key): rollup_of(r)
+            for r in await UsageRollupHourly.filter(meter_id=meter)
+        }
+        assert got == dict(want)
+        assert len(got) == 4
+        second = got[(T0 + 60 * M, "")]
+        assert (second.sum, second.count, second.last_value, second.last_seq) == (7, 4, 4, 5)
+        # Whole hours now come from the hour table: the same LAST as the minutes say.
+        end = T0 + timedelta(hours=3)
+        assert await usage.period_usage(account, meter, cus, T0, end) == 5
+        rows = await usage.summaries(account, meter, cus, T0, end, "HOUR", None, ["region"])
+        assert [(r.value, r.dimensions) for r in rows] == [
+            (Decimal(9), {}),
+            (Decimal(2), {"region": "eu"}),
+            (Decimal(4), {}),
+            (Decimal(0), {"region": "eu"}),
+            (Decimal(0), {}),
+            (Decimal(5), {"region": "eu"}),
+        ]
+    finally:
+        await Tortoise.close_connections()
+
+
+def test_backfill(tmp_path: Path) -> None:
+    # A fresh database of the deployment's kind (as tests/conftest.py picks it): the ORM's
+    # query builders, once made for one dialect, stay that dialect's for the process.
+    server = svc.pg_server_url()
+    if server is None or svc.redis_server_url() is None:
+        asyncio.run(_migrate_and_check(Settings(database_url=f"sqlite://{tmp_path}/b.db")))
+        return
+    name, url = svc.create_pg_database(server)
+    try:
+        asyncio.run(_migrate_and_check(Settings(database_url=url)))
+    finally:
+        svc.drop_pg_database(server, name)
