@@ -77,8 +77,7 @@ def _inputs(inputs: Sequence[t.MeterEventInput]) -> list[usage.EventInput]:
     ]
 
 
-def _one(results: list[usage.EventResult]) -> t.RecordMeterEventPayload:
-    r = results[0]
+def _one(r: usage.EventResult) -> t.RecordMeterEventPayload:
     return t.RecordMeterEventPayload(
         meter_event=t.MeterEvent.of(r.event) if r.event else None,
         duplicate=r.status == "DUPLICATE",
@@ -109,7 +108,7 @@ class UsageMutation:
     async def record_meter_event(
         self, info: Info, input: t.MeterEventInput
     ) -> t.RecordMeterEventPayload:
-        call = usage.record_events(info.context.account_id, _inputs([input]), batch=False)
+        call = usage.record_event(info.context.account_id, _inputs([input])[0])
         return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))
 
     @strawberry.mutation(
