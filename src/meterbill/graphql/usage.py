@@ -102,14 +102,19 @@ def _many(results: list[usage.EventResult]) -> t.RecordMeterEventsPayload:
     )
 
 
+async def record_one(account_id: str, inp: usage.EventInput) -> t.RecordMeterEventPayload:
+    """recordMeterEvent's resolver body; graphql/record_fast.py calls it too."""
+    call = usage.record_event(account_id, inp)
+    return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))  # type: ignore[no-any-return]
+
+
 @strawberry.type
 class UsageMutation:
     @strawberry.mutation
     async def record_meter_event(
         self, info: Info, input: t.MeterEventInput
     ) -> t.RecordMeterEventPayload:
-        call = usage.record_event(info.context.account_id, _inputs([input])[0])
-        return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))
+        return await record_one(info.context.account_id, _inputs([input])[0])
 
     @strawberry.mutation(
         description="At most 1000 events; each is accepted, a duplicate, or rejected on its own."

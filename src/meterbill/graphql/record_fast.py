@@ -1,0 +1,260 @@
+"""recordMeterEvent without strawberry's per-request machinery, for the plain documents
+integrations send. With the event path itself cheap (services/usage/single.py), extension
+hooks, graphql-core's executor and strawberry's argument/result conversion were about half
+of the API's CPU per single event.
+
+A document gets a plan once (cached by its text) only if it passes the same parse limits
+and validation rules as the general path and has the simplest shape: one mutation whose
+only root field is recordMeterEvent(input: $variable), selecting plain fields (aliases and
+__typename allowed; no fragments, directives or repeated response keys). A request takes
+the plan only when nothing else applies to it either: POST, no Idempotency-Key header, no
+NUL in its variables, its variables coerce without error, and its key may record events.
+Anything else returns None and the general path answers, with its own errors. The
+resolver, its payload object and the leaf serializers are the schema's own; the result
+goes through the same error shaping (codes, masking, 503 when the database is down)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    located_error,
+    parse,
+    specified_rules,
+    visit,
+)
+from graphql.execution.values import get_variable_values
+from graphql.type import is_leaf_type
+from strawberry.schema.schema import validate_document
+
+from meterbill.graphql import usage as gql_usage
+from meterbill.graphql.auth import allowed
+from meterbill.graphql.idempotency import HEADER as IDEMPOTENCY_HEADER
+from meterbill.graphql.limits import (
+    _RULES,
+    MAX_TOKENS,
+    _has_nul,
+    _is_unavailable,
+    _StringValues,
+    finish_error,
+    unavailable,
+)
+from meterbill.http.observability import note
+from meterbill.services import usage
+
+ROOT_FIELD = "recordMeterEvent"
+MAX_PLANS = 256
+
+
+@dataclass(frozen=True)
+class Selection:
+    key: str  # response key: the alias or the field name
+    name: str  # schema field name
+    python_name: str
+    type: GraphQLOutputType
+    sub: tuple[Selection, ...] | None  # for object fields
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation: OperationDefinitionNode
+    field: FieldNode
+    variable: str
+    selection: tuple[Selection, ...]
+    payload_type: GraphQLObjectType
+
+
+class _NoPlan(Exception):
+    pass
+
+
+def _python_names(schema: Any, type_name: str) -> dict[str, str]:
+    """graphql field name -> attribute of the strawberry object."""
+    definition = schema.get_type_by_name(type_name)
+    convert = schema.config.name_converter.get_graphql_name
+    return {convert(f): f.python_name for f in definition.fields}
+
+
+def _selections(schema: Any, parent: GraphQLObjectType, node: FieldNode) -> tuple[Selection, ...]:
+    if node.selection_set is None:
+        raise _NoPlan
+    names = _python_names(schema, parent.name)
+    out: list[Selection] = []
+    seen: set[str] = set()
+    for sel in node.selection_set.selections:
+        if not isinstance(sel, FieldNode) or sel.directives or sel.arguments:
+            raise _NoPlan
+        key = sel.alias.value if sel.alias else sel.name.value
+        if key in seen:
+            raise _NoPlan  # graphql merges repeated keys; the general path does that
+        seen.add(key)
+        name = sel.name.value
+        if name == "__typename":
+            out.append(Selection(key, name, "", parent, None))
+            continue
+        field_type = parent.fields[name].type
+        inner = field_type
+        while isinstance(inner, GraphQLNonNull | GraphQLList):
+            inner = inner.of_type
+        sub = None
+        if isinstance(inner, GraphQLObjectType):
+            sub = _selections(schema, inner, sel)
+        elif not is_leaf_type(inner):
+            raise _NoPlan
+        out.append(Selection(key, name, names[name], field_type, sub))
+    return tuple(out)
+
+
+def build_plan(schema: Any, query: str) -> Plan | None:
+    """A plan for `query`, or None when the general path must run it."""
+    try:
+        doc: DocumentNode = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
+    gql_schema = schema._schema
+    # The rules the general path runs: graphql's, ours (limits.py), strawberry's own.
+    if validate_document(gql_schema, doc, (*specified_rules, *_RULES)):
+        return None
+    nul = _StringValues()
+    visit(doc, nul)
+    if nul.nul or len(doc.definitions) != 1:
+        return None
+    op = doc.definitions[0]
+    if (
+        not isinstance(op, OperationDefinitionNode)
+        or op.operation != OperationType.MUTATION
+        or op.directives
+        or len(op.selection_set.selections) != 1
+    ):
+        return None
+    field = op.selection_set.selections[0]
+    if not isinstance(field, FieldNode) or field.name.value != ROOT_FIELD or field.directives:
+        return None
+    args = field.arguments or ()
+    if len(args) != 1 or not isinstance(args[0].value, VariableNode):
+        return None
+    variable = args[0].value.name.value
+    mutation = gql_schema.mutation_type
+    assert mutation is not None
+    payload = mutation.fields[ROOT_FIELD].type
+    while isinstance(payload, GraphQLNonNull):
+        payload = payload.of_type
+    if not isinstance(payload, GraphQLObjectType):
+        return None
+    try:
+        selection = _selections(schema, payload, field)
+    except _NoPlan:
+        return None
+    return Plan(op, field, variable, selection, payload)
+
+
+class Plans:
+    """Plans by document text (None remembered too: such documents go the general way)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.plans: OrderedDict[str, Plan | None] = OrderedDict()
+
+    def get(self, query: str) -> Plan | None:
+        if query in self.plans:
+            self.plans.move_to_end(query)
+            return self.plans[query]
+        plan = build_plan(self.schema, query)
+        self.plans[query] = plan
+        if len(self.plans) > MAX_PLANS:
+            self.plans.popitem(last=False)
+        return plan
+
+
+def _complete(value: Any, type_: GraphQLOutputType, sub: tuple[Selection, ...] | None) -> Any:
+    if isinstance(type_, GraphQLNonNull):
+        if value is None:
+            raise TypeError("a non-null field resolved to null")
+        return _complete(value, type_.of_type, sub)
+    if value is None:
+        return None
+    if isinstance(type_, GraphQLList):
+        return [_complete(v, type_.of_type, sub) for v in value]
+    if isinstance(type_, GraphQLObjectType):
+        assert sub is not None
+        return _object(value, type_, sub)
+    serialized = type_.serialize(value)  # type: ignore[union-attr]
+    if serialized is None:
+        raise TypeError(f"{type_} cannot represent {value!r}")
+    return serialized
+
+
+def _object(obj: Any, type_: GraphQLObjectType, sub: tuple[Selection, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for s in sub:
+        if s.name == "__typename":
+            out[s.key] = type_.name
+        else:
+            out[s.key] = _complete(getattr(obj, s.python_name), s.type, s.sub)
+    return out
+
+
+async def execute(
+    plans: Plans, request: Any, request_data: Any, context: Any
+) -> ExecutionResult | None:
+    """The answer to this request by its plan, or None (the general path answers)."""
+    query = request_data.query
+    if not isinstance(query, str) or request.headers.get(IDEMPOTENCY_HEADER) is not None:
+        return None
+    plan = plans.get(query)
+    principal = context.principal
+    if plan is None or principal is None:
+        return None
+    if not allowed(principal.scopes, "mutation", ROOT_FIELD):
+        return None
+    name = plan.operation.name.value if plan.operation.name else None
+    wanted = request_data.operation_name
+    if wanted is not None and wanted != name:
+        return None
+    raw = request_data.variables or {}
+    if not isinstance(raw, dict) or _has_nul(raw):
+        return None
+    defs = plan.operation.variable_definitions or ()
+    coerced = get_variable_values(plans.schema._schema, defs, raw)
+    if isinstance(coerced, list):
+        return None
+    value = coerced.coerced.get(plan.variable)
+    if not isinstance(value, dict):
+        return None
+    note(
+        operation_type="mutation",
+        operation=ROOT_FIELD,
+        operation_name=((wanted or name) or "")[:100] or None,
+    )
+    inp = usage.EventInput(
+        event_name=value["eventName"],
+        payload=value["payload"],
+        identifier=value.get("identifier"),
+        timestamp=value.get("timestamp"),
+    )
+    key = plan.field.alias.value if plan.field.alias else ROOT_FIELD
+    try:
+        payload = await gql_usage.record_one(context.account_id, inp)
+        data = {key: _object(payload, plan.payload_type, plan.selection)}
+    except Exception as exc:  # noqa: BLE001 - shaped as graphql-core + ErrorCodes would
+        error = located_error(exc, [plan.field], [key])
+        coded = "code" in (error.extensions or {})
+        if not coded and _is_unavailable(error.original_error):
+            error = unavailable(error)
+        else:
+            error = finish_error(error)
+        return ExecutionResult(data=None, errors=[error])
+    return ExecutionResult(data=data, errors=None)
