@@ -113,3 +113,60 @@ async def test_refusals_match(tenant):
         plain, general = await _both(tenant, bad)
         assert plain == general, bad
         assert plain[1]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", plain
+
+
+MANY_FIELDS = """accepted duplicates rejected __typename
+  results { index identifier status userErrors { field code message } }
+  userErrors { field code message }"""
+MANY_HEAD = "mutation($i: [MeterEventInput!]!) { recordMeterEvents(input: $i) "
+MANY_PLAIN = MANY_HEAD + "{ " + MANY_FIELDS + " } }"
+MANY_GENERAL = MANY_HEAD + "{ ... on RecordMeterEventsPayload { " + MANY_FIELDS + " } } }"
+COUNTS_ONLY = MANY_HEAD + "{ accepted duplicates rejected userErrors { message } } }"
+
+
+async def test_batches_answer_alike(tenant):
+    schema = build_schema()
+    assert build_plan(schema, MANY_PLAIN) is not None
+    assert build_plan(schema, COUNTS_ONLY) is not None
+    assert build_plan(schema, MANY_GENERAL) is None
+    await make_meter(tenant)
+    cus = await make_customer(tenant)
+
+    def batch(tag: str) -> list[dict[str, Any]]:
+        ok = {"eventName": "tokens", "payload": {"customer_id": cus, "value": 2}}
+        return [
+            {**ok, "identifier": f"{tag}-1"},
+            {**ok, "identifier": f"{tag}-1"},  # a duplicate within the batch
+            {**ok, "identifier": "shared"},  # the second document's is a duplicate
+            {"eventName": "tokens", "payload": {"customer_id": cus}, "identifier": f"{tag}-3"},
+            {"eventName": "nope", "payload": {}},
+        ]
+
+    _, plain = await _post(tenant, MANY_PLAIN, {"i": batch("p")})
+    _, general = await _post(tenant, MANY_GENERAL, {"i": batch("g")})
+    for body, tag in ((plain, "p"), (general, "g")):
+        for r in body["data"]["recordMeterEvents"]["results"]:
+            if r["identifier"] and r["identifier"].startswith(tag):
+                r["identifier"] = r["identifier"][len(tag) :]
+    plain_data = plain["data"]["recordMeterEvents"]
+    general_data = general["data"]["recordMeterEvents"]
+    # The first document took "shared"; otherwise the answers are the same.
+    assert plain_data["results"][2]["status"] == "ACCEPTED"
+    assert general_data["results"][2]["status"] == "DUPLICATE"
+    plain_data["results"][2]["status"] = "DUPLICATE"
+    assert (plain_data["accepted"], plain_data["duplicates"]) == (2, 1)
+    plain_data["accepted"], plain_data["duplicates"] = 1, 2
+    assert plain == general
+    _, counts = await _post(tenant, COUNTS_ONLY, {"i": batch("c")})
+    assert counts == {
+        "data": {
+            "recordMeterEvents": {"accepted": 1, "duplicates": 2, "rejected": 2, "userErrors": []}
+        }
+    }
+    too_many = [batch("x")[0]] * 1001
+    _, plain = await _post(tenant, COUNTS_ONLY, {"i": too_many})
+    general_counts = MANY_HEAD + "{ ... on RecordMeterEventsPayload { accepted duplicates "
+    _, general = await _post(
+        tenant, general_counts + "rejected userErrors { message } } } }", {"i": too_many}
+    )
+    assert plain == general and plain["data"]["recordMeterEvents"]["userErrors"]

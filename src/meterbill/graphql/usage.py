@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from meterbill.graphql.context import Info
-from meterbill.graphql.errors import mutate, query, user_error
+from meterbill.graphql.errors import UserError, mutate, query, user_error
 from meterbill.graphql.types import usage as t
 from meterbill.services import usage
 
@@ -106,6 +107,29 @@ async def record_one(account_id: str, inp: usage.EventInput) -> t.RecordMeterEve
     """recordMeterEvent's resolver body; graphql/record_fast.py calls it too."""
     call = usage.record_event(account_id, inp)
     return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))  # type: ignore[no-any-return]
+
+
+class _Many:
+    """RecordMeterEventsPayload's values for graphql/record_fast.py: the per-event results
+    are built only if the document selects them (most ingest clients read the counts)."""
+
+    user_errors: list[UserError] = []
+
+    def __init__(self, results: list[usage.EventResult]):
+        self._results = results
+        self.accepted = usage.count(results, "ACCEPTED")
+        self.duplicates = usage.count(results, "DUPLICATE")
+        self.rejected = usage.count(results, "REJECTED")
+
+    @property
+    def results(self) -> list[t.MeterEventResult]:
+        return _many(self._results).results
+
+
+async def record_many(account_id: str, inputs: list[usage.EventInput]) -> Any:
+    """recordMeterEvents for graphql/record_fast.py: the resolver's answers, lazily."""
+    call = usage.record_events(account_id, inputs)
+    return await mutate(call, _Many, lambda e: t.RecordMeterEventsPayload(user_errors=e))
 
 
 @strawberry.type
