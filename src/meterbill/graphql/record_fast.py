@@ -18,27 +18,29 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
     GraphQLError,
+    GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     OperationDefinitionNode,
     OperationType,
+    Undefined,
     VariableNode,
     located_error,
     parse,
     specified_rules,
     visit,
 )
-from graphql.execution.values import get_variable_values
-from graphql.type import is_leaf_type
+from graphql.type import is_input_type, is_leaf_type
+from graphql.utilities import coerce_input_value, type_from_ast
 from strawberry.schema.schema import validate_document
 
 from meterbill.graphql import usage as gql_usage
@@ -75,6 +77,7 @@ class Plan:
     field: FieldNode
     root: str  # one of ROOT_FIELDS
     variable: str
+    variable_type: GraphQLInputType
     selection: tuple[Selection, ...]
     payload_type: GraphQLObjectType
 
@@ -150,6 +153,10 @@ def build_plan(schema: Any, query: str) -> Plan | None:
     if len(args) != 1 or not isinstance(args[0].value, VariableNode):
         return None
     variable = args[0].value.name.value
+    defs = [d for d in op.variable_definitions or () if d.variable.name.value == variable]
+    variable_type = type_from_ast(gql_schema, defs[0].type) if len(defs) == 1 else None
+    if not is_input_type(variable_type):
+        return None
     mutation = gql_schema.mutation_type
     assert mutation is not None
     payload = mutation.fields[root].type
@@ -161,7 +168,9 @@ def build_plan(schema: Any, query: str) -> Plan | None:
         selection = _selections(schema, payload, field)
     except _NoPlan:
         return None
-    return Plan(op, field, root, variable, selection, payload)
+    return Plan(
+        op, field, root, variable, cast(GraphQLInputType, variable_type), selection, payload
+    )
 
 
 class Plans:
@@ -229,13 +238,19 @@ async def execute(
     if wanted is not None and wanted != name:
         return None
     raw = request_data.variables or {}
-    if not isinstance(raw, dict) or _has_nul(raw):
+    try:
+        if not isinstance(raw, dict) or _has_nul(raw):
+            return None
+    except RecursionError:
+        return None  # whatever the general path makes of it
+    if plan.variable not in raw:
+        return None  # a default value, or the general path's error
+    # What graphql-core's variable coercion ends with, minus its error-reporting pass and
+    # depth check (these types nest 3 deep): Undefined when anything is wrong, and then the
+    # general path says what.
+    value = coerce_input_value(raw[plan.variable], plan.variable_type)
+    if value is Undefined:
         return None
-    defs = plan.operation.variable_definitions or ()
-    coerced = get_variable_values(plans.schema._schema, defs, raw)
-    if isinstance(coerced, list):
-        return None
-    value = coerced.coerced.get(plan.variable)
     if root == "recordMeterEvent":
         if not isinstance(value, dict):
             return None
