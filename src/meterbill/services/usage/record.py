@@ -149,7 +149,9 @@ def _check(
 
 
 def _event_of(row: EventRow, event_id: int) -> MeterEvent:
-    return MeterEvent(
+    # As if read back: the ORM's loader is ~3x cheaper than MeterEvent(...) (which validates
+    # every field), and the row is what the INSERT stored.
+    return MeterEvent._init_from_db(
         id=event_id,
         account_id=row.account_id,
         meter_id=row.meter_id,
@@ -162,6 +164,7 @@ def _event_of(row: EventRow, event_id: int) -> MeterEvent:
         status="ACCEPTED",
         aggregated=False,
         created_at=row.created_at,
+        canceled_at=None,
     )
 
 
