@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from meterbill.graphql.context import Info
-from meterbill.graphql.errors import mutate, query, user_error
+from meterbill.graphql.errors import UserError, mutate, query, user_error
 from meterbill.graphql.types import usage as t
 from meterbill.services import usage
 
@@ -77,8 +78,7 @@ def _inputs(inputs: Sequence[t.MeterEventInput]) -> list[usage.EventInput]:
     ]
 
 
-def _one(results: list[usage.EventResult]) -> t.RecordMeterEventPayload:
-    r = results[0]
+def _one(r: usage.EventResult) -> t.RecordMeterEventPayload:
     return t.RecordMeterEventPayload(
         meter_event=t.MeterEvent.of(r.event) if r.event else None,
         duplicate=r.status == "DUPLICATE",
@@ -103,14 +103,42 @@ def _many(results: list[usage.EventResult]) -> t.RecordMeterEventsPayload:
     )
 
 
+async def record_one(account_id: str, inp: usage.EventInput) -> t.RecordMeterEventPayload:
+    """recordMeterEvent's resolver body; graphql/record_fast.py calls it too."""
+    call = usage.record_event(account_id, inp)
+    return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))  # type: ignore[no-any-return]
+
+
+class _Many:
+    """RecordMeterEventsPayload's values for graphql/record_fast.py: the per-event results
+    are built only if the document selects them (most ingest clients read the counts)."""
+
+    user_errors: list[UserError] = []
+
+    def __init__(self, results: list[usage.EventResult]):
+        self._results = results
+        self.accepted = usage.count(results, "ACCEPTED")
+        self.duplicates = usage.count(results, "DUPLICATE")
+        self.rejected = usage.count(results, "REJECTED")
+
+    @property
+    def results(self) -> list[t.MeterEventResult]:
+        return _many(self._results).results
+
+
+async def record_many(account_id: str, inputs: list[usage.EventInput]) -> Any:
+    """recordMeterEvents for graphql/record_fast.py: the resolver's answers, lazily."""
+    call = usage.record_events(account_id, inputs)
+    return await mutate(call, _Many, lambda e: t.RecordMeterEventsPayload(user_errors=e))
+
+
 @strawberry.type
 class UsageMutation:
     @strawberry.mutation
     async def record_meter_event(
         self, info: Info, input: t.MeterEventInput
     ) -> t.RecordMeterEventPayload:
-        call = usage.record_events(info.context.account_id, _inputs([input]), batch=False)
-        return await mutate(call, _one, lambda e: t.RecordMeterEventPayload(user_errors=e))
+        return await record_one(info.context.account_id, _inputs([input])[0])
 
     @strawberry.mutation(
         description="At most 1000 events; each is accepted, a duplicate, or rejected on its own."

@@ -7,6 +7,7 @@ from meterbill.services.usage.record import (
     EventInput,
     EventResult,
     count,
+    record_event,
     record_events,
 )
 from meterbill.services.usage.summaries import period_usage, summaries
@@ -21,6 +22,7 @@ __all__ = [
     "drain",
     "list_events",
     "period_usage",
+    "record_event",
     "record_events",
     "request_aggregation",
     "summaries",
