@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
-from meterbill.db.models import Meter
 from meterbill.services.usage import period_usage
 
 
+class MeterRef(Protocol):
+    """A meter as billing knows it: a Meter, or plans.MeterRow."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+
+
 async def metered_quantity(
-    meter: Meter, customer_id: str, start: datetime, end: datetime
+    meter: MeterRef, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
     the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
-    total = await period_usage(meter.account_id, meter.id, customer_id, start, end)  # type: ignore[attr-defined]
+    total = await period_usage(meter.account_id, meter.id, customer_id, start, end)
     return _plain(total)
 
 
