@@ -10,7 +10,7 @@ from meterbill.services.usage import period_usage
 
 
 class MeterRef(Protocol):
-    """A meter as billing knows it: a Meter, or plans.MeterRow."""
+    """A meter as billing needs it (plans.MeterRow): its id and account."""
 
     @property
     def id(self) -> str: ...
@@ -24,9 +24,9 @@ async def metered_quantity(
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
     the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
     total = await period_usage(meter.account_id, meter.id, customer_id, start, end)
-    return _plain(total)
+    return plain_quantity(total)
 
 
-def _plain(d: Decimal) -> Decimal:
+def plain_quantity(d: Decimal) -> Decimal:
     # NUMERIC(40, 12) reads back as 3000.000000000000; invoices show 3000.
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
