@@ -10,12 +10,14 @@ from meterbill.services.usage import period_usage
 
 
 class MeterRef(Protocol):
-    """A meter as billing needs it (plans.MeterRow): its id and account."""
+    """A meter as billing needs it: a Meter, or the plain plans.MeterRow."""
 
     @property
     def id(self) -> str: ...
     @property
     def account_id(self) -> str: ...
+    @property
+    def aggregation(self) -> str: ...
 
 
 async def metered_quantity(
