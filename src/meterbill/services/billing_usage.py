@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
-from meterbill.db.models import Meter
 from meterbill.services.usage import period_usage
 
 
+class MeterRef(Protocol):
+    """A meter as billing needs it: a Meter, or the plain plans.MeterRow."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def aggregation(self) -> str: ...
+
+
 async def metered_quantity(
-    meter: Meter, customer_id: str, start: datetime, end: datetime
+    meter: MeterRef, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
     the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
-    total = await period_usage(meter.account_id, meter.id, customer_id, start, end)  # type: ignore[attr-defined]
-    return _plain(total)
+    total = await period_usage(meter.account_id, meter.id, customer_id, start, end)
+    return plain_quantity(total)
 
 
-def _plain(d: Decimal) -> Decimal:
+def plain_quantity(d: Decimal) -> Decimal:
     # NUMERIC(40, 12) reads back as 3000.000000000000; invoices show 3000.
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()

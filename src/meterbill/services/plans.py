@@ -1,70 +1,253 @@
 """What a subscription bills: its items with their prices, pricing specs, product names and
-meters, loaded in a few batched queries, and the invoice lines they produce."""
+meters, loaded in ONE joined query (plain rows, no ORM objects), and the invoice lines they
+produce."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
+from typing import Any
+
+from tortoise import connections
 
 from meterbill.billing import invoice as inv
 from meterbill.billing.pricing import PriceSpec
-from meterbill.db.models import Meter, Price, PriceTier, Product, SubscriptionItem
+from meterbill.db.usage_sql import is_postgres
 from meterbill.services.billing_usage import metered_quantity
 from meterbill.services.prices import spec_of
 
 Period = tuple[datetime, datetime]
 
 
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    id: str
+    subscription_id: str
+    price_id: str
+    quantity: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """The columns of a price that billing reads (named as on the Price model)."""
+
+    id: str
+    account_id: str
+    product_id: str
+    currency: str
+    billing_scheme: str
+    unit_amount_decimal: str | None
+    tiers_mode: str | None
+    transform_divide_by: int | None
+    transform_round: str | None
+    interval: str
+    interval_count: int
+    usage_type: str
+    meter_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TierRow:
+    position: int
+    up_to: int | None
+    unit_amount_decimal: str | None
+    flat_amount_decimal: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRow:
+    id: str
+    account_id: str
+    aggregation: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """The columns of a subscription an invoice preview reads, plus its clock's frozen time
+    and whether it has unbilled prorations (so the common case needs no query for them)."""
+
+    id: str
+    account_id: str
+    customer_id: str
+    test_clock_id: str | None
+    status: str
+    currency: str
+    interval: str
+    interval_count: int
+    billing_cycle_anchor: datetime
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    clock_frozen_time: datetime | None
+    has_pending: bool
+
+
 @dataclass
 class PlanItem:
-    item: SubscriptionItem
-    price: Price
+    item: ItemRow
+    price: PriceRow
     spec: PriceSpec
     name: str
-    meter: Meter | None
+    meter: MeterRow | None
 
     @property
     def metered(self) -> bool:
         return self.price.usage_type == "METERED"
 
 
-async def price_context(
-    price_ids: list[str],
-) -> dict[str, tuple[Price, PriceSpec, str, Meter | None]]:
-    prices = await Price.filter(id__in=price_ids)
-    tiers: dict[str, list[PriceTier]] = defaultdict(list)
-    for t in await PriceTier.filter(price_id__in=price_ids):
-        tiers[t.price_id].append(t)
-    products = {p.id: p for p in await Product.filter(id__in=list({p.product_id for p in prices}))}
-    meter_ids = [p.meter_id for p in prices if p.meter_id]
-    meters = {m.id: m for m in await Meter.filter(id__in=meter_ids)} if meter_ids else {}
-    return {
-        p.id: (
-            p,
-            spec_of(p, tiers[p.id]),
-            products[p.product_id].name,
-            meters.get(p.meter_id) if p.meter_id else None,
+# One row per (subscription, item, tier): a subscription without items still has a row, an
+# untiered price has one row with null tier columns. Identifiers are quoted: "interval" and
+# "position" are keywords to some SQL dialects.
+_SELECT = """SELECT s.id AS s_id, s.account_id AS s_account_id, s.customer_id AS s_customer_id,
+ s.test_clock_id AS s_test_clock_id, s.status AS s_status, s.currency AS s_currency,
+ s."interval" AS s_interval, s.interval_count AS s_interval_count,
+ s.billing_cycle_anchor AS s_anchor, s.current_period_start AS s_start,
+ s.current_period_end AS s_end, s.cancel_at_period_end AS s_cancel_at_end,
+ c.frozen_time AS c_frozen_time,
+ i.id AS i_id, i.price_id AS i_price_id, i.quantity AS i_quantity, i."position" AS i_position,
+ p.account_id AS p_account_id, p.product_id AS p_product_id, p.currency AS p_currency,
+ p.billing_scheme AS p_billing_scheme, p.unit_amount_decimal AS p_unit_amount_decimal,
+ p.tiers_mode AS p_tiers_mode, p.transform_divide_by AS p_transform_divide_by,
+ p.transform_round AS p_transform_round, p."interval" AS p_interval,
+ p.interval_count AS p_interval_count, p.usage_type AS p_usage_type, p.meter_id AS p_meter_id,
+ pr.name AS pr_name, m.account_id AS m_account_id, m.aggregation AS m_aggregation,
+ t."position" AS t_position, t.up_to AS t_up_to, t.unit_amount_decimal AS t_unit_amount_decimal,
+ t.flat_amount_decimal AS t_flat_amount_decimal{extra}
+FROM subscriptions s
+LEFT JOIN test_clocks c ON c.id = s.test_clock_id
+LEFT JOIN subscription_items i ON i.subscription_id = s.id
+LEFT JOIN prices p ON p.id = i.price_id
+LEFT JOIN products pr ON pr.id = p.product_id
+LEFT JOIN meters m ON m.id = p.meter_id
+LEFT JOIN price_tiers t ON t.price_id = p.id
+WHERE {where}
+ORDER BY s.id, i."position", i.id, t."position\""""
+
+_HAS_PENDING = (
+    ",\n EXISTS (SELECT 1 FROM pending_items pi WHERE pi.subscription_id = s.id"
+    " AND pi.invoice_id IS NULL) AS s_has_pending"
+)
+
+
+def _ts(v: Any) -> datetime:
+    # asyncpg returns aware datetimes; SQLite returns the text Tortoise wrote (isoformat(" ")).
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v if v.tzinfo is not None else v.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def _subscription(r: dict[str, Any]) -> SubscriptionRow:
+    frozen = r["c_frozen_time"]
+    return SubscriptionRow(
+        id=r["s_id"],
+        account_id=r["s_account_id"],
+        customer_id=r["s_customer_id"],
+        test_clock_id=r["s_test_clock_id"],
+        status=r["s_status"],
+        currency=r["s_currency"],
+        interval=r["s_interval"],
+        interval_count=r["s_interval_count"],
+        billing_cycle_anchor=_ts(r["s_anchor"]),
+        current_period_start=_ts(r["s_start"]),
+        current_period_end=_ts(r["s_end"]),
+        cancel_at_period_end=bool(r["s_cancel_at_end"]),
+        clock_frozen_time=None if frozen is None else _ts(frozen),
+        has_pending=bool(r.get("s_has_pending")),
+    )
+
+
+def _price(r: dict[str, Any]) -> PriceRow:
+    return PriceRow(
+        id=r["i_price_id"],
+        account_id=r["p_account_id"],
+        product_id=r["p_product_id"],
+        currency=r["p_currency"],
+        billing_scheme=r["p_billing_scheme"],
+        unit_amount_decimal=r["p_unit_amount_decimal"],
+        tiers_mode=r["p_tiers_mode"],
+        transform_divide_by=r["p_transform_divide_by"],
+        transform_round=r["p_transform_round"],
+        interval=r["p_interval"],
+        interval_count=r["p_interval_count"],
+        usage_type=r["p_usage_type"],
+        meter_id=r["p_meter_id"],
+    )
+
+
+def _tier(r: dict[str, Any]) -> TierRow:
+    return TierRow(
+        r["t_position"], r["t_up_to"], r["t_unit_amount_decimal"], r["t_flat_amount_decimal"]
+    )
+
+
+def _plan_items(rows: list[dict[str, Any]]) -> list[PlanItem]:
+    """The rows of one subscription (ordered by item, then tier) as its plan."""
+    out: list[PlanItem] = []
+    i = 0
+    while i < len(rows):
+        r = rows[i]
+        if r["i_id"] is None:  # a subscription without items
+            break
+        tiers = []
+        j = i
+        while j < len(rows) and rows[j]["i_id"] == r["i_id"]:
+            if rows[j]["t_position"] is not None:
+                tiers.append(_tier(rows[j]))
+            j += 1
+        price = _price(r)
+        meter = (
+            MeterRow(price.meter_id, r["m_account_id"], r["m_aggregation"])
+            if price.meter_id and r["m_account_id"] is not None
+            else None
         )
-        for p in prices
-    }
+        item = ItemRow(r["i_id"], r["s_id"], price.id, r["i_quantity"], r["i_position"])
+        out.append(PlanItem(item, price, spec_of(price, tiers), r["pr_name"], meter))
+        i = j
+    return out
+
+
+async def _rows(
+    subscription_ids: Sequence[str], account_id: str | None, pending: bool
+) -> dict[str, list[dict[str, Any]]]:
+    conn = connections.get("default")
+    pg = is_postgres(conn)
+    params: list[Any] = list(subscription_ids)
+    marks = ", ".join(f"${n}" if pg else "?" for n in range(1, len(params) + 1))
+    where = f"s.id IN ({marks})"
+    if account_id is not None:
+        params.append(account_id)
+        where += f" AND s.account_id = {f'${len(params)}' if pg else '?'}"
+    sql = _SELECT.format(extra=_HAS_PENDING if pending else "", where=where)
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for r in await conn.execute_query_dict(sql, params):
+        grouped.setdefault(r["s_id"], []).append(r)
+    return grouped
 
 
 async def plans(subscription_ids: list[str]) -> dict[str, list[PlanItem]]:
-    items = await SubscriptionItem.filter(subscription_id__in=subscription_ids).order_by(
-        "position", "id"
-    )
-    ctx = await price_context(list({i.price_id for i in items}))
-    out: dict[str, list[PlanItem]] = defaultdict(list)
-    for i in items:
-        price, spec, name, meter = ctx[i.price_id]
-        out[i.subscription_id].append(PlanItem(i, price, spec, name, meter))
-    return out
+    """Each subscription's items (by position) with price, spec, product name and meter:
+    one statement for any number of subscriptions."""
+    if not subscription_ids:
+        return {}
+    grouped = await _rows(list(dict.fromkeys(subscription_ids)), None, False)
+    return {sid: items for sid, rows in grouped.items() if (items := _plan_items(rows))}
 
 
 async def plan(subscription_id: str) -> list[PlanItem]:
     return (await plans([subscription_id])).get(subscription_id, [])
+
+
+async def subscription_plan(
+    account_id: str, subscription_id: str
+) -> tuple[SubscriptionRow, list[PlanItem]] | None:
+    """The subscription (of this account) and its plan in one statement; None if not found."""
+    rows = (await _rows([subscription_id], account_id, True)).get(subscription_id)
+    if not rows:
+        return None
+    return _subscription(rows[0]), _plan_items(rows)
 
 
 def licensed(items: list[PlanItem], period: Period, fraction: Fraction = Fraction(1)) -> list:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
 
@@ -110,7 +111,35 @@ async def get_price(account_id: str, price_id: str) -> Price | None:
     return await Price.get_or_none(id=price_id, account_id=account_id)
 
 
-def spec_of(price: Price, tiers: list[PriceTier]) -> PriceSpec:
+class PriceColumns(Protocol):
+    """What spec_of reads of a price: a Price, or a plain row of the same columns."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def billing_scheme(self) -> str: ...
+    @property
+    def unit_amount_decimal(self) -> str | None: ...
+    @property
+    def tiers_mode(self) -> str | None: ...
+    @property
+    def transform_divide_by(self) -> int | None: ...
+    @property
+    def transform_round(self) -> str | None: ...
+
+
+class TierColumns(Protocol):
+    @property
+    def position(self) -> int: ...
+    @property
+    def up_to(self) -> int | None: ...
+    @property
+    def unit_amount_decimal(self) -> str | None: ...
+    @property
+    def flat_amount_decimal(self) -> str | None: ...
+
+
+def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:
     """The pure pricing spec of a stored price (what billing.pricing prices with)."""
 
     def dec(text: str | None) -> Decimal | None:

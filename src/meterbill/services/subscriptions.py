@@ -25,8 +25,9 @@ from meterbill.db.models import (
     Subscription,
     SubscriptionItem,
 )
+from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans
-from meterbill.services.clock import clock_now
+from meterbill.services.clock import as_utc, clock_now, utcnow
 from meterbill.services.pages import Page, paginate
 
 MODES = ("CLASSIC", "FLEXIBLE")
@@ -365,7 +366,7 @@ async def list_subscriptions(
 class Preview:
     """An invoice that is not stored (upcomingInvoice)."""
 
-    subscription: Subscription
+    subscription: plans.SubscriptionRow
     period_start: datetime
     period_end: datetime
     created_at: datetime
@@ -374,18 +375,28 @@ class Preview:
 
 
 async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
-    sub = await Subscription.get_or_none(id=subscription_id, account_id=account_id)
-    if sub is None or sub.status not in LIVE:
-        return None
-    now = await clock_now(sub.test_clock_id)
-    items = await plans.plan(sub.id)
-    period = (sub.current_period_start, sub.current_period_end)
-    drafts = await plans.usage(items, sub.customer_id, period)
-    if not sub.cancel_at_period_end:
-        nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
-        drafts += plans.licensed(items, nxt)
-    pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
-    drafts += invoices.pending_drafts(pending)
+    # The hot read path: subscription, clock, items, prices, tiers, products and meters in one
+    # statement, then the usage; all on one pooled connection.
+    async with pinned():
+        found = await plans.subscription_plan(account_id, subscription_id)
+        if found is None or found[0].status not in LIVE:
+            return None
+        sub, items = found
+        if sub.test_clock_id is None:
+            now = utcnow()
+        else:
+            frozen = sub.clock_frozen_time
+            now = as_utc(frozen) if frozen else await clock_now(sub.test_clock_id)
+        period = (sub.current_period_start, sub.current_period_end)
+        drafts = await plans.usage(items, sub.customer_id, period)
+        if not sub.cancel_at_period_end:
+            nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
+            drafts += plans.licensed(items, nxt)
+        if sub.has_pending:
+            pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by(
+                "id"
+            )
+            drafts += invoices.pending_drafts(pending)
     order = {"METERED": 0, "LICENSED": 1}
     drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
     return Preview(sub, period[0], period[1], now, drafts, inv.totals(d.amount for d in drafts))

@@ -77,6 +77,7 @@ class Customer(Model):
 
 class Meter(Model):
     id = id_field(ids.meter_id)
+    account_id: str
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="meters", on_delete=fields.CASCADE
     )
