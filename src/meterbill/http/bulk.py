@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -33,7 +33,7 @@ from meterbill.config import Settings
 from meterbill.graphql.http import bearer
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
-from meterbill.services.usage.bulk import BulkIngest, Outcome
+from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
 
 WRITE_SCOPES = frozenset({"ADMIN", "USAGE_WRITE"})
 # One event never needs more; a longer line is rejected without being held in memory.
@@ -58,69 +58,71 @@ _NOT_JSON = _reject("INVALID", "not valid JSON")
 _TOO_LONG = _reject("INVALID", f"an event line is longer than {MAX_LINE_BYTES} bytes")
 
 
-def _decode(line: bytes) -> Any:
-    try:
-        return loads(line)
-    except JSONDecodeError:
-        return _NOT_JSON
-
-
 class NdjsonSplitter:
-    """Complete lines of an NDJSON body fed piece by piece, decoded: each a JSON value, or a
-    FieldError saying why the line is not one. Blank lines are skipped."""
+    """Complete lines of an NDJSON body fed piece by piece (an over-long line as a FieldError
+    saying so, instead of its bytes)."""
 
     def __init__(self) -> None:
         self.buf = b""
         self.skipping = False  # inside an over-long line, discarding until its newline
 
-    def feed(self, chunk: bytes) -> list[Any]:
-        lines = (self.buf + chunk).split(b"\n")
-        self.buf = lines.pop()
-        out = []
-        for line in lines:
-            if self.skipping:
-                self.skipping = False
-            elif len(line) > MAX_LINE_BYTES:
-                out.append(_TOO_LONG)
-            else:
-                try:
-                    out.append(loads(line))
-                except JSONDecodeError:
-                    if line.strip():  # only now: most lines parse
-                        out.append(_NOT_JSON)
+    def feed(self, chunk: bytes) -> list[bytes | FieldError]:
+        raw = (self.buf + chunk).split(b"\n")
+        self.buf = raw.pop()
+        if self.skipping and raw:
+            self.skipping = False
+            del raw[0]
+        lines = [x if len(x) <= MAX_LINE_BYTES else _TOO_LONG for x in raw]
         if len(self.buf) > MAX_LINE_BYTES:
             if not self.skipping:
-                out.append(_TOO_LONG)
+                lines.append(_TOO_LONG)
             self.skipping, self.buf = True, b""
-        return out
+        return lines
 
-    def end(self) -> list[Any]:
+    def end(self) -> list[bytes | FieldError]:
         """The last line, when the body does not end with a newline."""
         line, self.buf = self.buf, b""
-        if self.skipping or not line.strip():
-            return []
-        return [_decode(line)]
+        return [] if self.skipping else [line]
 
 
-async def ndjson_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[Any]]:
+def decoded(lines: list[bytes | FieldError]) -> Iterator[Any]:
+    """Each line's JSON value (or a FieldError saying why not), decoded as it is consumed so
+    that only one event's objects are alive at a time; blank lines are skipped."""
+    for line in lines:
+        if type(line) is not bytes:
+            yield line  # already an error
+            continue
+        try:
+            value = loads(line)
+        except JSONDecodeError:
+            if line.strip():  # only now: most lines parse
+                yield _NOT_JSON
+            continue
+        yield value
+
+
+async def ndjson_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
+    """The body's events, one iterator per piece received."""
     split = NdjsonSplitter()
     async for chunk in chunks:
-        values = split.feed(chunk)
-        if values:
-            yield values
+        lines = split.feed(chunk)
+        if lines:
+            yield decoded(lines)
     tail = split.end()
     if tail:
-        yield tail
+        yield decoded(tail)
 
 
-async def array_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[Any]]:
-    """Elements of a top-level JSON array, decoded one by one as the text arrives."""
+async def array_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
+    """Elements of a top-level JSON array, decoded one by one as the text arrives; yielded in
+    lists of those decoded before more text was needed (or before the error it raises)."""
     decoder = json.JSONDecoder()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     text, pos, index = "", 0, 0
     state = "start"  # start -> first (after "[") -> item -> sep -> end
     ended = False
     it = chunks.__aiter__()
+    batch: list[Any] = []
 
     async def more() -> bool:
         nonlocal text, pos, ended
@@ -143,54 +145,64 @@ async def array_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[Any]]
     while True:
         while pos < len(text) and text[pos] in " \t\r\n":
             pos += 1
+        error = None
         if pos >= len(text):
+            if batch:
+                yield batch
+                batch = []
             if not await more():
                 if state != "end":
                     raise BodyError(index, "the JSON array is not closed")
                 return
             continue
-        if state == "end":
-            raise BodyError(index, "unexpected text after the JSON array")
         c = text[pos]
-        if state == "start":
+        if state == "end":
+            error = "unexpected text after the JSON array"
+        elif state == "start":
             if c != "[":
-                raise BodyError(index, "an application/json body must be a JSON array")
+                error = "an application/json body must be a JSON array"
             pos += 1
             state = "first"
-            continue
-        if state in ("first", "sep") and c == "]":
+        elif state in ("first", "sep") and c == "]":
             pos += 1
             state = "end"
-            continue
-        if state == "sep":
+        elif state == "sep":
             if c != ",":
-                raise BodyError(index, "expected ',' or ']' between events")
+                error = "expected ',' or ']' between events"
             pos += 1
             state = "item"
-            continue
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            if len(text) - pos > MAX_LINE_BYTES:
+        else:
+            try:
+                obj, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as e:
+                if batch:
+                    yield batch
+                    batch = []
+                if len(text) - pos <= MAX_LINE_BYTES and await more():
+                    continue  # maybe just incomplete: retry with more text
                 raise BodyError(index, f"event is not valid JSON: {e.msg}") from e
-            if await more():
-                continue  # maybe just incomplete: retry with more text
-            raise BodyError(index, f"event is not valid JSON: {e.msg}") from e
-        if end == len(text) and not ended and isinstance(obj, int | float):
-            # A number could continue in the next chunk ("12" of "123").
-            if await more():
-                continue
-        pos = end
-        state = "sep"
-        yield [obj]
-        index += 1
+            if end == len(text) and not ended and isinstance(obj, int | float):
+                # A number could continue in the next chunk ("12" of "123").
+                if batch:
+                    yield batch
+                    batch = []
+                if await more():
+                    continue
+            pos = end
+            state = "sep"
+            batch.append(obj)
+            index += 1
+        if error is not None:
+            if batch:
+                yield batch
+            raise BodyError(index, error)
 
 
 def _error_json(e: FieldError) -> dict[str, Any]:
     return {"field": list(e.field) if e.field else None, "code": e.code, "message": e.message}
 
 
-def _line(index: int, identifier: str | None, status: str, errors: list[FieldError]) -> bytes:
+def _line(index: int, identifier: str | None, status: str, errors: Sequence[FieldError]) -> bytes:
     body = {
         "index": index,
         "identifier": identifier,
@@ -217,21 +229,21 @@ _PLAIN = b'{"index":%d,"identifier":%b,"status":"%b","errors":[]}\n'
 
 
 class _Pipeline:
-    """Chunks in order, each checked while the previous one's INSERT waits for the database;
-    a chunk's results are sent once its INSERT has committed, and at most one INSERT is in
-    flight, so input order decides duplicates and the answer's order."""
+    """Chunks stored in order, one INSERT in flight: the caller checks the next chunk while
+    the previous one's INSERT waits for the database. A chunk's results are sent once its
+    INSERT has committed; input order decides duplicates and the answer's order."""
 
-    def __init__(self, send: Send, ingest: BulkIngest):
+    def __init__(self, send: Send):
         self.send = send
-        self.ingest = ingest
         self.next_index = 0
         self.pending: tuple[int, asyncio.Task[list[Outcome]]] | None = None
 
-    async def push(self, objs: list[Any]) -> None:
-        checked = await self.ingest.check(objs)
-        start, self.next_index = self.next_index, self.next_index + len(objs)
+    async def push(self, chunk: Chunk | None) -> None:
+        if chunk is None:
+            return
+        start, self.next_index = self.next_index, self.next_index + len(chunk.out)
         await self.drain()
-        self.pending = (start, asyncio.create_task(checked.store()))
+        self.pending = (start, asyncio.create_task(chunk.store()))
 
     async def drain(self) -> None:
         if self.pending is not None:
@@ -293,24 +305,20 @@ class BulkMeterEvents:
                 "headers": [(b"content-type", b"application/x-ndjson")],
             }
         )
-        pipe = _Pipeline(send, BulkIngest(principal.account_id))
-        chunk: list[Any] = []
+        ingest = BulkIngest(principal.account_id)
+        pipe = _Pipeline(send)
         try:
             try:
                 async for values in items:
-                    chunk += values
-                    while len(chunk) >= CHUNK:
-                        await pipe.push(chunk[:CHUNK])
-                        del chunk[:CHUNK]
+                    if await ingest.add(values) >= CHUNK:
+                        await pipe.push(ingest.take())
             except BodyError as e:
-                if chunk:
-                    await pipe.push(chunk)
+                await pipe.push(ingest.take())
                 await pipe.drain()
                 err = _reject("INVALID", f"{e}; nothing after this point was read")
                 await _body(send, _line(e.index, None, "REJECTED", [err]))
             else:
-                if chunk:
-                    await pipe.push(chunk)
+                await pipe.push(ingest.take())
                 await pipe.drain()
         finally:
             await pipe.abandon()

@@ -43,22 +43,25 @@ from meterbill.services.usage.aggregate import request_aggregation
 FIELDS = frozenset({"event_name", "payload", "identifier", "timestamp"})
 _FIELD_ORDER = ("event_name", "payload", "identifier", "timestamp")
 _NO_DIMENSIONS = canonical_dimensions({})
-_ONE = Decimal(1)
 # Parsed values by their JSON text/number; bounded so a body of distinct values cannot grow
 # it without limit (past the bound values are parsed every time).
 _VALUE_CACHE_MAX = 10_000
 
-Outcome = tuple[str, str | None, list[FieldError]]  # status, identifier, errors
-# index in chunk, meter id, customer id, identifier, event name, value, timestamp, dimensions
-Row = tuple[int, str, str, str, str, Decimal, datetime, str]
+Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
+# index in chunk, meter id, customer id, identifier, event name, value (the normalized
+# Decimal's plain text: cheaper to send than a numeric, and exact), timestamp, dimensions
+Row = tuple[int, str, str, str, str, str, datetime, str]
 
-# record.py's unnest insert, returning only what the answer needs (identifiers).
+# record.py's unnest insert. It answers NULL when it inserted as many rows as the chunk has
+# distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
+# instead of a row per event); otherwise the identifiers it did insert.
 _INSERT_PG = (
-    f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', false, $2 FROM unnest("
-    "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
+    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
+    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier"
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier) "
+    "SELECT CASE WHEN count(*) = $10 THEN NULL ELSE array_agg(identifier) END FROM ins"
 )
 
 
@@ -151,15 +154,17 @@ class _MeterInfo:
 
 
 class BulkIngest:
-    """One request's ingest: check() chunk after chunk, store() each (at most one store in
-    flight, in order, so the first of two equal identifiers in the body is the one kept)."""
+    """One request's ingest: add() events, take() a chunk and store() it. The caller stores
+    chunks one after another, in order, so the first of two equal identifiers in the body
+    is the one kept and reported ACCEPTED."""
 
     def __init__(self, account_id: str):
         self.account_id = account_id
         self._meters: dict[str, _MeterInfo | None] = {}
         # (mapping type, key) -> (customer id, test clock's frozen time or None), None: unknown
         self._customers: dict[tuple[str, str], tuple[str, datetime | None] | None] = {}
-        self._values: dict[type, dict[Any, Decimal]] = {str: {}, int: {}, float: {}}
+        self._values: dict[type, dict[Any, str]] = {str: {}, int: {}, float: {}}
+        self._open: Chunk | None = None
 
     # ------------------------------------------------------------------ resolving
 
@@ -217,16 +222,16 @@ class BulkIngest:
 
     # ------------------------------------------------------------------ checking
 
-    def _value(self, raw: Any) -> Decimal | None:
-        """The parsed value of a JSON string or number, None if it is not valid (the
-        reference check then says why)."""
+    def _value(self, raw: Any) -> str | None:
+        """The parsed value of a JSON string or number as plain decimal text, None if it is
+        not valid (the reference check then says why)."""
         cache = self._values.get(type(raw))
         if cache is None:
             return None
         d = cache.get(raw)
         if d is None:
             try:
-                d = parse_value(raw)
+                d = format(parse_value(raw), "f")
             except ValueError:
                 return None
             if len(cache) < _VALUE_CACHE_MAX:
@@ -260,7 +265,7 @@ class BulkIngest:
         customer = customers[ck]
         if customer is None:
             return None
-        value = _ONE
+        value = "1"
         if meter.value_key is not None:
             raw = payload.get(meter.value_key)
             parsed = None if raw is None else self._value(raw)
@@ -325,85 +330,100 @@ class BulkIngest:
             customer[0],
             ident,
             meter.name,
-            valid.value,
+            format(valid.value, "f"),
             valid.timestamp,
             valid.dimensions_key,
         )
 
-    async def check(self, objs: Sequence[Any]) -> Checked:
-        """Validate one chunk of decoded events (a FieldError in place of an event is its
-        parse error). Queries only for meters and customers not seen before in this request."""
-        wall = utcnow()
-        out: list[Outcome | None] = [None] * len(objs)
-        rows: list[Row] = []
-        later: list[int] = []
+    async def add(self, values: Iterable[Any]) -> int:
+        """Check the next events (decoded JSON values; a FieldError in place of one is why it
+        could not be decoded) into the open chunk; returns how many events it holds. Each
+        value is dropped once checked, so a body's dicts die young (cheap for the GC).
+        Queries only for meters and customers not seen before in this request."""
+        chunk = self._open
+        if chunk is None:
+            chunk = self._open = Chunk(self.account_id, utcnow())
+        wall = chunk.created_at
+        out, rows = chunk.out, chunk.rows
+        later: list[tuple[int, Any]] = []
         fast = self._fast
-        for i, obj in enumerate(objs):
+        i = len(out)
+        for obj in values:
             row = fast(i, obj, wall)
             if row:
-                rows.append(row)  # type: ignore[arg-type]
+                rows.append(row)
+                out.append(None)
             elif isinstance(obj, FieldError):
-                out[i] = ("REJECTED", None, [obj])
+                out.append(("REJECTED", None, (obj,)))
             else:
-                later.append(i)
+                later.append((i, obj))
+                out.append(None)
+            i += 1
         if later:
-            await self._resolve([objs[i] for i in later])
-            for i in later:
-                got = fast(i, objs[i], wall) or self._reference(i, objs[i], wall)
+            await self._resolve([obj for _, obj in later])
+            for i, obj in later:
+                got = fast(i, obj, wall) or self._reference(i, obj, wall)
                 if isinstance(got[0], str):
-                    out[i] = got  # type: ignore[assignment]
+                    out[i] = got  # type: ignore[call-overload]
                 else:
                     rows.append(got)  # type: ignore[arg-type]
-            # Input order decides which of two equal identifiers is kept.
-            rows.sort(key=_first)
-        return Checked(self.account_id, wall, out, rows)
+            chunk.sorted = False
+        return len(out)
+
+    def take(self) -> Chunk | None:
+        """The open chunk, to store; the next add() opens a new one."""
+        chunk, self._open = self._open, None
+        return chunk
+
+
+class Chunk:
+    """Checked events that go into one INSERT: outcomes of the rejected ones (None where the
+    INSERT decides), rows of the valid ones."""
+
+    __slots__ = ("account_id", "created_at", "out", "rows", "sorted")
+
+    def __init__(self, account_id: str, created_at: datetime):
+        self.account_id = account_id
+        self.created_at = created_at
+        self.out: list[Outcome | None] = []
+        self.rows: list[Row] = []
+        self.sorted = True
+
+    async def store(self) -> list[Outcome]:
+        """Insert the valid rows (committed when this returns); every event's outcome in
+        input order."""
+        out, rows = self.out, self.rows
+        if rows:
+            if not self.sorted:
+                # Input order decides which of two equal identifiers is kept.
+                rows.sort(key=_first)
+            inserted = await _insert(self.account_id, self.created_at, rows)
+            seen: set[str] = set()
+            for row in rows:
+                ident = row[3]
+                if ident not in seen and (inserted is None or ident in inserted):
+                    out[row[0]] = ("ACCEPTED", ident, ())
+                else:
+                    out[row[0]] = ("DUPLICATE", ident, ())
+                seen.add(ident)
+            if inserted is None or inserted:
+                await request_aggregation()
+        return out  # type: ignore[return-value]
 
 
 def _first(row: Row) -> int:
     return row[0]
 
 
-class Checked:
-    """A validated chunk: outcomes of its rejected events, rows of the valid ones."""
-
-    __slots__ = ("account_id", "created_at", "out", "rows")
-
-    def __init__(
-        self, account_id: str, created_at: datetime, out: list[Outcome | None], rows: list[Row]
-    ):
-        self.account_id = account_id
-        self.created_at = created_at
-        self.out = out
-        self.rows = rows
-
-    async def store(self) -> list[Outcome]:
-        """Insert the valid rows (committed when this returns); every event's outcome in
-        input order."""
-        out = self.out
-        if self.rows:
-            inserted = await _insert(self.account_id, self.created_at, self.rows)
-            claimed: set[str] = set()
-            for row in self.rows:
-                ident = row[3]
-                if ident in inserted and ident not in claimed:
-                    claimed.add(ident)
-                    out[row[0]] = ("ACCEPTED", ident, [])
-                else:
-                    out[row[0]] = ("DUPLICATE", ident, [])
-            if inserted:
-                await request_aggregation()
-        return out  # type: ignore[return-value]
-
-
-async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set[str]:
-    """Identifiers actually inserted (see usage_sql.insert_events for what the database
-    decides about duplicates)."""
+async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set[str] | None:
+    """The identifiers inserted, or None for "the first row of each identifier" (see
+    usage_sql.insert_events for what the database decides about duplicates)."""
     client = connections.get("default")
     if is_postgres(client):
         _, meters, customers, idents, names, values, stamps, dims = zip(*rows, strict=True)
         async with client.acquire_connection() as conn:
             # One statement, autocommit: committed when it returns.
-            got = await conn.fetch(
+            got = await conn.fetchval(
                 _INSERT_PG,
                 account_id,
                 created_at,
@@ -414,8 +434,12 @@ async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set
                 values,
                 stamps,
                 dims,
+                len(set(idents)),
             )
-        return {r[0] for r in got}
-    events = [EventRow(account_id, *r[1:], created_at=created_at) for r in rows]
+        return None if got is None else set(got)
+    events = [
+        EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at)
+        for _, m, c, i, n, v, t, d in rows
+    ]
     async with in_transaction() as tx:
         return set(await insert_events(tx, events))
