@@ -61,7 +61,9 @@ _INSERT_PG = (
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
     "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier) "
-    "SELECT CASE WHEN count(*) = $10 THEN NULL ELSE array_agg(identifier) END FROM ins"
+    # (array_agg of no rows is NULL too: hence the coalesce)
+    "SELECT CASE WHEN count(*) = $10 THEN NULL "
+    "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"
 )
 
 
