@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -56,6 +57,42 @@ def _reject(code: str, message: str, *field: str) -> FieldError:
 
 _NOT_JSON = _reject("INVALID", "not valid JSON")
 _TOO_LONG = _reject("INVALID", f"an event line is longer than {MAX_LINE_BYTES} bytes")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _bad_text(value: object) -> str | None:
+    """Why a string somewhere in `value` cannot be stored, if one cannot: PostgreSQL text
+    holds neither U+0000 nor lone surrogates, and one such event would fail its whole chunk.
+    (recordMeterEvents refuses U+0000 anywhere in a request, graphql/limits.py.)"""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "strings must not contain the NUL character (U+0000)"
+        if _SURROGATE.search(value):
+            return "strings must be valid Unicode (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            why = _bad_text(k) or _bad_text(v)
+            if why:
+                return why
+    elif isinstance(value, list):
+        for v in value:
+            why = _bad_text(v)
+            if why:
+                return why
+    return None
+
+
+def _text_checked(value: Any) -> Any:
+    """The value, or the error naming the first top-level field with an unstorable string."""
+    why = _bad_text(value)
+    if why is None:
+        return value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _bad_text(k) or _bad_text(v):
+                return _reject("INVALID", why, k)
+    return _reject("INVALID", why)
 
 
 class NdjsonSplitter:
@@ -98,7 +135,8 @@ def decoded(lines: list[bytes | FieldError]) -> Iterator[Any]:
             if line.strip():  # only now: most lines parse
                 yield _NOT_JSON
             continue
-        yield value
+        # orjson refuses lone surrogates itself; U+0000 can only come as an escape.
+        yield _text_checked(value) if b"\\u0000" in line else value
 
 
 async def ndjson_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
@@ -190,7 +228,7 @@ async def array_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[A
                     continue
             pos = end
             state = "sep"
-            batch.append(obj)
+            batch.append(_text_checked(obj))
             index += 1
         if error is not None:
             if batch:
