@@ -42,7 +42,7 @@ MAX_LINE_BYTES = 64 * 1024
 
 # Events per INSERT. While one chunk's INSERT waits for PostgreSQL the next one is parsed
 # and checked, so a chunk is both the unit of overlap and of statement overhead.
-CHUNK = 1000
+CHUNK = 2500
 
 
 class BodyError(Exception):
