@@ -203,3 +203,39 @@ async def test_broken_json_array_stops_with_an_error_line(tenant):
     assert statuses(lines) == ["ACCEPTED", "ACCEPTED", "REJECTED"]
     assert lines[2]["index"] == 2 and "nothing after" in lines[2]["errors"][0]["message"]
     assert await total(tenant, meter["id"], cus) == "5"
+
+
+async def test_strings_postgresql_cannot_hold_reject_only_their_event(tenant):
+    """U+0000 (refused anywhere by recordMeterEvents too) and lone surrogates (only a JSON
+    array can carry them; NDJSON lines with them are not valid JSON to orjson) would fail the
+    whole INSERT on PostgreSQL: they are rejected event by event instead."""
+    meter = await make_meter(tenant)
+    cus = await make_customer(tenant)
+
+    def line(ident: str, extra: str = "") -> bytes:
+        payload = f'{{"customer_id": "{cus}", "value": 1{extra}}}'
+        return f'{{"event_name": "tokens", "payload": {payload}, "identifier": "{ident}"}}'.encode()
+
+    events = [
+        line("n1"),
+        line(r"a\u0000b"),
+        line("n2", r', "note": "x\u0000"'),
+        line("n3", r', "k\u0000": 1'),
+        line("n4"),
+    ]
+    code, lines = await post(tenant, b"\n".join(events) + b"\n")
+    got = [(r["status"], [(e["code"], e["field"]) for e in r["errors"]]) for r in lines]
+    assert got == [
+        ("ACCEPTED", []),
+        ("REJECTED", [("INVALID", ["identifier"])]),
+        ("REJECTED", [("INVALID", ["payload"])]),
+        ("REJECTED", [("INVALID", ["payload"])]),
+        ("ACCEPTED", []),
+    ]
+    assert "U+0000" in lines[1]["errors"][0]["message"]
+    array = [line("s1"), line(r"s\ud800"), line("s2", r', "x": "\udfff"'), line("s3")]
+    code, lines = await post(tenant, b"[" + b",".join(array) + b"]", "application/json")
+    assert statuses(lines) == ["ACCEPTED", "REJECTED", "REJECTED", "ACCEPTED"]
+    assert [e["field"] for e in lines[1]["errors"]] == [["identifier"]]
+    assert "surrogate" in lines[2]["errors"][0]["message"]
+    assert await total(tenant, meter["id"], cus) == "4"

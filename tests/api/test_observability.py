@@ -151,9 +151,7 @@ async def _scrape_depth(pool, client) -> tuple[float, int, int]:
 
 async def test_queue_depth_reads_the_arq_queue(app, client):
     pool = app.state.pool
-    jobs = [
-        await pool.enqueue_job("housekeeping", _defer_by=timedelta(hours=1)) for _ in range(3)
-    ]
+    jobs = [await pool.enqueue_job("housekeeping", _defer_by=timedelta(hours=1)) for _ in range(3)]
     try:
         depth, lo, hi = await _scrape_depth(pool, client)
         assert depth >= 3

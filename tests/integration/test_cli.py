@@ -13,8 +13,14 @@ from pathlib import Path
 
 def _meterbill(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")} | env
-    return subprocess.run([sys.executable, "-m", "meterbill.cli", *args], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "meterbill.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_accounts_create_prints_one_json_line_and_stores_only_a_hash(tmp_path: Path) -> None:

@@ -61,8 +61,10 @@ async def test_separate_worker_process_on_real_redis() -> None:
     try:
         await run_migrations(settings)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "meterbill.cli", "worker"], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "meterbill.cli", "worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         await init_db(settings)
         beat = await _wait_for_beat("worker:")
@@ -86,7 +88,12 @@ async def test_separate_worker_process_on_real_redis() -> None:
 
 def test_worker_command_refuses_without_redis() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MB_REDIS_URL"}
-    out = subprocess.run([sys.executable, "-m", "meterbill.cli", "worker"], env=env,
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "meterbill.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 2
     assert "MB_REDIS_URL" in out.stderr

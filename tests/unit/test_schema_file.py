@@ -36,10 +36,13 @@ def test_no_breaking_change_for_what_the_schema_has() -> None:
         f"Mutation.{n}" for n in (ours.mutation_type.fields if ours.mutation_type else {})
     }
     relevant = [
-        c.description for c in changes
+        c.description
+        for c in changes
         if not (c.type.name == "TYPE_REMOVED" and c.description.split()[0] not in built)
-        and not (c.type.name == "FIELD_REMOVED"
-                 and c.description.split()[1] not in roots
-                 and c.description.split()[1].split(".")[0] in ("Query", "Mutation"))
+        and not (
+            c.type.name == "FIELD_REMOVED"
+            and c.description.split()[1] not in roots
+            and c.description.split()[1].split(".")[0] in ("Query", "Mutation")
+        )
     ]
     assert relevant == []

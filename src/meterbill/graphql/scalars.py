@@ -102,8 +102,7 @@ def _limit_id_length() -> None:
     for name in ("parse_value", "parse_literal", "coerce_input_value", "coerce_input_literal"):
         original = getattr(GraphQLID, name, None)
         if original is not None:
-            setattr(GraphQLID, name,
-                    lambda *a, _f=original, **kw: check(_f(*a, **kw)))
+            setattr(GraphQLID, name, lambda *a, _f=original, **kw: check(_f(*a, **kw)))
     GraphQLID._meterbill_limited = True  # type: ignore[attr-defined]
 
 

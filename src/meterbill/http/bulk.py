@@ -2,11 +2,11 @@
 
 The body is NDJSON (application/x-ndjson: one {event_name, payload, identifier, timestamp}
 object per line) or a JSON array of such objects (application/json). It is parsed as it
-arrives, never buffered whole: every MAX_BATCH parsed events go through the same record
-function as recordMeterEvents (validation, idempotency by identifier, durable before the
-answer), and their results are streamed back as NDJSON lines
-{index, identifier, status, errors} in input order. Error paths are relative to the event
-(["payload", "value"]); the line's index says which event.
+arrives, never buffered whole: every CHUNK parsed events are checked and stored by
+services/usage/bulk.py with the same validation, idempotency by identifier and durability
+(committed before the answer) as recordMeterEvents, and their results are streamed back as
+NDJSON lines {index, identifier, status, errors} in input order. Error paths are relative
+to the event (["payload", "value"]); the line's index says which event.
 
 A line that is not a JSON object is REJECTED on its own. A JSON array that stops being
 valid JSON cannot be resynchronised: its last line is then an error line for the index
@@ -17,30 +17,32 @@ Plain ASGI rather than a Starlette StreamingResponse: under ASGI < 2.4 that resp
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
-from collections.abc import AsyncIterator
-from datetime import datetime
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
+from orjson import JSONDecodeError, loads
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from meterbill.billing.errors import DomainError, FieldError
+from meterbill.billing.errors import FieldError
 from meterbill.config import Settings
 from meterbill.graphql.http import bearer
-from meterbill.services import metrics, ratelimit, usage
+from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
+from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
 
 WRITE_SCOPES = frozenset({"ADMIN", "USAGE_WRITE"})
 # One event never needs more; a longer line is rejected without being held in memory.
 MAX_LINE_BYTES = 64 * 1024
-_FIELDS = ("event_name", "payload", "identifier", "timestamp")
-# The service names fields as GraphQL does; this endpoint speaks snake_case.
-_RENAME = {"eventName": "event_name"}
 
-Item = tuple[int, usage.EventInput | FieldError]
+# Events per INSERT. While one chunk's INSERT waits for PostgreSQL the next one is parsed
+# and checked, so a chunk is both the unit of overlap and of statement overhead.
+CHUNK = 2500
 
 
 class BodyError(Exception):
@@ -53,85 +55,112 @@ def _reject(code: str, message: str, *field: str) -> FieldError:
     return FieldError(code, message, tuple(field))
 
 
-def to_input(obj: Any) -> usage.EventInput | FieldError:
-    """A decoded JSON value as an EventInput, or the first thing wrong with its shape (the
-    service then validates the content exactly as for recordMeterEvents)."""
-    if not isinstance(obj, dict):
-        return _reject("INVALID", "each event must be a JSON object")
-    unknown = sorted(k for k in obj if k not in _FIELDS)
-    if unknown:
-        return _reject("INVALID", f"unknown fields {unknown}; known: {list(_FIELDS)}", unknown[0])
-    name = obj.get("event_name")
-    if name is None:
-        return _reject("REQUIRED", "event_name is required", "event_name")
-    if not isinstance(name, str):
-        return _reject("INVALID", "event_name must be a string", "event_name")
-    if "payload" not in obj:
-        return _reject("REQUIRED", "payload is required", "payload")
-    ident = obj.get("identifier")
-    if ident is not None and not isinstance(ident, str):
-        return _reject("INVALID", "identifier must be a string", "identifier")
-    raw_ts = obj.get("timestamp")
-    ts: datetime | None = None
-    if raw_ts is not None:
+_NOT_JSON = _reject("INVALID", "not valid JSON")
+_TOO_LONG = _reject("INVALID", f"an event line is longer than {MAX_LINE_BYTES} bytes")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _bad_text(value: object) -> str | None:
+    """Why a string somewhere in `value` cannot be stored, if one cannot: PostgreSQL text
+    holds neither U+0000 nor lone surrogates, and one such event would fail its whole chunk.
+    (recordMeterEvents refuses U+0000 anywhere in a request, graphql/limits.py.)"""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "strings must not contain the NUL character (U+0000)"
+        if _SURROGATE.search(value):
+            return "strings must be valid Unicode (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            why = _bad_text(k) or _bad_text(v)
+            if why:
+                return why
+    elif isinstance(value, list):
+        for v in value:
+            why = _bad_text(v)
+            if why:
+                return why
+    return None
+
+
+def _text_checked(value: Any) -> Any:
+    """The value, or the error naming the first top-level field with an unstorable string."""
+    why = _bad_text(value)
+    if why is None:
+        return value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _bad_text(k) or _bad_text(v):
+                return _reject("INVALID", why, k)
+    return _reject("INVALID", why)
+
+
+class NdjsonSplitter:
+    """Complete lines of an NDJSON body fed piece by piece (an over-long line as a FieldError
+    saying so, instead of its bytes)."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.skipping = False  # inside an over-long line, discarding until its newline
+
+    def feed(self, chunk: bytes) -> list[bytes | FieldError]:
+        raw = (self.buf + chunk).split(b"\n")
+        self.buf = raw.pop()
+        if self.skipping and raw:
+            self.skipping = False
+            del raw[0]
+        lines = [x if len(x) <= MAX_LINE_BYTES else _TOO_LONG for x in raw]
+        if len(self.buf) > MAX_LINE_BYTES:
+            if not self.skipping:
+                lines.append(_TOO_LONG)
+            self.skipping, self.buf = True, b""
+        return lines
+
+    def end(self) -> list[bytes | FieldError]:
+        """The last line, when the body does not end with a newline."""
+        line, self.buf = self.buf, b""
+        return [] if self.skipping else [line]
+
+
+def decoded(lines: list[bytes | FieldError]) -> Iterator[Any]:
+    """Each line's JSON value (or a FieldError saying why not), decoded as it is consumed so
+    that only one event's objects are alive at a time; blank lines are skipped."""
+    for line in lines:
+        if type(line) is not bytes:
+            yield line  # already an error
+            continue
         try:
-            if not isinstance(raw_ts, str):
-                raise ValueError
-            ts = datetime.fromisoformat(raw_ts)
-        except ValueError:
-            return _reject("INVALID", "timestamp must be an ISO 8601 date-time", "timestamp")
-        if ts.tzinfo is None:
-            return _reject("INVALID", "timestamp must include a timezone", "timestamp")
-    return usage.EventInput(event_name=name, payload=obj["payload"], identifier=ident, timestamp=ts)
+            value = loads(line)
+        except JSONDecodeError:
+            if line.strip():  # only now: most lines parse
+                yield _NOT_JSON
+            continue
+        # orjson refuses lone surrogates itself; U+0000 can only come as an escape.
+        yield _text_checked(value) if b"\\u0000" in line else value
 
 
-def _decode(line: bytes) -> usage.EventInput | FieldError:
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return _reject("INVALID", "not valid JSON")
-    return to_input(obj)
-
-
-def _too_long() -> FieldError:
-    return _reject("INVALID", f"an event line is longer than {MAX_LINE_BYTES} bytes")
-
-
-async def ndjson_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Item]:
-    buf = b""
-    index = 0
-    skipping = False  # inside an over-long line, discarding until its newline
+async def ndjson_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
+    """The body's events, one iterator per piece received."""
+    split = NdjsonSplitter()
     async for chunk in chunks:
-        buf += chunk
-        lines = buf.split(b"\n")
-        buf = lines.pop()
-        for line in lines:
-            if skipping:
-                skipping = False
-                continue
-            if len(line) > MAX_LINE_BYTES:
-                yield index, _too_long()
-                index += 1
-            elif line.strip():
-                yield index, _decode(line)
-                index += 1
-        if len(buf) > MAX_LINE_BYTES:
-            if not skipping:
-                yield index, _too_long()
-                index += 1
-            skipping, buf = True, b""
-    if buf.strip() and not skipping:
-        yield index, _decode(buf)
+        lines = split.feed(chunk)
+        if lines:
+            yield decoded(lines)
+    tail = split.end()
+    if tail:
+        yield decoded(tail)
 
 
-async def array_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Item]:
-    """Elements of a top-level JSON array, decoded one by one as the text arrives."""
+async def array_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
+    """Elements of a top-level JSON array, decoded one by one as the text arrives; yielded in
+    lists of those decoded before more text was needed (or before the error it raises)."""
     decoder = json.JSONDecoder()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     text, pos, index = "", 0, 0
     state = "start"  # start -> first (after "[") -> item -> sep -> end
     ended = False
     it = chunks.__aiter__()
+    batch: list[Any] = []
 
     async def more() -> bool:
         nonlocal text, pos, ended
@@ -154,62 +183,64 @@ async def array_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Item]:
     while True:
         while pos < len(text) and text[pos] in " \t\r\n":
             pos += 1
+        error = None
         if pos >= len(text):
+            if batch:
+                yield batch
+                batch = []
             if not await more():
                 if state != "end":
                     raise BodyError(index, "the JSON array is not closed")
                 return
             continue
-        if state == "end":
-            raise BodyError(index, "unexpected text after the JSON array")
         c = text[pos]
-        if state == "start":
+        if state == "end":
+            error = "unexpected text after the JSON array"
+        elif state == "start":
             if c != "[":
-                raise BodyError(index, "an application/json body must be a JSON array")
+                error = "an application/json body must be a JSON array"
             pos += 1
             state = "first"
-            continue
-        if state in ("first", "sep") and c == "]":
+        elif state in ("first", "sep") and c == "]":
             pos += 1
             state = "end"
-            continue
-        if state == "sep":
+        elif state == "sep":
             if c != ",":
-                raise BodyError(index, "expected ',' or ']' between events")
+                error = "expected ',' or ']' between events"
             pos += 1
             state = "item"
-            continue
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            if len(text) - pos > MAX_LINE_BYTES:
+        else:
+            try:
+                obj, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as e:
+                if batch:
+                    yield batch
+                    batch = []
+                if len(text) - pos <= MAX_LINE_BYTES and await more():
+                    continue  # maybe just incomplete: retry with more text
                 raise BodyError(index, f"event is not valid JSON: {e.msg}") from e
-            if await more():
-                continue  # maybe just incomplete: retry with more text
-            raise BodyError(index, f"event is not valid JSON: {e.msg}") from e
-        if end == len(text) and not ended and isinstance(obj, int | float):
-            # A number could continue in the next chunk ("12" of "123").
-            if await more():
-                continue
-        pos = end
-        state = "sep"
-        yield index, to_input(obj)
-        index += 1
+            if end == len(text) and not ended and isinstance(obj, int | float):
+                # A number could continue in the next chunk ("12" of "123").
+                if batch:
+                    yield batch
+                    batch = []
+                if await more():
+                    continue
+            pos = end
+            state = "sep"
+            batch.append(_text_checked(obj))
+            index += 1
+        if error is not None:
+            if batch:
+                yield batch
+            raise BodyError(index, error)
 
 
 def _error_json(e: FieldError) -> dict[str, Any]:
-    path = list(e.field or ())
-    if path[:1] == ["input"]:
-        # The service's ("input", "<index in chunk>", ...) in GraphQL's names.
-        path = [_RENAME.get(p, p) for p in path[2:]]
-    return {
-        "field": path or None,
-        "code": e.code,
-        "message": e.message,
-    }
+    return {"field": list(e.field) if e.field else None, "code": e.code, "message": e.message}
 
 
-def _line(index: int, identifier: str | None, status: str, errors: list[FieldError]) -> bytes:
+def _line(index: int, identifier: str | None, status: str, errors: Sequence[FieldError]) -> bytes:
     body = {
         "index": index,
         "identifier": identifier,
@@ -219,19 +250,54 @@ def _line(index: int, identifier: str | None, status: str, errors: list[FieldErr
     return orjson.dumps(body) + b"\n"
 
 
-async def record_chunk(account_id: str, chunk: list[Item]) -> bytes:
-    """Results of one chunk, as NDJSON lines in input order."""
-    inputs = [(i, x) for i, x in chunk if isinstance(x, usage.EventInput)]
-    results = await usage.record_events(account_id, [x for _, x in inputs]) if inputs else []
-    by_index = {inputs[r.index][0]: r for r in results}
+def result_lines(start: int, outcomes: list[Outcome]) -> bytes:
+    """NDJSON result lines, index `start` on. The same bytes orjson makes of the line's dict,
+    written directly for the common error-free lines."""
     out = []
-    for i, x in chunk:
-        if isinstance(x, FieldError):
-            out.append(_line(i, None, "REJECTED", [x]))
+    dumps = orjson.dumps
+    for i, (status, ident, errors) in enumerate(outcomes, start):
+        if errors:
+            out.append(_line(i, ident, status, errors))
         else:
-            r = by_index[i]
-            out.append(_line(i, r.identifier, r.status, r.errors))
+            out.append(_PLAIN % (i, dumps(ident), status.encode()))
     return b"".join(out)
+
+
+_PLAIN = b'{"index":%d,"identifier":%b,"status":"%b","errors":[]}\n'
+
+
+class _Pipeline:
+    """Chunks stored in order, one INSERT in flight: the caller checks the next chunk while
+    the previous one's INSERT waits for the database. A chunk's results are sent once its
+    INSERT has committed; input order decides duplicates and the answer's order."""
+
+    def __init__(self, send: Send):
+        self.send = send
+        self.next_index = 0
+        self.pending: tuple[int, asyncio.Task[list[Outcome]]] | None = None
+
+    async def push(self, chunk: Chunk | None) -> None:
+        if chunk is None:
+            return
+        start, self.next_index = self.next_index, self.next_index + len(chunk.out)
+        await self.drain()
+        self.pending = (start, asyncio.create_task(chunk.store()))
+
+    async def drain(self) -> None:
+        if self.pending is not None:
+            start, task = self.pending
+            self.pending = None
+            await _body(self.send, result_lines(start, await task))
+
+    async def abandon(self) -> None:
+        """After a failure elsewhere: let the INSERT in flight finish (its events are
+        unreported, which a client retries safely by identifier)."""
+        if self.pending is not None:
+            _, task = self.pending
+            self.pending = None
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: not reported
 
 
 class BulkMeterEvents:
@@ -262,9 +328,9 @@ class BulkMeterEvents:
             return await _json(send, 429, "RATE_LIMITED", msg, retry)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
-            items = ndjson_items(request.stream())
+            items = ndjson_values(request.stream())
         elif ctype == "application/json":
-            items = array_items(request.stream())
+            items = array_values(request.stream())
         else:
             msg = (
                 "send application/x-ndjson (one event per line) or a JSON array (application/json)"
@@ -277,22 +343,23 @@ class BulkMeterEvents:
                 "headers": [(b"content-type", b"application/x-ndjson")],
             }
         )
-        chunk: list[Item] = []
+        ingest = BulkIngest(principal.account_id)
+        pipe = _Pipeline(send)
         try:
-            async for item in items:
-                chunk.append(item)
-                if len(chunk) == usage.MAX_BATCH:
-                    await _body(send, await record_chunk(principal.account_id, chunk))
-                    chunk = []
-            if chunk:
-                await _body(send, await record_chunk(principal.account_id, chunk))
-        except BodyError as e:
-            if chunk:
-                await _body(send, await record_chunk(principal.account_id, chunk))
-            err = _reject("INVALID", f"{e}; nothing after this point was read")
-            await _body(send, _line(e.index, None, "REJECTED", [err]))
-        except DomainError as e:  # a chunk as a whole (cannot happen under MAX_BATCH)
-            await _body(send, _line(chunk[0][0], None, "REJECTED", e.errors))
+            try:
+                async for values in items:
+                    if await ingest.add(values) >= CHUNK:
+                        await pipe.push(ingest.take())
+            except BodyError as e:
+                await pipe.push(ingest.take())
+                await pipe.drain()
+                err = _reject("INVALID", f"{e}; nothing after this point was read")
+                await _body(send, _line(e.index, None, "REJECTED", [err]))
+            else:
+                await pipe.push(ingest.take())
+                await pipe.drain()
+        finally:
+            await pipe.abandon()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -1,0 +1,447 @@
+"""Bulk ingest (POST /v1/meter_events): the same validation, idempotency and durability as
+record_events, shaped for millions of events per request.
+
+Differences that are only about cost, not about the answer:
+- meters and customers are looked up once per distinct name / key per REQUEST (cached, misses
+  too) instead of once per chunk, and test-clock times once per customer;
+- an event goes through a fast check first (plain dict gets, parsed values cached by their
+  text); anything unusual (an error, dimensions, an inactive meter) goes through the
+  reference check below (validate_event), which says exactly what is wrong;
+- on PostgreSQL one INSERT ... SELECT unnest(...) per chunk, autocommit, on a raw asyncpg
+  connection: one round trip, and no dict per returned row.
+
+Outcomes are (status, identifier, errors) per event in input order; error paths are relative
+to the event (("payload", "value")), with the endpoint's snake_case names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from meterbill.billing.aggregation import canonical_dimensions
+from meterbill.billing.errors import DomainError, FieldError
+from meterbill.billing.events import (
+    MAX_AGE,
+    MAX_AHEAD,
+    MAX_IDENTIFIER_LENGTH,
+    MeterDef,
+    parse_value,
+    validate_event,
+)
+from meterbill.db import ids
+from meterbill.db.models import Customer, Meter
+from meterbill.db.usage_sql import EVENT_COLUMNS, EventRow, insert_events, is_postgres
+from meterbill.services.clock import customer_times, utcnow
+from meterbill.services.usage.aggregate import request_aggregation
+
+FIELDS = frozenset({"event_name", "payload", "identifier", "timestamp"})
+_FIELD_ORDER = ("event_name", "payload", "identifier", "timestamp")
+_NO_DIMENSIONS = canonical_dimensions({})
+# Parsed values by their JSON text/number; bounded so a body of distinct values cannot grow
+# it without limit (past the bound values are parsed every time).
+_VALUE_CACHE_MAX = 10_000
+
+Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
+# index in chunk, meter id, customer id, identifier, event name, value (the normalized
+# Decimal's plain text: cheaper to send than a numeric, and exact), timestamp, dimensions
+Row = tuple[int, str, str, str, str, str, datetime, str]
+
+# record.py's unnest insert. It answers NULL when it inserted as many rows as the chunk has
+# distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
+# instead of a row per event); otherwise the identifiers it did insert.
+_INSERT_PG = (
+    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
+    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
+    "$9::text[]) AS u(m, c, i, n, v, t, d) "
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier) "
+    # (array_agg of no rows is NULL too: hence the coalesce)
+    "SELECT CASE WHEN count(*) = $10 THEN NULL "
+    "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"
+)
+
+
+def _snake(e: FieldError) -> FieldError:
+    """validate_event names the event's fields as GraphQL does; this endpoint speaks
+    snake_case (payload keys stay as the client wrote them)."""
+    if e.field and e.field[0] == "eventName":
+        return FieldError(e.code, e.message, ("event_name", *e.field[1:]))
+    return e
+
+
+def _reject(code: str, message: str, *field: str) -> FieldError:
+    return FieldError(code, message, tuple(field))
+
+
+class Shape:
+    """A decoded event's fields once its JSON shape is right (the reference path's input)."""
+
+    __slots__ = ("event_name", "identifier", "payload", "timestamp")
+
+    def __init__(
+        self, event_name: str, payload: Any, identifier: str | None, timestamp: datetime | None
+    ):
+        self.event_name = event_name
+        self.payload = payload
+        self.identifier = identifier
+        self.timestamp = timestamp
+
+
+def shape(obj: Any) -> Shape | FieldError:
+    """A decoded JSON value as an event, or the first thing wrong with its shape."""
+    if not isinstance(obj, dict):
+        return _reject("INVALID", "each event must be a JSON object")
+    unknown = sorted(k for k in obj if k not in FIELDS)
+    if unknown:
+        known = list(_FIELD_ORDER)
+        return _reject("INVALID", f"unknown fields {unknown}; known: {known}", unknown[0])
+    name = obj.get("event_name")
+    if name is None:
+        return _reject("REQUIRED", "event_name is required", "event_name")
+    if not isinstance(name, str):
+        return _reject("INVALID", "event_name must be a string", "event_name")
+    if "payload" not in obj:
+        return _reject("REQUIRED", "payload is required", "payload")
+    ident = obj.get("identifier")
+    if ident is not None and not isinstance(ident, str):
+        return _reject("INVALID", "identifier must be a string", "identifier")
+    raw_ts = obj.get("timestamp")
+    ts: datetime | None = None
+    if raw_ts is not None:
+        try:
+            if not isinstance(raw_ts, str):
+                raise ValueError
+            ts = datetime.fromisoformat(raw_ts)
+        except ValueError:
+            return _reject("INVALID", "timestamp must be an ISO 8601 date-time", "timestamp")
+        if ts.tzinfo is None:
+            return _reject("INVALID", "timestamp must include a timezone", "timestamp")
+    return Shape(name, obj["payload"], ident, ts)
+
+
+def meter_def(m: Meter) -> MeterDef:
+    # A copy of record.meter_def (that module is not this one's to depend on for privates).
+    return MeterDef(
+        event_name=m.event_name,
+        aggregation=m.aggregation,
+        customer_mapping_type=m.customer_mapping_type,
+        customer_payload_key=m.customer_payload_key,
+        value_payload_key=m.value_payload_key,
+        dimension_keys=list(m.dimension_keys),
+        active=m.status == "ACTIVE",
+    )
+
+
+class _MeterInfo:
+    """What the checks need of a meter, read once per request."""
+
+    __slots__ = ("customer_key", "definition", "fast", "id", "mapping", "name", "value_key")
+
+    def __init__(self, m: Meter):
+        self.id = m.id
+        self.name = m.event_name
+        self.definition = meter_def(m)
+        self.mapping = m.customer_mapping_type
+        self.customer_key = m.customer_payload_key
+        self.value_key = None if m.aggregation == "COUNT" else m.value_payload_key
+        # The fast check covers active meters without dimensions; the rest take the
+        # reference path (validate_event), which also knows dimensions.
+        self.fast = self.definition.active and not self.definition.dimension_keys
+
+
+class BulkIngest:
+    """One request's ingest: add() events, take() a chunk and store() it. The caller stores
+    chunks one after another, in order, so the first of two equal identifiers in the body
+    is the one kept and reported ACCEPTED."""
+
+    def __init__(self, account_id: str):
+        self.account_id = account_id
+        self._meters: dict[str, _MeterInfo | None] = {}
+        # (mapping type, key) -> (customer id, test clock's frozen time or None), None: unknown
+        self._customers: dict[tuple[str, str], tuple[str, datetime | None] | None] = {}
+        self._values: dict[type, dict[Any, str]] = {str: {}, int: {}, float: {}}
+        self._open: Chunk | None = None
+
+    # ------------------------------------------------------------------ resolving
+
+    async def _resolve(self, objs: Iterable[Any]) -> None:
+        """Look up the meters and customers these events name that are not cached yet."""
+        names = set()
+        for obj in objs:
+            if type(obj) is dict:
+                name = obj.get("event_name")
+                if type(name) is str and name not in self._meters:
+                    names.add(name)
+        if names:
+            meters = {
+                m.event_name: m
+                for m in await Meter.filter(account_id=self.account_id, event_name__in=names)
+            }
+            for name in names:
+                m = meters.get(name)
+                self._meters[name] = _MeterInfo(m) if m is not None else None
+        by_id: set[str] = set()
+        by_ext: set[str] = set()
+        for obj in objs:
+            key, meter = self._customer_key(obj)
+            if (
+                key is not None
+                and meter is not None
+                and (meter.mapping, key) not in self._customers
+            ):
+                (by_id if meter.mapping == "BY_ID" else by_ext).add(key)
+        cols = ("id", "external_id", "test_clock_id")
+        found: list[tuple[tuple[str, str], Customer]] = []
+        if by_id:
+            qs = Customer.filter(account_id=self.account_id, id__in=by_id).only(*cols)
+            found += [(("BY_ID", c.id), c) for c in await qs]
+        if by_ext:
+            qs = Customer.filter(account_id=self.account_id, external_id__in=by_ext).only(*cols)
+            found += [(("BY_EXTERNAL_ID", c.external_id or ""), c) for c in await qs]
+        clocked = [c for _, c in found if c.test_clock_id]
+        frozen = await customer_times(clocked) if clocked else {}
+        self._customers.update({("BY_ID", k): None for k in by_id})
+        self._customers.update({("BY_EXTERNAL_ID", k): None for k in by_ext})
+        for mk, c in found:
+            self._customers[mk] = (c.id, frozen.get(c.id))
+
+    def _customer_key(self, obj: Any) -> tuple[str | None, _MeterInfo | None]:
+        if type(obj) is not dict:
+            return None, None
+        name = obj.get("event_name")
+        meter = self._meters.get(name) if type(name) is str else None
+        payload = obj.get("payload")
+        if meter is None or not isinstance(payload, Mapping):
+            return None, meter
+        raw = payload.get(meter.customer_key)
+        return (raw if isinstance(raw, str) and raw else None), meter
+
+    # ------------------------------------------------------------------ checking
+
+    def _value(self, raw: Any) -> str | None:
+        """The parsed value of a JSON string or number as plain decimal text, None if it is
+        not valid (the reference check then says why)."""
+        cache = self._values.get(type(raw))
+        if cache is None:
+            return None
+        d = cache.get(raw)
+        if d is None:
+            try:
+                d = format(parse_value(raw), "f")
+            except ValueError:
+                return None
+            if len(cache) < _VALUE_CACHE_MAX:
+                cache[raw] = d
+        return d
+
+    def _fast(self, i: int, obj: Any, wall: datetime) -> Row | Literal[False] | None:
+        """The row of a plainly valid event; None when it needs the reference check; False
+        when a meter or customer it names is not resolved yet."""
+        if type(obj) is not dict or not obj.keys() <= FIELDS:
+            return None
+        name = obj.get("event_name")
+        if type(name) is not str:
+            return None
+        meters = self._meters
+        if name not in meters:
+            return False
+        meter = meters[name]
+        if meter is None or not meter.fast:
+            return None
+        payload = obj.get("payload")
+        if type(payload) is not dict:
+            return None
+        key = payload.get(meter.customer_key)
+        if type(key) is not str or not key:
+            return None
+        customers = self._customers
+        ck = (meter.mapping, key)
+        if ck not in customers:
+            return False
+        customer = customers[ck]
+        if customer is None:
+            return None
+        value = "1"
+        if meter.value_key is not None:
+            raw = payload.get(meter.value_key)
+            parsed = None if raw is None else self._value(raw)
+            if parsed is None:
+                return None
+            value = parsed
+        ident = obj.get("identifier")
+        if ident is None:
+            ident = ids.event_id()
+        elif type(ident) is not str or not 0 < len(ident) <= MAX_IDENTIFIER_LENGTH:
+            return None
+        now = customer[1] or wall
+        raw_ts = obj.get("timestamp")
+        if raw_ts is None:
+            ts = now
+        else:
+            if type(raw_ts) is not str:
+                return None
+            try:
+                ts = datetime.fromisoformat(raw_ts)
+            except ValueError:
+                return None
+            if ts.tzinfo is not UTC:
+                if ts.tzinfo is None:
+                    return None
+                ts = ts.astimezone(UTC)
+            if not now - MAX_AGE <= ts <= now + MAX_AHEAD:
+                return None
+        return (i, meter.id, customer[0], ident, name, value, ts, _NO_DIMENSIONS)
+
+    def _reference(self, i: int, obj: Any, wall: datetime) -> Row | Outcome:
+        """record_events' check of one event: its row, or its outcome with the errors exactly
+        as recordMeterEvents reports them (paths relative to the event). Needs the event's
+        meter and customer resolved."""
+        inp = shape(obj)
+        if isinstance(inp, FieldError):
+            return ("REJECTED", None, [inp])
+        meter = self._meters.get(inp.event_name)
+        if meter is None:
+            msg = f"no meter has eventName {inp.event_name!r}"
+            return ("REJECTED", inp.identifier, [FieldError("NOT_FOUND", msg, ("event_name",))])
+        key = self._customer_key(obj)[0]
+        customer = self._customers.get((meter.mapping, key)) if key else None
+        now = customer[1] or wall if customer else wall
+        errors: list[FieldError] = []
+        try:
+            valid = validate_event(
+                meter.definition, inp.payload, inp.identifier, inp.timestamp, now
+            )
+        except DomainError as e:
+            errors, valid = [_snake(x) for x in e.errors], None
+        if key is not None and customer is None:
+            how = "id" if meter.mapping == "BY_ID" else "externalId"
+            msg = f"no customer has {how} {key!r} (payload.{meter.customer_key})"
+            errors.append(FieldError("NOT_FOUND", msg, ("payload", meter.customer_key)))
+        if errors or valid is None or customer is None:
+            return ("REJECTED", inp.identifier, errors)
+        ident = valid.identifier or ids.event_id()
+        return (
+            i,
+            meter.id,
+            customer[0],
+            ident,
+            meter.name,
+            format(valid.value, "f"),
+            valid.timestamp,
+            valid.dimensions_key,
+        )
+
+    async def add(self, values: Iterable[Any]) -> int:
+        """Check the next events (decoded JSON values; a FieldError in place of one is why it
+        could not be decoded) into the open chunk; returns how many events it holds. Each
+        value is dropped once checked, so a body's dicts die young (cheap for the GC).
+        Queries only for meters and customers not seen before in this request."""
+        chunk = self._open
+        if chunk is None:
+            chunk = self._open = Chunk(self.account_id, utcnow())
+        wall = chunk.created_at
+        out, rows = chunk.out, chunk.rows
+        later: list[tuple[int, Any]] = []
+        fast = self._fast
+        i = len(out)
+        for obj in values:
+            row = fast(i, obj, wall)
+            if row:
+                rows.append(row)
+                out.append(None)
+            elif isinstance(obj, FieldError):
+                out.append(("REJECTED", None, (obj,)))
+            else:
+                later.append((i, obj))
+                out.append(None)
+            i += 1
+        if later:
+            await self._resolve([obj for _, obj in later])
+            for i, obj in later:
+                got = fast(i, obj, wall) or self._reference(i, obj, wall)
+                if isinstance(got[0], str):
+                    out[i] = got  # type: ignore[call-overload]
+                else:
+                    rows.append(got)  # type: ignore[arg-type]
+            chunk.sorted = False
+        return len(out)
+
+    def take(self) -> Chunk | None:
+        """The open chunk, to store; the next add() opens a new one."""
+        chunk, self._open = self._open, None
+        return chunk
+
+
+class Chunk:
+    """Checked events that go into one INSERT: outcomes of the rejected ones (None where the
+    INSERT decides), rows of the valid ones."""
+
+    __slots__ = ("account_id", "created_at", "out", "rows", "sorted")
+
+    def __init__(self, account_id: str, created_at: datetime):
+        self.account_id = account_id
+        self.created_at = created_at
+        self.out: list[Outcome | None] = []
+        self.rows: list[Row] = []
+        self.sorted = True
+
+    async def store(self) -> list[Outcome]:
+        """Insert the valid rows (committed when this returns); every event's outcome in
+        input order."""
+        out, rows = self.out, self.rows
+        if rows:
+            if not self.sorted:
+                # Input order decides which of two equal identifiers is kept.
+                rows.sort(key=_first)
+            inserted = await _insert(self.account_id, self.created_at, rows)
+            seen: set[str] = set()
+            for row in rows:
+                ident = row[3]
+                if ident not in seen and (inserted is None or ident in inserted):
+                    out[row[0]] = ("ACCEPTED", ident, ())
+                else:
+                    out[row[0]] = ("DUPLICATE", ident, ())
+                seen.add(ident)
+            if inserted is None or inserted:
+                await request_aggregation()
+        return out  # type: ignore[return-value]
+
+
+def _first(row: Row) -> int:
+    return row[0]
+
+
+async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set[str] | None:
+    """The identifiers inserted, or None for "the first row of each identifier" (see
+    usage_sql.insert_events for what the database decides about duplicates)."""
+    client = connections.get("default")
+    if is_postgres(client):
+        _, meters, customers, idents, names, values, stamps, dims = zip(*rows, strict=True)
+        async with client.acquire_connection() as conn:
+            # One statement, autocommit: committed when it returns.
+            got = await conn.fetchval(
+                _INSERT_PG,
+                account_id,
+                created_at,
+                meters,
+                customers,
+                idents,
+                names,
+                values,
+                stamps,
+                dims,
+                len(set(idents)),
+            )
+        return None if got is None else set(got)
+    events = [
+        EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at)
+        for _, m, c, i, n, v, t, d in rows
+    ]
+    async with in_transaction() as tx:
+        return set(await insert_events(tx, events))
