@@ -1,0 +1,111 @@
+"""SQL statements and worker CPU per subscription of the wall-clock billing cron on
+PostgreSQL: N due subscriptions (1 seat + graduated usage with a rollup of usage each) are
+closed, finalized and collected by one `billing_clock.run_due` pass in this process.
+
+    .venv/bin/python bench/billing_statements.py [--pg URL] [--sizes 10,200,1000]
+
+Counts every asyncpg Connection query call (execute, executemany, fetch, fetchrow, fetchval,
+fetchmany; BEGIN/COMMIT included, as bench/run.py's dashboard phase counts), and the
+process CPU time of the pass. Creates and drops a database per size; one line per size."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asyncpg.connection import Connection  # noqa: E402
+from tortoise import Tortoise  # noqa: E402
+
+from meterbill.config import Settings  # noqa: E402
+from meterbill.db.models import Invoice, Meter, Subscription  # noqa: E402
+from meterbill.db.setup import init_db, run_migrations  # noqa: E402
+from meterbill.services import billing_clock  # noqa: E402
+from tests import services as svc  # noqa: E402
+from tests.billing_helpers import add_rollup_usage  # noqa: E402
+from tests.integration.billing_setup import make_catalog, subscribe_many  # noqa: E402
+
+_METHODS = ("execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany")
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Counts asyncpg query calls by their first words while active."""
+    seen: Counter[str] = Counter()
+    originals = {m: getattr(Connection, m) for m in _METHODS}
+
+    def wrap(orig: Any) -> Any:
+        async def counted(self: Any, query: Any, *args: Any, **kw: Any) -> Any:
+            seen[" ".join(str(query).split())[:60]] += 1
+            return await orig(self, query, *args, **kw)
+
+        return counted
+
+    for m, orig in originals.items():
+        setattr(Connection, m, wrap(orig))
+    try:
+        yield seen
+    finally:
+        for m, orig in originals.items():
+            setattr(Connection, m, orig)
+
+
+async def one(pg: str, n: int, show: bool) -> tuple[int, float, float]:
+    name, url = await asyncio.to_thread(svc.create_pg_database, pg)
+    try:
+        settings = Settings(database_url=url, invoice_grace_period=0, db_pool_max=10)
+        await run_migrations(settings)
+        await init_db(settings)
+        billing_clock.configure(0)
+        cat = await make_catalog()
+        subs = await subscribe_many(cat, n)
+        meter = await Meter.get(id=cat.meter_id)
+        first = await Subscription.get(id=subs[0])
+        for sub in await Subscription.filter(id__in=subs):
+            at = sub.current_period_start + (sub.current_period_end - sub.current_period_start) / 2
+            await add_rollup_usage(meter, sub.customer_id, Decimal(3000), at)
+        later = first.current_period_end + timedelta(minutes=1)
+        with counting() as seen:
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = await billing_clock.run_due(later)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        paid = await Invoice.filter(
+            billing_reason="SUBSCRIPTION_CYCLE", status="PAID", total=18000
+        ).count()
+        assert result.closed == n and paid == n, (result, paid, n)
+        if show:
+            for q, c in seen.most_common():
+                print(f"  {c:6d}  {q}")
+        return sum(seen.values()), cpu, wall
+    finally:
+        await Tortoise.close_connections()
+        await asyncio.to_thread(svc.drop_pg_database, pg, name)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--sizes", default="10,200")
+    ap.add_argument("--show", action="store_true", help="print the statements by kind")
+    args = ap.parse_args()
+    print("subscriptions | statements | per subscription | CPU ms per sub | wall ms per sub")
+    for n in (int(s) for s in args.sizes.split(",")):
+        count, cpu, wall = await one(args.pg, n, args.show)
+        print(
+            f"{n:13d} | {count:10d} | {count / n:16.1f} | {1000 * cpu / n:14.2f} | "
+            f"{1000 * wall / n:15.2f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
