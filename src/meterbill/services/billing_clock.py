@@ -14,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
-from meterbill.db.models import Invoice, InvoiceLine, PendingItem, Subscription
-from meterbill.services import invoice_batch, invoices, plans
+from meterbill.db.models import Invoice, PendingItem, Subscription
+from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
+from meterbill.services.batch_sql import Columns, update_rows
 from meterbill.services.clock import utcnow
 
 log = logging.getLogger("meterbill.billing")
@@ -42,14 +43,16 @@ async def close_subscriptions(subs: list[Subscription], now: datetime) -> list[I
     """Close the ended period of each subscription (locked by the caller's transaction and
     checked due): a DRAFT cycle invoice (usage so far, licensed fees for the next period,
     pending prorations) and the next period; or, when cancelling at period end, a final
-    invoice without licensed fees and status CANCELED. Statements per batch, not per
-    subscription: plans, usage, prorations, invoices, lines, subscriptions."""
+    invoice without licensed fees and status CANCELED. A draft whose grace has already
+    passed by `now` (grace 0, or a worker that was down) is finalized in the same
+    transaction: its usage, read a moment ago, is what finalizing would read again.
+    Statements per batch, not per subscription."""
     if not subs:
         return []
     ids = [s.id for s in subs]
     plans_by_sub = await plans.plans(ids)
     ended = {s.id: (s.current_period_start, s.current_period_end) for s in subs}
-    usage = await invoice_batch.usage_drafts(
+    usage = await invoice_rows.usage_drafts(
         plans_by_sub, [(s.id, s.customer_id, ended[s.id]) for s in subs]
     )
     pending: dict[str, list[PendingItem]] = defaultdict(list)
@@ -64,38 +67,36 @@ async def close_subscriptions(subs: list[Subscription], now: datetime) -> list[I
             nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
             drafts += plans.licensed(plans_by_sub.get(sub.id, []), nxt)
             sub.current_period_start, sub.current_period_end = nxt
-        invoice = invoice_batch.new_invoice(
+        invoice = invoice_rows.new_invoice(
             sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
         )
         drafts += invoices.pending_drafts(pending.get(sub.id, []))
-        invoice_batch.set_totals(invoice, drafts)
+        invoice_rows.set_totals(invoice, [d.amount for d in drafts])
+        if period[1] + grace() <= now:
+            invoice_batch.mark_finalized(invoice, now)
         made.append(invoice)
-        lines += invoice_batch.line_objects(invoice.id, drafts)
+        lines += invoice_rows.line_rows(invoice.id, drafts)
         sub.latest_invoice_id = invoice.id
-        sub_rows.append(
-            [
-                sub.status,
-                sub.canceled_at,
-                sub.current_period_start,
-                sub.current_period_end,
-                sub.latest_invoice_id,
-                sub.id,
-            ]
-        )
-    await Invoice.bulk_create(made)
-    if lines:
-        await InvoiceLine.bulk_create(lines)
+        sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
+    await invoice_rows.insert_invoices(made)
+    await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
         mine = pending.get(str(invoice.subscription_id))
         if mine:
             await PendingItem.filter(id__in=[p.id for p in mine]).update(invoice_id=invoice.id)
-    await invoice_batch.execute_many(_CLOSED, sub_rows)
+    await update_rows("subscriptions", _CLOSED, sub_rows)
+    # Last: the numbers hold the account's row lock until commit.
+    await invoice_batch.save_numbers([i for i in made if i.status != "DRAFT"])
     return made
 
 
-_CLOSED = (
-    "UPDATE subscriptions SET status = $1, canceled_at = $2, current_period_start = $3, "
-    "current_period_end = $4, latest_invoice_id = $5 WHERE id = $6"
+_CLOSED: Columns = (
+    ("id", "text"),
+    ("status", "text"),
+    ("canceled_at", "timestamptz"),
+    ("current_period_start", "timestamptz"),
+    ("current_period_end", "timestamptz"),
+    ("latest_invoice_id", "text"),
 )
 
 
@@ -153,8 +154,8 @@ async def collect_due(now: datetime, limit: int = BATCH) -> int:
             .select_for_update(skip_locked=True)
         )
         pending = [i for i in pending if i.collection_pending]
-        error = await invoice_batch.collect_invoices(pending, now)
-    await invoice_batch.refresh_statuses([i.subscription_id for i in pending])
+        error = await collection.collect_invoices(pending, now)
+    await collection.refresh_statuses([i.subscription_id for i in pending])
     if error is not None:
         raise error
     return len(pending)

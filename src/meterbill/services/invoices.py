@@ -12,16 +12,14 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
-from meterbill.db.models import Customer, Invoice, InvoiceLine, PendingItem, Subscription
-from meterbill.services import invoice_batch
+from meterbill.db.models import Customer, Invoice, PendingItem, Subscription
+from meterbill.services import collection, invoice_batch, invoice_rows
 from meterbill.services.clock import clock_now
 from meterbill.services.pages import Page, paginate
 
 
 async def add_lines(invoice_id: str, drafts: Sequence[inv.LineDraft]) -> None:
-    rows = invoice_batch.line_objects(invoice_id, drafts)
-    if rows:
-        await InvoiceLine.bulk_create(rows)
+    await invoice_rows.insert_lines(invoice_rows.line_rows(invoice_id, drafts))
 
 
 def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
@@ -63,11 +61,11 @@ async def create_invoice(
     with_pending: bool = True,
 ) -> Invoice:
     """A DRAFT invoice of `sub` (call inside the transaction that changes the subscription)."""
-    invoice = invoice_batch.new_invoice(sub, reason, period, created_at, finalizes_at)
+    invoice = invoice_rows.new_invoice(sub, reason, period, created_at, finalizes_at)
     all_drafts = list(drafts)
     if with_pending:
         all_drafts += await claim_pending(sub.id, invoice.id)
-    invoice_batch.set_totals(invoice, all_drafts)
+    invoice_rows.set_totals(invoice, [d.amount for d in all_drafts])
     await invoice.save()
     await add_lines(invoice.id, all_drafts)
     sub.latest_invoice_id = invoice.id
@@ -95,7 +93,7 @@ async def collect(invoice_id: str, now: datetime, *, skip_locked: bool = False) 
         invoice = await _lock(invoice_id, skip_locked)
         if invoice is None or not invoice.collection_pending:
             return False
-        error = await invoice_batch.collect_invoices([invoice], now)
+        error = await collection.collect_invoices([invoice], now)
     if error is not None:
         raise error
     await refresh_subscription_status(invoice.subscription_id)
@@ -109,7 +107,7 @@ async def finalize_and_collect(invoice_id: str, now: datetime) -> None:
 
 async def refresh_subscription_status(subscription_id: str | None) -> None:
     """PAST_DUE while one of its open invoices has a failed payment, else ACTIVE."""
-    await invoice_batch.refresh_statuses([subscription_id])
+    await collection.refresh_statuses([subscription_id])
 
 
 # ---------------------------------------------------------------- manual transitions
@@ -159,9 +157,10 @@ async def pay_invoice(account_id: str, invoice_id: str, out_of_band: bool) -> In
                     [FieldError("INVALID", "the customer has no payment method", ("input", "id"))]
                 )
             pm = customer.default_payment_method
-            attempt = (await invoice_batch.attempts_so_far([locked.id])).get(locked.id, 0) + 1
-            result = await invoice_batch.charge(locked, pm, attempt)
-            await invoice_batch.record_charge(locked, pm, attempt, result, now).save()
+            attempt = (await collection.attempts_so_far([locked.id])).get(locked.id, 0) + 1
+            result = await collection.charge(locked, pm, attempt)
+            row = collection.record_charge(locked, pm, attempt, result, now)
+            await collection.insert_attempts([row])
             if not result.succeeded:
                 declined = result.failure_message or "the payment was declined"
         await locked.save()
