@@ -100,11 +100,12 @@ async def one(pg: str, n: int, show: bool, batch: int) -> tuple[int, float, floa
         cat = await make_catalog()
         subs = await subscribe_many(cat, n)
         meter = await Meter.get(id=cat.meter_id)
-        first = await Subscription.get(id=subs[0])
+        ends = []
         for sub in await Subscription.filter(id__in=subs):
             at = sub.current_period_start + (sub.current_period_end - sub.current_period_start) / 2
             await add_rollup_usage(meter, sub.customer_id, Decimal(3000), at)
-        later = first.current_period_end + timedelta(minutes=1)
+            ends.append(sub.current_period_end)
+        later = max(ends) + timedelta(minutes=1)
         await Subscription.first()  # a pool connection exists before the count
         before = await backend_cpu(url)
         with counting() as seen:

@@ -41,7 +41,9 @@ def grace() -> timedelta:
     return timedelta(seconds=seconds)
 
 
-async def close_subscriptions(subs: list[Subscription], now: datetime) -> list[Invoice]:
+async def close_subscriptions(
+    subs: list[Subscription], now: datetime
+) -> list[invoice_rows.NewInvoice]:
     """Close the ended period of each subscription (locked by the caller's transaction and
     checked due): a DRAFT cycle invoice (usage so far, licensed fees for the next period,
     pending prorations) and the next period; or, when cancelling at period end, a final
@@ -69,7 +71,7 @@ async def close_subscriptions(subs: list[Subscription], now: datetime) -> list[I
             nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
             drafts += plans.licensed(plans_by_sub.get(sub.id, []), nxt)
             sub.current_period_start, sub.current_period_end = nxt
-        invoice = invoice_rows.new_invoice(
+        invoice = invoice_rows.batch_invoice(
             sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
         )
         drafts += invoices.pending_drafts(pending.get(sub.id, []))

@@ -7,6 +7,7 @@ call the same functions with a batch of one: there is one implementation of each
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from meterbill.services.invoice_rows import (
     LINE_COLUMNS,
     TYPE,
     USAGE_TYPE,
+    AnyInvoice,
     insert_lines,
     line_rows,
     set_totals,
@@ -74,7 +76,7 @@ async def _lines(invoice_ids: list[str]) -> dict[str, list[Content]]:
     return out
 
 
-def mark_finalized(invoice: Invoice, now: datetime) -> None:
+def mark_finalized(invoice: AnyInvoice, now: datetime) -> None:
     """DRAFT -> OPEN in memory, totals already set (PAID at once when nothing is due)."""
     invoice.status, invoice.finalized_at = "OPEN", now
     invoice.automatically_finalizes_at = None
@@ -86,12 +88,12 @@ def mark_finalized(invoice: Invoice, now: datetime) -> None:
         invoice.collection_pending = True
 
 
-async def assign_numbers(invoices: list[Invoice]) -> None:
+async def assign_numbers(invoices: Sequence[AnyInvoice]) -> None:
     """PREFIX-0001 numbers, gapless per account, in the batch's order: one UPDATE per account
     reserves the batch's block under the account's row lock, which is held to commit, so
     call this last in the transaction. Accounts go in id order: two batches never wait for
     each other in a cycle."""
-    by_account: dict[str, list[Invoice]] = defaultdict(list)
+    by_account: dict[str, list[AnyInvoice]] = defaultdict(list)
     for i in invoices:
         by_account[i.account_id].append(i)
     conn = connections.get("default")
@@ -124,7 +126,7 @@ _FINALIZED: Columns = (
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
 
-async def save_numbers(invoices: list[Invoice]) -> None:
+async def save_numbers(invoices: Sequence[AnyInvoice]) -> None:
     """assign_numbers() for invoices already written finalized in this transaction."""
     if invoices:
         await assign_numbers(invoices)

@@ -7,12 +7,13 @@ Tortoise model per line cost more than the rest of closing the period."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from meterbill.billing import invoice as inv
 from meterbill.billing.money import decimal_to_str
-from meterbill.db.ids import invoice_line_id
+from meterbill.db import ids
 from meterbill.db.models import Invoice, Subscription
 from meterbill.services import plans
 from meterbill.services.batch_sql import Columns, insert_rows
@@ -70,6 +71,63 @@ INVOICE_COLUMNS: Columns = (
 )
 
 
+@dataclass(slots=True)
+class NewInvoice:
+    """An invoice a batch is making, with the Invoice model's columns: building a Tortoise
+    model per invoice cost as much as pricing it."""
+
+    id: str
+    account_id: str
+    customer_id: str
+    subscription_id: str | None
+    test_clock_id: str | None
+    billing_reason: str
+    collection_method: str
+    days_until_due: int | None
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    automatically_finalizes_at: datetime | None
+    number: str | None = None
+    status: str = "DRAFT"
+    subtotal: int = 0
+    total: int = 0
+    amount_due: int = 0
+    amount_paid: int = 0
+    collection_pending: bool = False
+    payment_failed: bool = False
+    finalized_at: datetime | None = None
+    paid_at: datetime | None = None
+    due_date: datetime | None = None
+
+
+AnyInvoice = Invoice | NewInvoice
+
+
+def _fields(
+    sub: Subscription,
+    reason: str,
+    period: Period,
+    created_at: datetime,
+    finalizes_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "account_id": sub.account_id,
+        "customer_id": sub.customer_id,
+        "subscription_id": sub.id,
+        "test_clock_id": sub.test_clock_id,
+        "billing_reason": reason,
+        "collection_method": sub.collection_method,
+        "days_until_due": sub.days_until_due,
+        "currency": sub.currency,
+        "period_start": period[0],
+        "period_end": period[1],
+        "created_at": created_at,
+        "automatically_finalizes_at": finalizes_at,
+    }
+
+
 def new_invoice(
     sub: Subscription,
     reason: str,
@@ -79,33 +137,29 @@ def new_invoice(
 ) -> Invoice:
     """An unsaved DRAFT invoice of `sub` (its id is set: lines and prorations can point at it
     before it is written)."""
-    return Invoice(
-        account_id=sub.account_id,
-        customer_id=sub.customer_id,
-        subscription_id=sub.id,
-        test_clock_id=sub.test_clock_id,
-        status="DRAFT",
-        billing_reason=reason,
-        collection_method=sub.collection_method,
-        days_until_due=sub.days_until_due,
-        currency=sub.currency,
-        period_start=period[0],
-        period_end=period[1],
-        created_at=created_at,
-        automatically_finalizes_at=finalizes_at,
-    )
+    return Invoice(status="DRAFT", **_fields(sub, reason, period, created_at, finalizes_at))
 
 
-def set_totals(invoice: Invoice, amounts: Sequence[int]) -> None:
+def batch_invoice(
+    sub: Subscription,
+    reason: str,
+    period: Period,
+    created_at: datetime,
+    finalizes_at: datetime | None,
+) -> NewInvoice:
+    """new_invoice() for a batch: written by insert_invoices()."""
+    return NewInvoice(id=ids.invoice_id(), **_fields(sub, reason, period, created_at, finalizes_at))
+
+
+def set_totals(invoice: AnyInvoice, amounts: Sequence[int]) -> None:
     t = inv.totals(amounts)
     invoice.subtotal, invoice.total, invoice.amount_due = t.subtotal, t.total, t.amount_due
 
 
-async def insert_invoices(invoices: Sequence[Invoice]) -> None:
+async def insert_invoices(invoices: Sequence[AnyInvoice]) -> None:
     names = [c for c, _ in INVOICE_COLUMNS]
-    await insert_rows(
-        "invoices", INVOICE_COLUMNS, [[getattr(i, c) for c in names] for i in invoices]
-    )
+    rows = [[getattr(i, c) for c in names] for i in invoices]
+    await insert_rows("invoices", INVOICE_COLUMNS, rows)
 
 
 def _slot(d: inv.LineDraft) -> int:
@@ -123,7 +177,7 @@ def line_rows(invoice_id: str, drafts: Sequence[inv.LineDraft]) -> list[tuple[An
         counters[base] = n + 1
         rows.append(
             (
-                invoice_line_id(),
+                ids.invoice_line_id(),
                 invoice_id,
                 base + n,
                 d.type,
