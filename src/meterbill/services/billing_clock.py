@@ -1,7 +1,12 @@
 """The billing clock: close ended periods into DRAFT cycle invoices, finalize them once the
-grace period has passed, collect. Every step locks its row (SKIP LOCKED on PostgreSQL, so
+grace period has passed, collect. Every step locks its rows (SKIP LOCKED on PostgreSQL, so
 several workers share the work) and re-checks its condition under the lock: running a step
-twice, or in two workers at once, changes nothing the second time."""
+twice, or in two workers at once, changes nothing the second time.
+
+The wall-clock cron works in batches: one transaction claims up to BATCH due rows and does
+the step for all of them with a fixed number of statements (services/invoice_rows,
+invoice_batch, collection). The one-row entry points (close_period here, invoices.finalize
+and invoices.collect, used by test clocks and the API) run the same code on a batch of one."""
 
 from __future__ import annotations
 
@@ -118,10 +123,11 @@ async def close_period(subscription_id: str, now: datetime, *, skip_locked: bool
     return True
 
 
-async def close_due(now: datetime, limit: int = BATCH) -> int:
+async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
     """Close up to `limit` ended periods of wall-clock subscriptions (oldest first) in one
-    transaction. SKIP LOCKED: concurrent workers take disjoint batches; PostgreSQL re-checks
-    the WHERE on rows changed since the snapshot, and so does the loop below."""
+    transaction; returns (closed, of which finalized at once). SKIP LOCKED: concurrent
+    workers take disjoint batches; PostgreSQL re-checks the WHERE on rows changed since the
+    snapshot, and so does the filter below."""
     async with in_transaction():
         subs = await (
             Subscription.filter(test_clock_id=None, status__in=LIVE, current_period_end__lte=now)
@@ -130,8 +136,8 @@ async def close_due(now: datetime, limit: int = BATCH) -> int:
             .select_for_update(skip_locked=True)
         )
         subs = [s for s in subs if s.status in LIVE and s.current_period_end <= now]
-        await close_subscriptions(subs, now)
-    return len(subs)
+        made = await close_subscriptions(subs, now)
+    return len(made), sum(1 for i in made if i.status != "DRAFT")
 
 
 async def finalize_due(now: datetime, limit: int = BATCH) -> int:
@@ -179,11 +185,11 @@ async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult
     result = CronResult()
     while True:
         at = now or utcnow()
-        closed = await close_due(at, batch)
+        closed, finalized_at_close = await close_due(at, batch)
         finalized = await finalize_due(at, batch)
         collected = await collect_due(at, batch)
         result.closed += closed
-        result.finalized += finalized
+        result.finalized += finalized_at_close + finalized
         result.collected += collected
         if not (closed or finalized or collected):
             return result
