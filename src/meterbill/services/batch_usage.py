@@ -1,7 +1,8 @@
 """Period usage of many (meter, customer, period) at once, for billing a batch of
-subscriptions: on PostgreSQL two statements for the whole batch (the whole minutes from
-rollups, the partial minutes at the period ends from raw events), each answer equal to
-usage.period_usage's; SQLite (one writer, embedded, small) asks period_usage per request.
+subscriptions: on PostgreSQL three statements for the whole batch (whole hours from the hour
+rollups, the other whole minutes from the minute rollups, the partial minutes at the period
+ends from raw events), each answer equal to usage.period_usage's, which reads the same
+parts; SQLite (one writer, embedded, small) asks period_usage per request.
 
 tests/integration/test_billing_batch.py checks the two agree on the same data."""
 
@@ -15,14 +16,14 @@ from typing import Any, NamedTuple
 from tortoise import connections
 
 from meterbill.billing.aggregation import Rollup, fold, merge, minute_bucket, value_of
-from meterbill.db.models import Meter
-from meterbill.db.usage_sql import is_postgres
-from meterbill.services.billing_usage import metered_quantity, plain_quantity
+from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
+from meterbill.services.billing_usage import MeterRef, metered_quantity, plain_quantity
 from meterbill.services.clock import as_utc
+from meterbill.services.usage.aggregate import hour_bucket
 
 
 class UsageRequest(NamedTuple):
-    meter: Meter
+    meter: MeterRef
     customer_id: str
     start: datetime
     end: datetime
@@ -33,6 +34,14 @@ def _ceil_minute(ts: datetime) -> datetime:
     return floor if floor == ts else floor + timedelta(minutes=1)
 
 
+def _hour_split(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """(hs, he): the whole hours [hs, he) within [start, end) (hs == he == end if none)."""
+    hs, he = hour_bucket(start), hour_bucket(end)
+    if hs < start:
+        hs += timedelta(hours=1)
+    return (hs, he) if hs < he else (end, end)
+
+
 async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
     """metered_quantity() of each request, in order."""
     if not requests:
@@ -41,7 +50,8 @@ async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
     if not is_postgres(conn):
         return [await metered_quantity(r.meter, r.customer_id, r.start, r.end) for r in requests]
     totals = [Rollup.empty() for _ in requests]
-    whole: list[tuple[int, datetime, datetime]] = []
+    hours: list[tuple[int, datetime, datetime]] = []
+    minutes: list[tuple[int, datetime, datetime]] = []
     edges: list[tuple[int, datetime, datetime]] = []
     for k, r in enumerate(requests):
         start, end = as_utc(r.start), as_utc(r.end)
@@ -49,13 +59,17 @@ async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
             continue
         lo, hi = _ceil_minute(start), minute_bucket(end)
         if lo < hi:
-            whole.append((k, lo, hi))
+            hs, he = _hour_split(lo, hi)
+            if hs < he:
+                hours.append((k, hs, he))
+            minutes += [(k, a, b) for a, b in ((lo, hs), (he, hi)) if a < b]
             edges += [(k, a, b) for a, b in ((start, lo), (hi, end)) if a < b]
         else:
             edges.append((k, start, end))
-    last = any(requests[k].meter.aggregation == "LAST" for k, _, _ in whole)
-    for k, rollup in await _rollups(conn, requests, whole, last):
-        totals[k] = merge(totals[k], rollup)
+    for table, spans in ((HOUR_TABLE, hours), (MINUTE_TABLE, minutes)):
+        last = any(requests[k].meter.aggregation == "LAST" for k, _, _ in spans)
+        for k, rollup in await _rollups(conn, table, requests, spans, last):
+            totals[k] = merge(totals[k], rollup)
     for k, value, ts, seq in await _edge_events(conn, requests, edges):
         totals[k] = fold(totals[k], value, ts, seq)
     pairs = zip(requests, totals, strict=True)
@@ -67,7 +81,7 @@ def _key_arrays(
 ) -> list[Any]:
     return [
         [k for k, _, _ in spans],
-        [requests[k].meter.account_id for k, _, _ in spans],  # type: ignore[attr-defined]
+        [requests[k].meter.account_id for k, _, _ in spans],
         [requests[k].meter.id for k, _, _ in spans],
         [requests[k].customer_id for k, _, _ in spans],
         [a for _, a, _ in spans],
@@ -91,16 +105,18 @@ _LAST = (
 
 async def _rollups(
     conn: Any,
+    table: str,
     requests: Sequence[UsageRequest],
     spans: list[tuple[int, datetime, datetime]],
     last: bool,
 ) -> list[tuple[int, Rollup]]:
-    """Each span's minute rollups merged by PostgreSQL in exact NUMERIC: one row per span."""
+    """Each span's rollups (of `table`, minutes or hours) merged by PostgreSQL in exact
+    NUMERIC: one row per span."""
     if not spans:
         return []
     sql = (
         f"SELECT q.k, sum(r.sum) AS s, sum(r.count) AS c{_LAST if last else ''} FROM {_SPANS} "
-        "JOIN usage_rollups r ON r.account_id = q.a AND r.meter_id = q.m "
+        f"JOIN {table} r ON r.account_id = q.a AND r.meter_id = q.m "
         "AND r.customer_id = q.c AND r.bucket >= q.lo AND r.bucket < q.hi GROUP BY q.k"
     )
     rows = await conn.execute_query_dict(sql, _key_arrays(requests, spans))
