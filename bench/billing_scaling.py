@@ -50,7 +50,8 @@ async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
 async def _copy(conn: asyncpg.Connection, table: str, where: str, swap: dict[str, str]) -> None:
     """Insert a copy of the row(s) `where` for every row of the temp table k, with columns
     `swap` set to expressions over k; serial ids are left to their default."""
-    cols = [c for c in await _columns(conn, table) if not (c == "id" and table == "usage_rollups")]
+    serial = table.startswith("usage_rollups")
+    cols = [c for c in await _columns(conn, table) if not (c == "id" and serial)]
     values = ", ".join(swap.get(c, f"t.{c}") for c in cols)
     await conn.execute(
         f"INSERT INTO {table} ({', '.join(cols)}) SELECT {values} FROM {table} t, k WHERE {where}"
@@ -93,9 +94,9 @@ async def prepare(url: str, n: int) -> datetime:
             f"t.subscription_id = '{sid}'",
             {"id": "k.item || t.position", "subscription_id": "k.sub"},
         )
-        await _copy(
-            conn, "usage_rollups", f"t.customer_id = '{sub.customer_id}'", {"customer_id": "k.cus"}
-        )
+        for table in ("usage_rollups", "usage_rollups_hourly"):
+            where = f"t.customer_id = '{sub.customer_id}'"
+            await _copy(conn, table, where, {"customer_id": "k.cus"})
         assert await conn.fetchval("SELECT count(*) FROM subscriptions") == n
     finally:
         await conn.close()
