@@ -24,8 +24,9 @@ from tortoise import Tortoise  # noqa: E402
 from meterbill.config import Settings  # noqa: E402
 from meterbill.db.models import Invoice, Meter, Subscription, TestClock  # noqa: E402
 from meterbill.db.setup import init_db, run_migrations  # noqa: E402
-from meterbill.services import billing_clock, billing_usage, test_clocks  # noqa: E402
+from meterbill.services import billing_clock, test_clocks  # noqa: E402
 from tests import services as svc  # noqa: E402
+from tests.billing_helpers import add_rollup_usage  # noqa: E402
 from tests.integration.billing_setup import make_catalog, subscribe_many  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,7 +47,7 @@ async def one(pg: str, n: int) -> tuple[float, float, int]:
         meter = await Meter.get(id=cat.meter_id)
         for sid in subs:
             sub = await Subscription.get(id=sid)
-            await billing_usage.add_rollup_usage(
+            await add_rollup_usage(
                 meter, sub.customer_id, Decimal(3000), START + timedelta(days=14)
             )
         target = START + timedelta(days=31, hours=1, minutes=1)  # Feb 1 + grace

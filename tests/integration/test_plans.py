@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,13 +20,25 @@ from tests import billing_helpers as b
 from tests.integration.billing_setup import make_catalog, subscribe_many
 
 
+class _Sql(list[str]):
+    """Statements of the task that last cleared the list: the app's worker runs the billing
+    cron (whose tick also reads test_clocks) in its own tasks at any moment."""
+
+    task: asyncio.Task[Any] | None = None
+
+    def clear(self) -> None:
+        super().clear()
+        self.task = asyncio.current_task()
+
+
 class _Statements(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.sql: list[str] = []
+        self.sql = _Sql()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sql.append(record.getMessage())
+        if self.sql.task is None or asyncio.current_task() is self.sql.task:
+            self.sql.append(record.getMessage())
 
     def reading(self, table: str) -> list[str]:
         return [s for s in self.sql if f" {table} " in s or f'"{table}"' in s]

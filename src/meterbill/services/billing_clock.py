@@ -1,11 +1,17 @@
 """The billing clock: close ended periods into DRAFT cycle invoices, finalize them once the
-grace period has passed, collect. Every step locks its row (SKIP LOCKED on PostgreSQL, so
+grace period has passed, collect. Every step locks its rows (SKIP LOCKED on PostgreSQL, so
 several workers share the work) and re-checks its condition under the lock: running a step
-twice, or in two workers at once, changes nothing the second time."""
+twice, or in two workers at once, changes nothing the second time.
+
+The wall-clock cron works in batches: one transaction claims up to BATCH due rows and does
+the step for all of them with a fixed number of statements (services/invoice_rows,
+invoice_batch, collection). The one-row entry points (close_period here, invoices.finalize
+and invoices.collect, used by test clocks and the API) run the same code on a batch of one."""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,13 +19,16 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
-from meterbill.db.models import Invoice, Subscription
-from meterbill.services import invoices, plans
+from meterbill.db.models import Invoice, PendingItem, Subscription
+from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
+from meterbill.services.batch_sql import Columns, update_rows
 from meterbill.services.clock import utcnow
 
 log = logging.getLogger("meterbill.billing")
 LIVE = ("ACTIVE", "PAST_DUE")
-BATCH = 500
+# Rows per transaction: ~0.2 statements per subscription, short enough locks and commits
+# that invoices show up (and two workers split the work) in steps of a fraction of a second.
+BATCH = 200
 
 _grace_override: int | None = None
 
@@ -37,10 +46,71 @@ def grace() -> timedelta:
     return timedelta(seconds=seconds)
 
 
+async def close_subscriptions(
+    subs: list[Subscription], now: datetime
+) -> list[invoice_rows.NewInvoice]:
+    """Close the ended period of each subscription (locked by the caller's transaction and
+    checked due): a DRAFT cycle invoice (usage so far, licensed fees for the next period,
+    pending prorations) and the next period; or, when cancelling at period end, a final
+    invoice without licensed fees and status CANCELED. A draft whose grace has already
+    passed by `now` (grace 0, or a worker that was down) is finalized in the same
+    transaction: its usage, read a moment ago, is what finalizing would read again.
+    Statements per batch, not per subscription."""
+    if not subs:
+        return []
+    ids = [s.id for s in subs]
+    plans_by_sub = await plans.plans(ids)
+    ended = {s.id: (s.current_period_start, s.current_period_end) for s in subs}
+    usage = await invoice_rows.usage_drafts(
+        plans_by_sub, [(s.id, s.customer_id, ended[s.id]) for s in subs]
+    )
+    pending: dict[str, list[PendingItem]] = defaultdict(list)
+    for p in await PendingItem.filter(subscription_id__in=ids, invoice_id=None).order_by("id"):
+        pending[p.subscription_id].append(p)
+    made, lines, sub_rows = [], [], []
+    for sub, drafts in zip(subs, usage, strict=True):
+        period = ended[sub.id]
+        if sub.cancel_at_period_end:
+            sub.status, sub.canceled_at = "CANCELED", period[1]
+        else:
+            nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
+            drafts += plans.licensed(plans_by_sub.get(sub.id, []), nxt)
+            sub.current_period_start, sub.current_period_end = nxt
+        invoice = invoice_rows.batch_invoice(
+            sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
+        )
+        drafts += invoices.pending_drafts(pending.get(sub.id, []))
+        invoice_rows.set_totals(invoice, [d.amount for d in drafts])
+        if period[1] + grace() <= now:
+            invoice_batch.mark_finalized(invoice, now)
+        made.append(invoice)
+        lines += invoice_rows.line_rows(invoice.id, drafts)
+        sub.latest_invoice_id = invoice.id
+        sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
+    await invoice_rows.insert_invoices(made)
+    await invoice_rows.insert_lines(lines)
+    for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
+        mine = pending.get(str(invoice.subscription_id))
+        if mine:
+            await PendingItem.filter(id__in=[p.id for p in mine]).update(invoice_id=invoice.id)
+    await update_rows("subscriptions", _CLOSED, sub_rows)
+    # Last: the numbers hold the account's row lock until commit.
+    await invoice_batch.save_numbers([i for i in made if i.status != "DRAFT"])
+    return made
+
+
+_CLOSED: Columns = (
+    ("id", "text"),
+    ("status", "text"),
+    ("canceled_at", "timestamptz"),
+    ("current_period_start", "timestamptz"),
+    ("current_period_end", "timestamptz"),
+    ("latest_invoice_id", "text"),
+)
+
+
 async def close_period(subscription_id: str, now: datetime, *, skip_locked: bool = True) -> bool:
-    """If the current period has ended by `now`: a DRAFT cycle invoice (usage so far, licensed
-    fees for the next period, pending prorations) and the next period; or, when cancelling at
-    period end, a final invoice without licensed fees and status CANCELED."""
+    """close_subscriptions() of one subscription, if its current period has ended by `now`."""
     async with in_transaction():
         sub = (
             await Subscription.filter(id=subscription_id, status__in=LIVE)
@@ -49,27 +119,56 @@ async def close_period(subscription_id: str, now: datetime, *, skip_locked: bool
         )
         if sub is None or sub.current_period_end > now:
             return False
-        ended = (sub.current_period_start, sub.current_period_end)
-        items = await plans.plan(sub.id)
-        drafts = await plans.usage(items, sub.customer_id, ended)
-        if sub.cancel_at_period_end:
-            sub.status, sub.canceled_at = "CANCELED", ended[1]
-        else:
-            nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, ended[1])
-            drafts += plans.licensed(items, nxt)
-            sub.current_period_start, sub.current_period_end = nxt
-        await invoices.create_invoice(
-            sub, "SUBSCRIPTION_CYCLE", ended, drafts, ended[1], ended[1] + grace()
-        )
-        await sub.save()
+        await close_subscriptions([sub], now)
     return True
 
 
-async def finalize_due(invoice_id: str, now: datetime) -> bool:
-    """Finalize a draft whose grace has passed, then collect it."""
-    done = await invoices.finalize(invoice_id, now, skip_locked=True)
-    await invoices.collect(invoice_id, now, skip_locked=True)
-    return done
+async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
+    """Close up to `limit` ended periods of wall-clock subscriptions (oldest first) in one
+    transaction; returns (closed, of which finalized at once). SKIP LOCKED: concurrent
+    workers take disjoint batches; PostgreSQL re-checks the WHERE on rows changed since the
+    snapshot, and so does the filter below."""
+    async with in_transaction():
+        subs = await (
+            Subscription.filter(test_clock_id=None, status__in=LIVE, current_period_end__lte=now)
+            .order_by("current_period_end")
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+        )
+        subs = [s for s in subs if s.status in LIVE and s.current_period_end <= now]
+        made = await close_subscriptions(subs, now)
+    return len(made), sum(1 for i in made if i.status != "DRAFT")
+
+
+async def finalize_due(now: datetime, limit: int = BATCH) -> int:
+    """Finalize up to `limit` wall-clock drafts whose grace has passed, in one transaction."""
+    async with in_transaction():
+        drafts = await (
+            Invoice.filter(test_clock_id=None, status="DRAFT", automatically_finalizes_at__lte=now)
+            .order_by("automatically_finalizes_at", "id")
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+        )
+        drafts = [i for i in drafts if i.status == "DRAFT"]
+        await invoice_batch.finalize_invoices(drafts, now)
+    return len(drafts)
+
+
+async def collect_due(now: datetime, limit: int = BATCH) -> int:
+    """Collect up to `limit` wall-clock invoices waiting for their charge, in one
+    transaction; subscription statuses are refreshed after it commits."""
+    async with in_transaction():
+        pending = await (
+            Invoice.filter(test_clock_id=None, collection_pending=True)
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+        )
+        pending = [i for i in pending if i.collection_pending]
+        error = await collection.collect_invoices(pending, now)
+    await collection.refresh_statuses([i.subscription_id for i in pending])
+    if error is not None:
+        raise error
+    return len(pending)
 
 
 @dataclass
@@ -79,40 +178,18 @@ class CronResult:
     collected: int = 0
 
 
-async def run_due(now: datetime | None = None) -> CronResult:
-    """One pass of the wall-clock billing cron over subscriptions not on a test clock."""
+async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult:
+    """One pass of the wall-clock billing cron over subscriptions not on a test clock: batches
+    of closes, finalizations and collections until nothing is left that this worker can
+    take (rows another worker holds are its to finish)."""
     result = CronResult()
     while True:
         at = now or utcnow()
-        progress = False
-        due = await (
-            Subscription.filter(test_clock_id=None, status__in=LIVE, current_period_end__lte=at)
-            .order_by("current_period_end")
-            .limit(BATCH)
-            .values_list("id", flat=True)
-        )
-        for sid in due:
-            if await close_period(str(sid), at):
-                result.closed += 1
-                progress = True
-        drafts = await (
-            Invoice.filter(test_clock_id=None, status="DRAFT", automatically_finalizes_at__lte=at)
-            .order_by("automatically_finalizes_at")
-            .limit(BATCH)
-            .values_list("id", flat=True)
-        )
-        for iid in drafts:
-            if await invoices.finalize(str(iid), at, skip_locked=True):
-                result.finalized += 1
-                progress = True
-        pending = await (
-            Invoice.filter(test_clock_id=None, collection_pending=True)
-            .limit(BATCH)
-            .values_list("id", flat=True)
-        )
-        for iid in pending:
-            if await invoices.collect(str(iid), at, skip_locked=True):
-                result.collected += 1
-                progress = True
-        if not progress:
+        closed, finalized_at_close = await close_due(at, batch)
+        finalized = await finalize_due(at, batch)
+        collected = await collect_due(at, batch)
+        result.closed += closed
+        result.finalized += finalized_at_close + finalized
+        result.collected += collected
+        if not (closed or finalized or collected):
             return result
