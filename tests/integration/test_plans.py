@@ -117,6 +117,8 @@ async def test_upcoming_invoice_reads_the_plan_once_and_prorations_only_when_pen
     assert len(statements.reading("price_tiers")) == 1
     assert statements.reading("test_clocks") == statements.reading("price_tiers")
     assert statements.reading("pending_items") == statements.reading("price_tiers")  # EXISTS
+    # The metered item's usage uses the plan's meter row: the meter is not read again.
+    assert statements.reading("meters") == statements.reading("price_tiers")
     await Clock.filter(id=clock.id).update(frozen_time=b.utc(2026, 3, 16))
     found = await plans.subscription_plan(cat.account_id, sid)
     assert found is not None

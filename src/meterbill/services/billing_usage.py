@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from meterbill.services.usage import period_usage
+from meterbill.services.usage import meter_period_usage
 
 
 class MeterRef(Protocol):
@@ -25,7 +25,7 @@ async def metered_quantity(
 ) -> Decimal:
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
     the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
-    total = await period_usage(meter.account_id, meter.id, customer_id, start, end)
+    total = await meter_period_usage(meter, customer_id, start, end)
     return plain_quantity(total)
 
 

@@ -10,7 +10,7 @@ from meterbill.services.usage.record import (
     record_event,
     record_events,
 )
-from meterbill.services.usage.summaries import period_usage, summaries
+from meterbill.services.usage.summaries import meter_period_usage, period_usage, summaries
 
 __all__ = [
     "MAX_BATCH",
@@ -21,6 +21,7 @@ __all__ = [
     "count",
     "drain",
     "list_events",
+    "meter_period_usage",
     "period_usage",
     "record_event",
     "record_events",

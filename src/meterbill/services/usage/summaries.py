@@ -219,12 +219,20 @@ def _ceil_minute(ts: datetime) -> datetime:
 async def period_usage(
     account_id: str, meter_id: str, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
-    """The meter's aggregation over [start, end) for one customer, all dimensions: whole
-    hours and minutes from rollups; a partial minute at either end (periods need not start on
-    a minute) from its raw events, so the boundaries are exact to the microsecond."""
+    """meter_period_usage of the account's meter; an unknown (or foreign) meter has none."""
     meter = await Meter.get_or_none(id=meter_id, account_id=account_id)
     if meter is None:
         return Decimal(0)
+    return await meter_period_usage(meter, customer_id, start, end)
+
+
+async def meter_period_usage(
+    meter: Any, customer_id: str, start: datetime, end: datetime
+) -> Decimal:
+    """The meter's aggregation over [start, end) for one customer, all dimensions: whole
+    hours and minutes from rollups; a partial minute at either end (periods need not start on
+    a minute) from its raw events, so the boundaries are exact to the microsecond."""
+    account_id, meter_id = meter.account_id, meter.id
     start, end = as_utc(start), as_utc(end)
     if start >= end:
         return Decimal(0)
