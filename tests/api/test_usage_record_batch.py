@@ -107,5 +107,5 @@ async def test_batch_answers_and_stores_as_single_events(tenant):
     again = [tok(1, identifier="b-1"), tok(2, identifier="n-1"), tok(3, identifier="n-1")]
     got = await record_many(tenant, again)
     assert [r["status"] for r in got["results"]] == ["DUPLICATE", "ACCEPTED", "DUPLICATE"]
-    assert (await models.MeterEvent.get(identifier="n-1")).value == 2
-    assert (await models.MeterEvent.get(identifier="b-1")).value == 7
+    assert (await models.MeterEvent.get(account_id=tenant.account_id, identifier="n-1")).value == 2
+    assert (await models.MeterEvent.get(account_id=tenant.account_id, identifier="b-1")).value == 7
