@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -200,6 +201,9 @@ class Coercer:
     def events(self, items: list[Any]) -> list[usage.EventInput] | None:
         out = []
         string, json, datetime, fields = self.string, self.json, self.datetime, self.FIELDS
+        # A batch's events often share a timestamp: each distinct text is parsed once (the
+        # parsed value is an immutable datetime).
+        stamps: dict[str, Any] = {}
         try:
             for v in items:
                 if type(v) is not dict or not v.keys() <= fields:
@@ -208,12 +212,20 @@ class Coercer:
                 ident, ts = v.get("identifier"), v.get("timestamp")
                 if name is None or payload is None:
                     return None
+                if ts is not None:
+                    if type(ts) is str:
+                        parsed = stamps.get(ts)
+                        if parsed is None:
+                            parsed = stamps[ts] = datetime(ts)
+                        ts = parsed
+                    else:
+                        ts = datetime(ts)
                 out.append(
                     usage.EventInput(
                         event_name=string(name),
                         payload=json(payload),
                         identifier=None if ident is None else string(ident),
-                        timestamp=None if ts is None else datetime(ts),
+                        timestamp=ts,
                     )
                 )
         except Exception:  # noqa: BLE001 - a scalar refused it: graphql-core's turn
@@ -251,6 +263,18 @@ def _coerce(coercer: Coercer, raw: Any, plan: Plan) -> list[usage.EventInput] | 
         )
         for v in value
     ]
+
+
+def _any_nul(raw: Any) -> bool:
+    """limits._has_nul's answer: for a batch, one orjson.dumps (which writes NUL as \\u0000
+    whether in a key or a value) instead of a Python call per value, ~8x cheaper. The text
+    also appears for an escaped backslash before "u0000", and orjson refuses some values
+    (ints past 64 bits, deep nesting): _has_nul decides those."""
+    try:
+        text = orjson.dumps(raw)
+    except (orjson.JSONEncodeError, TypeError):
+        return _has_nul(raw)
+    return b"\\u0000" in text and _has_nul(raw)
 
 
 class Plans:
@@ -320,7 +344,7 @@ async def execute(
         return None
     raw = request_data.variables or {}
     try:
-        if not isinstance(raw, dict) or _has_nul(raw):
+        if not isinstance(raw, dict) or _any_nul(raw):
             return None
     except RecursionError:
         return None  # whatever the general path makes of it

@@ -445,3 +445,7 @@ async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set
     ]
     async with in_transaction() as tx:
         return set(await insert_events(tx, events))
+
+
+# What record.record_events reuses for a recordMeterEvents batch on PostgreSQL.
+insert_rows = _insert
