@@ -126,7 +126,7 @@ def shape(obj: Any) -> Shape | FieldError:
 
 
 def meter_def(m: Meter) -> MeterDef:
-    # A copy of record.meter_def (that module is not this one's to depend on for privates).
+    # The one definition: services/usage/record.py uses it too.
     return MeterDef(
         event_name=m.event_name,
         aggregation=m.aggregation,

@@ -52,18 +52,6 @@ class EventResult:
     errors: list[FieldError] = field(default_factory=list)
 
 
-def meter_def(m: Meter) -> MeterDef:
-    return MeterDef(
-        event_name=m.event_name,
-        aggregation=m.aggregation,
-        customer_mapping_type=m.customer_mapping_type,
-        customer_payload_key=m.customer_payload_key,
-        value_payload_key=m.value_payload_key,
-        dimension_keys=list(m.dimension_keys),
-        active=m.status == "ACTIVE",
-    )
-
-
 def _customer_key(meter: Meter, payload: Any) -> str | None:
     if not isinstance(payload, Mapping):
         return None
@@ -100,7 +88,7 @@ async def _resolve(
 
 
 def _definitions(meters: dict[str, Meter]) -> dict[str, MeterDef]:
-    return {name: meter_def(m) for name, m in meters.items()}
+    return {name: bulk.meter_def(m) for name, m in meters.items()}
 
 
 @dataclass
