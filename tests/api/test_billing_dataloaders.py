@@ -10,6 +10,7 @@ import pytest
 
 from tests import billing_helpers as b
 from tests.billing_helpers import utc
+from tests.sql_log import capture_sql
 
 PAGE = """query($n: Int) { subscriptions(first: $n) { edges { node {
   id customer { name testClock { id } }
@@ -46,13 +47,8 @@ class _Count(logging.Handler):
 
 @pytest.fixture
 def sql():
-    log = logging.getLogger("tortoise.db_client")
-    handler, level = _Count(), log.level
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    yield handler
-    log.removeHandler(handler)
-    log.setLevel(level)
+    with capture_sql(_Count()) as handler:
+        yield handler
 
 
 async def _queries(tenant, sql, n):

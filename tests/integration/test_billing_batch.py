@@ -29,6 +29,7 @@ from tests.integration.billing_setup import (
     subscribe_many,
 )
 from tests.integration.usage_support import record, setup_meter
+from tests.sql_log import capture_sql
 
 GRACE = 3600
 
@@ -96,13 +97,8 @@ class _Statements(logging.Handler):
 
 @pytest.fixture
 def statements() -> Iterator[_Statements]:
-    log = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), log.level
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    yield handler
-    log.removeHandler(handler)
-    log.setLevel(level)
+    with capture_sql(_Statements()) as handler:
+        yield handler
 
 
 async def _daily(n: int, name: str = "Alpaca AI") -> tuple[Catalog, list[str], datetime]:

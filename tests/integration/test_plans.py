@@ -18,6 +18,7 @@ from meterbill.db.usage_sql import is_postgres
 from meterbill.services import plans, subscriptions
 from tests import billing_helpers as b
 from tests.integration.billing_setup import make_catalog, subscribe_many
+from tests.sql_log import capture_sql
 
 
 class _Sql(list[str]):
@@ -46,13 +47,8 @@ class _Statements(logging.Handler):
 
 @pytest.fixture
 def statements() -> Iterator[_Statements]:
-    log = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), log.level
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    yield handler
-    log.removeHandler(handler)
-    log.setLevel(level)
+    with capture_sql(_Statements()) as handler:
+        yield handler
 
 
 async def test_plans_of_several_subscriptions_in_one_statement(app: Any, statements) -> None:
