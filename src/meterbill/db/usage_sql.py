@@ -1,5 +1,7 @@
 """Hand-written SQL for usage, where the ORM cannot say it: a multi-row insert whose
-duplicates the unique (account, identifier) key decides, and the PostgreSQL rollup upsert.
+duplicates the unique (account, identifier) key decides (each inserted event gets its
+pending row in the same statement or transaction), the PostgreSQL claim of pending events,
+and the PostgreSQL rollup upsert.
 
 Both work on PostgreSQL (asyncpg, $n placeholders) and SQLite 3.35+ (? placeholders)."""
 
@@ -23,9 +25,9 @@ EVENT_COLUMNS = (
     "timestamp",
     "dimensions_key",
     "status",
-    "aggregated",
     "created_at",
 )
+PENDING_TABLE = "meter_events_pending"
 _ROLLUP_COLUMNS = (
     "account_id",
     "meter_id",
@@ -62,6 +64,13 @@ class RollupKey(NamedTuple):
 
 def is_postgres(conn: Any) -> bool:
     return conn.capabilities.dialect == "postgres"
+
+
+def pending_cte(inserted: str) -> str:
+    """A WITH item (PostgreSQL) that makes every event the CTE `inserted` returns (an id
+    column) pending, in the statement that inserts it: durable together. A data-modifying
+    WITH item runs once, to completion, whether or not anything reads it."""
+    return f"pend AS (INSERT INTO {PENDING_TABLE} (event_id) SELECT id FROM {inserted}) "
 
 
 def _values(conn: Any, rows: int, width: int) -> str:
@@ -103,7 +112,6 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
             r.timestamp,
             r.dimensions_key,
             "ACCEPTED",
-            False,
             r.created_at,
         ]
     sql = (
@@ -113,17 +121,32 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
     )
     # execute_query would discard RETURNING rows of an INSERT on asyncpg.
     result = await conn.execute_query_dict(sql, params)
-    return {str(row["identifier"]): int(row["id"]) for row in result}
+    inserted = {str(row["identifier"]): int(row["id"]) for row in result}
+    # SQLite has no INSERT in a WITH: a second statement of the caller's transaction.
+    await insert_pending(conn, list(inserted.values()))
+    return inserted
 
 
-# One array per column instead of 11 placeholders per row: one prepared statement for every
-# batch size, and asyncpg encodes arrays far faster than 11,000 separate parameters.
+async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
+    """Mark events as not yet folded (SQLite; in the transaction that inserts them)."""
+    for lo in range(0, len(event_ids), 5000):
+        part = event_ids[lo : lo + 5000]
+        await conn.execute_query(
+            f"INSERT INTO {PENDING_TABLE} (event_id) VALUES {_values(conn, len(part), 1)}",
+            list(part),
+        )
+
+
+# One array per column instead of 10 placeholders per row: one prepared statement for every
+# batch size, and asyncpg encodes arrays far faster than 10,000 separate parameters.
 _INSERT_EVENTS_PG = (
-    f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
+    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', $2 FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier"
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
+    f"{pending_cte('ins')}"
+    "SELECT id, identifier FROM ins"
 )
 
 
@@ -198,7 +221,7 @@ async def upsert_rollups_pg(
     await conn.execute_query(sql, params)
 
 
-PENDING_COLUMNS = (
+CLAIMED_COLUMNS = (
     "id",
     "account_id",
     "meter_id",
@@ -210,18 +233,21 @@ PENDING_COLUMNS = (
 )
 
 
+# The pending rows are deleted (not the wide event rows rewritten); the events are only read.
+# A LEFT JOIN: a pending row whose event is gone still counts as taken (its columns are NULL).
 _CLAIM_PG = (
-    "WITH picked AS (SELECT id FROM meter_events WHERE aggregated = false "
-    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-    "UPDATE meter_events e SET aggregated = true FROM picked WHERE e.id = picked.id "
-    f"RETURNING {', '.join('e.' + c for c in PENDING_COLUMNS)}"
+    f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id IN ("
+    f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING event_id) "
+    f"SELECT picked.event_id AS id, {', '.join('e.' + c for c in CLAIMED_COLUMNS[1:])} "
+    "FROM picked LEFT JOIN meter_events e ON e.id = picked.event_id"
 )
 
 
 async def claim_pending_pg(conn: Any, limit: int) -> list[tuple[Any, ...]]:
-    """Take up to `limit` not-yet-aggregated events, oldest first, skipping those another
-    worker holds, and flag them aggregated: one statement (the caller's transaction adds
-    them to rollups before it commits, so the flag and the rollups change together).
-    Rows come back in no particular order; folding does not depend on it."""
+    """Take up to `limit` pending events, oldest first, skipping those another worker (or a
+    cancel) holds, and delete their pending rows: one statement (the caller's transaction
+    adds them to rollups before it commits, so the pending rows and the rollups change
+    together). Rows come back in no particular order; folding does not depend on it."""
     rows = await conn.execute_query_dict(_CLAIM_PG, [limit])
-    return [tuple(r[c] for c in PENDING_COLUMNS) for r in rows]
+    return [tuple(r[c] for c in CLAIMED_COLUMNS) for r in rows]
