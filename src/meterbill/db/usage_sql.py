@@ -234,11 +234,14 @@ CLAIMED_COLUMNS = (
 
 
 # The pending rows are deleted (not the wide event rows rewritten); the events are only read.
-# A LEFT JOIN: a pending row whose event is gone still counts as taken (its columns are NULL).
+# = ANY(ARRAY(...)), not IN (...): the planner turns IN into a hash semi join over a
+# sequential scan of the whole backlog (14 ms of a 33 ms claim at 200,000 pending); an array
+# is probed through the primary key. A LEFT JOIN: a pending row whose event is gone still
+# counts as taken (its columns are NULL).
 _CLAIM_PG = (
-    f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id IN ("
-    f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-    "RETURNING event_id) "
+    f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
+    f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    ")) RETURNING event_id) "
     f"SELECT picked.event_id AS id, {', '.join('e.' + c for c in CLAIMED_COLUMNS[1:])} "
     "FROM picked LEFT JOIN meter_events e ON e.id = picked.event_id"
 )
