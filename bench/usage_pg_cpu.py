@@ -3,8 +3,9 @@ the HTTP stack: N events go in through the bulk path's INSERT (services/usage/bu
 insert_rows, 2,500 per statement, one connection), then the worker's aggregation
 (usage.drain, 2,000 per transaction) folds them. For each half: the CPU time the
 PostgreSQL backends serving the database spent (from /proc: the server runs on this
-machine), per event. Between the two, EXPLAIN (ANALYZE, BUFFERS) of one claim of the
-worker on the full backlog (rolled back).
+machine), per event; for the aggregation also this process's CPU (the worker's share).
+Between the two, EXPLAIN (ANALYZE, BUFFERS) of one claim of the worker on the full backlog
+(rolled back).
 
     .venv/bin/python bench/usage_pg_cpu.py [--pg URL] [--events 200000] [--customers 100]
 
@@ -95,9 +96,10 @@ async def run(pg: str, n: int, customers: int) -> None:
         finally:
             await conn.close()
 
-        before, wall = await _pg_cpu(url), time.perf_counter()
+        before, wall, own = await _pg_cpu(url), time.perf_counter(), time.process_time()
         folded = await usage.drain(max_batches=10**9)
         agg_cpu, agg_wall = await _pg_cpu(url) - before, time.perf_counter() - wall
+        agg_own = time.process_time() - own
 
         want = sum(Decimal(VALUES[i % 4]) for i in range(n))
         got = sum([Decimal(r.sum) for r in await UsageRollup.filter(meter_id=meter.id)], Decimal(0))
@@ -115,7 +117,7 @@ async def run(pg: str, n: int, customers: int) -> None:
         )
         print(
             f"aggregate: PostgreSQL CPU {1e6 * agg_cpu / n:6.1f} us/event, "
-            f"wall {n / agg_wall:8.0f} events/s"
+            f"worker CPU {1e6 * agg_own / n:6.1f} us/event, wall {n / agg_wall:8.0f} events/s"
         )
     finally:
         await Tortoise.close_connections()

@@ -5,8 +5,8 @@ folded only by the transaction that deletes its pending row. An hour rollup is a
 merge of its minutes: every change to a minute changes its hour in the same transaction
 (readers take whole hours from the hour table).
 
-On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED and add to
-rollups with one upsert in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
+On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds
+the events per minute in SQL, and one upsert per table adds them in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
 merges in Python with Decimal, and writes back."""
 
 from __future__ import annotations
@@ -89,20 +89,13 @@ async def aggregate_batch(limit: int = BATCH) -> int:
     """Fold up to `limit` pending events, oldest first; returns how many were taken."""
     async with in_transaction() as conn:
         if is_postgres(conn):
-            rows = await claim_pending_pg(conn, limit)
-            taken = len(rows)
+            # Folded per minute by the claim itself, in exact NUMERIC arithmetic.
+            taken, deltas = await claim_pending_pg(conn, limit)
         else:
             taken, rows = await _claim_sqlite(conn, limit)
+            deltas = _fold_minutes(rows)
         if not taken:
             return 0
-        deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
-        for eid, acct, meter, customer, dims, value, ts, status in rows:
-            # Only ACCEPTED events count (a canceled one takes its pending row away, but a
-            # pending row whose event is gone comes back with a NULL status).
-            if status != "ACCEPTED":
-                continue
-            key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
-            deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
         hours = hour_deltas(deltas)
         if is_postgres(conn):
             # The claim has already deleted their pending rows, in this transaction. Minutes
@@ -114,6 +107,18 @@ async def aggregate_batch(limit: int = BATCH) -> int:
             await _merge_rollups_python(conn, UsageRollup, deltas)
             await _merge_rollups_python(conn, UsageRollupHourly, hours)
     return taken
+
+
+def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
+    deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
+    for eid, acct, meter, customer, dims, value, ts, status in rows:
+        # Only ACCEPTED events count (a canceled one takes its pending row away, but a
+        # pending row whose event is gone has no row here).
+        if status != "ACCEPTED":
+            continue
+        key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
+        deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
+    return deltas
 
 
 def hour_bucket(ts: datetime) -> datetime:
