@@ -6,8 +6,8 @@ merge of its minutes: every change to a minute changes its hour in the same tran
 (readers take whole hours from the hour table).
 
 On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds
-the events per minute in SQL, and one upsert per table adds them in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
-merges in Python with Decimal, and writes back."""
+the events per minute in SQL, and one upsert per table adds them in exact NUMERIC arithmetic;
+SQLite has a single writer, so it reads, merges in Python with Decimal, and writes back."""
 
 from __future__ import annotations
 
