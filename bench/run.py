@@ -392,7 +392,6 @@ async def raw_copy(dep: Deployment, account: str, meter: str, cus: str, n: int) 
                     ts,
                     "",
                     "ACCEPTED",
-                    False,
                     now,
                 )
                 for i in range(start, min(per_conn, start + chunk))
@@ -606,7 +605,7 @@ async def load_summary_data(
     days: int = 30,
 ) -> None:
     """n events spread evenly over `days` days from `start` and the customers, COPY'd as
-    already aggregated, then their rollups by ROLLUPS_SQL and HOURLY_SQL."""
+    already aggregated (no pending rows), then their rollups by ROLLUPS_SQL and HOURLY_SQL."""
     cols = EVENT_COLUMNS
     span = days * 86400 * 1_000_000  # microseconds
     step = span // max(1, n // len(customers))
@@ -635,7 +634,6 @@ async def load_summary_data(
                             ts,
                             "",
                             "ACCEPTED",
-                            True,
                             now,
                         )
                     )

@@ -26,6 +26,7 @@ from meterbill.services import (
     test_clocks,
     usage,
 )
+from meterbill.services.usage.aggregate import waiting
 from meterbill.services.usage.record import EventInput, record_events
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -218,7 +219,8 @@ async def _advance(account_id: str, clock_id: str, to: datetime) -> None:
 
 async def _aggregated(account_id: str) -> None:
     # The embedded worker folds the event into its rollup right after the commit.
-    while await MeterEvent.filter(account_id=account_id, aggregated=False).exists():  # noqa: ASYNC110
+    left = MeterEvent.filter(account_id=account_id, id__in=waiting())
+    while await left.exists():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
 

@@ -98,10 +98,11 @@ async def summary(
 async def wait_aggregated(account_id: str, limit: float = 10.0) -> None:
     """Poll until the worker has aggregated every event of the account (bounded)."""
     from meterbill.db.models import MeterEvent
+    from meterbill.services.usage.aggregate import waiting
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
-    while await MeterEvent.filter(account_id=account_id, aggregated=False).exists():
+    while await MeterEvent.filter(account_id=account_id, id__in=waiting()).exists():
         assert loop.time() < deadline, f"events still not aggregated after {limit}s"
         await asyncio.sleep(0.05)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from meterbill.db.models import MeterEvent
 from meterbill.services import usage
 from meterbill.services.clock import utcnow
+from meterbill.services.usage.aggregate import waiting
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 
 
@@ -21,7 +22,7 @@ async def test_running_the_job_twice_counts_once(db):
     await asyncio.gather(usage.drain(), usage.drain())
     await usage.drain()
     assert await rollup_sum(meter) == (Decimal(1), 10)
-    assert not await MeterEvent.filter(meter_id=meter, aggregated=False).exists()
+    assert not await MeterEvent.filter(meter_id=meter, id__in=waiting()).exists()
 
 
 async def test_small_batches_across_buckets(db):
@@ -40,7 +41,11 @@ async def test_cancel_of_a_pending_event_is_never_counted(db):
     ts = utcnow()
     await record(account, [event(cus, 3, ts, "p"), event(cus, 4, ts, "q")])
     canceled = await usage.cancel_event(account, "tokens", "p")
-    assert canceled.status == "CANCELED" and canceled.aggregated is False
+    assert canceled.status == "CANCELED"
+    # Taken back from the workers before any folded it: "q" alone still waits, no rollup yet.
+    pending = MeterEvent.filter(meter_id=meter, id__in=waiting())
+    assert await pending.values_list("identifier", flat=True) == ["q"]
+    assert await rollup_sum(meter) == (Decimal(0), 0)
     await usage.drain()
     assert await rollup_sum(meter) == (Decimal(4), 1)
 

@@ -23,6 +23,7 @@ from meterbill.db.setup import close_db, init_db, run_migrations
 from meterbill.services import usage
 from meterbill.services.accounts import create_account
 from meterbill.services.clock import utcnow
+from meterbill.services.usage.aggregate import waiting
 from meterbill.worker.embedded import EmbeddedWorker
 from tests import services as svc
 from tests.integration.usage_support import (
@@ -68,9 +69,8 @@ def _worker(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 async def _aggregated_sums(meter: str) -> tuple[Decimal, int]:
-    rows = await MeterEvent.filter(meter_id=meter, aggregated=True, status="ACCEPTED").values_list(
-        "value", flat=True
-    )
+    folded = MeterEvent.filter(meter_id=meter, status="ACCEPTED").exclude(id__in=waiting())
+    rows = await folded.values_list("value", flat=True)
     return sum((Decimal(v) for v in rows), Decimal(0)), len(rows)
 
 
@@ -97,18 +97,18 @@ async def test_worker_killed_mid_backlog_loses_and_doubles_nothing():
         worker = _worker(settings)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
-        while (done := await MeterEvent.filter(meter_id=meter, aggregated=True).count()) == 0:
+        while (done := n - await MeterEvent.filter(meter_id=meter, id__in=waiting()).count()) == 0:
             assert loop.time() < deadline and worker.poll() is None, "worker made no progress"
             await asyncio.sleep(0.01)
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         assert done < n, "the backlog was drained before the kill; make it larger"
-        # Whatever the kill interrupted: the rollups hold exactly the events marked aggregated.
+        # Whatever the kill interrupted: the rollups hold exactly the events no longer pending.
         assert await rollup_sum(meter) == await _aggregated_sums(meter)
 
         worker = _worker(settings)
         deadline = loop.time() + 120
-        while await MeterEvent.filter(meter_id=meter, aggregated=False).exists():
+        while await MeterEvent.filter(meter_id=meter, id__in=waiting()).exists():
             assert loop.time() < deadline and worker.poll() is None, "backlog not drained"
             await asyncio.sleep(0.1)
         assert await rollup_sum(meter) == (expected, n)
@@ -164,7 +164,7 @@ async def test_redis_down_at_record_time(deployment):
                     },
                 )
                 assert rec["recordMeterEvents"] == {"accepted": 4, "userErrors": []}
-                assert await MeterEvent.filter(meter_id=meter, aggregated=False).count() == 4
+                assert await MeterEvent.filter(meter_id=meter, id__in=waiting()).count() == 4
 
                 # Redis comes back; nothing re-enqueues the lost job: the sweep catches up.
                 redis.start()
@@ -175,7 +175,7 @@ async def test_redis_down_at_record_time(deployment):
                 worker.start()
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 20
-                while await MeterEvent.filter(meter_id=meter, aggregated=False).exists():
+                while await MeterEvent.filter(meter_id=meter, id__in=waiting()).exists():
                     assert loop.time() < deadline, "the sweep did not aggregate"
                     await asyncio.sleep(0.1)
                 assert await rollup_sum(meter) == (Decimal(10), 4)

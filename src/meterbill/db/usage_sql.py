@@ -1,5 +1,7 @@
 """Hand-written SQL for usage, where the ORM cannot say it: a multi-row insert whose
-duplicates the unique (account, identifier) key decides, and the PostgreSQL rollup upsert.
+duplicates the unique (account, identifier) key decides (each inserted event gets its
+pending row in the same statement or transaction), the PostgreSQL claim of pending events,
+and the PostgreSQL rollup upsert.
 
 Both work on PostgreSQL (asyncpg, $n placeholders) and SQLite 3.35+ (? placeholders)."""
 
@@ -23,9 +25,9 @@ EVENT_COLUMNS = (
     "timestamp",
     "dimensions_key",
     "status",
-    "aggregated",
     "created_at",
 )
+PENDING_TABLE = "meter_events_pending"
 _ROLLUP_COLUMNS = (
     "account_id",
     "meter_id",
@@ -64,6 +66,13 @@ def is_postgres(conn: Any) -> bool:
     return conn.capabilities.dialect == "postgres"
 
 
+def pending_cte(inserted: str) -> str:
+    """A WITH item (PostgreSQL) that makes every event the CTE `inserted` returns (an id
+    column) pending, in the statement that inserts it: durable together. A data-modifying
+    WITH item runs once, to completion, whether or not anything reads it."""
+    return f"pend AS (INSERT INTO {PENDING_TABLE} (event_id) SELECT id FROM {inserted}) "
+
+
 def _values(conn: Any, rows: int, width: int) -> str:
     """VALUES tuples with the dialect's placeholders."""
     pg = is_postgres(conn)
@@ -83,10 +92,11 @@ def _dec(conn: Any, d: Decimal | None) -> Any:
 
 
 async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
-    """Insert in one statement; returns {identifier: id} of the rows actually inserted. An
-    identifier already taken (by an earlier call, a concurrent one, or an earlier row of this
-    batch) is skipped by the database, which waits for a concurrent insert of the same key to
-    commit or roll back before deciding."""
+    """Insert in one statement (PostgreSQL; SQLite: two, so call it in a transaction), each
+    inserted event with its pending row; returns {identifier: id} of the rows actually
+    inserted. An identifier already taken (by an earlier call, a concurrent one, or an
+    earlier row of this batch) is skipped by the database, which waits for a concurrent
+    insert of the same key to commit or roll back before deciding."""
     if not rows:
         return {}
     if is_postgres(conn):
@@ -103,7 +113,6 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
             r.timestamp,
             r.dimensions_key,
             "ACCEPTED",
-            False,
             r.created_at,
         ]
     sql = (
@@ -113,17 +122,32 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
     )
     # execute_query would discard RETURNING rows of an INSERT on asyncpg.
     result = await conn.execute_query_dict(sql, params)
-    return {str(row["identifier"]): int(row["id"]) for row in result}
+    inserted = {str(row["identifier"]): int(row["id"]) for row in result}
+    # SQLite has no INSERT in a WITH: a second statement of the caller's transaction.
+    await insert_pending(conn, list(inserted.values()))
+    return inserted
 
 
-# One array per column instead of 11 placeholders per row: one prepared statement for every
-# batch size, and asyncpg encodes arrays far faster than 11,000 separate parameters.
+async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
+    """Mark events as not yet folded (SQLite; in the transaction that inserts them)."""
+    for lo in range(0, len(event_ids), 5000):
+        part = event_ids[lo : lo + 5000]
+        await conn.execute_query(
+            f"INSERT INTO {PENDING_TABLE} (event_id) VALUES {_values(conn, len(part), 1)}",
+            list(part),
+        )
+
+
+# One array per column instead of 10 placeholders per row: one prepared statement for every
+# batch size, and asyncpg encodes arrays far faster than 10,000 separate parameters.
 _INSERT_EVENTS_PG = (
-    f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
+    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', $2 FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier"
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
+    f"{pending_cte('ins')}"
+    "SELECT id, identifier FROM ins"
 )
 
 
@@ -198,7 +222,8 @@ async def upsert_rollups_pg(
     await conn.execute_query(sql, params)
 
 
-PENDING_COLUMNS = (
+# What the SQLite worker reads of each pending event (it folds in Python).
+CLAIMED_COLUMNS = (
     "id",
     "account_id",
     "meter_id",
@@ -210,18 +235,42 @@ PENDING_COLUMNS = (
 )
 
 
+# The pending rows are deleted (not the wide event rows rewritten); the events are only read,
+# and folded per minute here, so the worker gets one row per rollup key instead of one per
+# event (SUM and COUNT add; LAST is the greatest (timestamp, id): ids are unique, no ties).
+# = ANY(ARRAY(...)), not IN (...): the planner turns IN into a hash semi join over a
+# sequential scan of the whole backlog (14 ms of a 33 ms claim at 200,000 pending); an array
+# is probed through the primary key. date_bin, not date_trunc: independent of the session's
+# time zone. `taken` counts every pending row taken, also of canceled or deleted events.
+_LAST = "ORDER BY e.timestamp DESC, e.id DESC))[1]"
 _CLAIM_PG = (
-    "WITH picked AS (SELECT id FROM meter_events WHERE aggregated = false "
-    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-    "UPDATE meter_events e SET aggregated = true FROM picked WHERE e.id = picked.id "
-    f"RETURNING {', '.join('e.' + c for c in PENDING_COLUMNS)}"
+    f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
+    f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    ")) RETURNING event_id), "
+    "folded AS (SELECT e.account_id, e.meter_id, e.customer_id, "
+    "date_bin('1 minute', e.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, "
+    "e.dimensions_key, sum(e.value) AS sum, count(*) AS count, "
+    f"(array_agg(e.value {_LAST} AS last_value, max(e.timestamp) AS last_ts, "
+    f"(array_agg(e.id {_LAST} AS last_seq "
+    "FROM picked JOIN meter_events e ON e.id = picked.event_id WHERE e.status = 'ACCEPTED' "
+    "GROUP BY 1, 2, 3, 4, 5) "
+    "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
+    "LEFT JOIN folded f ON true"
 )
 
 
-async def claim_pending_pg(conn: Any, limit: int) -> list[tuple[Any, ...]]:
-    """Take up to `limit` not-yet-aggregated events, oldest first, skipping those another
-    worker holds, and flag them aggregated: one statement (the caller's transaction adds
-    them to rollups before it commits, so the flag and the rollups change together).
-    Rows come back in no particular order; folding does not depend on it."""
+async def claim_pending_pg(conn: Any, limit: int) -> tuple[int, dict[RollupKey, Rollup]]:
+    """Take up to `limit` pending events, oldest first, skipping those another worker (or a
+    cancel) holds, and delete their pending rows: one statement (the caller's transaction
+    adds them to rollups before it commits, so the pending rows and the rollups change
+    together). Returns how many were taken and what their ACCEPTED events add to each
+    minute rollup."""
     rows = await conn.execute_query_dict(_CLAIM_PG, [limit])
-    return [tuple(r[c] for c in PENDING_COLUMNS) for r in rows]
+    minutes = {
+        RollupKey(
+            r["account_id"], r["meter_id"], r["customer_id"], r["bucket"], r["dimensions_key"]
+        ): (Rollup(r["sum"], int(r["count"]), r["last_value"], r["last_ts"], int(r["last_seq"])))
+        for r in rows
+        if r["account_id"] is not None
+    }
+    return int(rows[0]["taken"]), minutes

@@ -85,10 +85,17 @@ def on_scrape(name: str, refresh: Refresher) -> None:
 
 
 async def aggregation_lag() -> None:
-    from meterbill.db.models import MeterEvent
+    from meterbill.db.models import MeterEvent, MeterEventPending
     from meterbill.services.clock import utcnow
 
-    oldest = await MeterEvent.filter(aggregated=False).order_by("id").first()
+    # The head of the pending table (its primary key), then that one event.
+    head = (
+        await MeterEventPending.all()
+        .order_by("event_id")
+        .limit(1)
+        .values_list("event_id", flat=True)
+    )
+    oldest = await MeterEvent.filter(id__in=head).first() if head else None
     AGGREGATION_LAG.set(max(0.0, (utcnow() - oldest.created_at).total_seconds()) if oldest else 0.0)
 
 

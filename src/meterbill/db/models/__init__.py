@@ -20,7 +20,12 @@ from meterbill.db.models.catalog import (
 )
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
-from meterbill.db.models.usage import MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.models.usage import (
+    MeterEvent,
+    MeterEventPending,
+    UsageRollup,
+    UsageRollupHourly,
+)
 
 __all__ = [
     "IdempotencyKey",
@@ -31,6 +36,7 @@ __all__ = [
     "Subscription",
     "SubscriptionItem",
     "MeterEvent",
+    "MeterEventPending",
     "UsageRollup",
     "UsageRollupHourly",
     "WorkerHeartbeat",

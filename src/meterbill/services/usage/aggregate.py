@@ -1,12 +1,13 @@
-"""Aggregation (data flow 2), run by workers: fold not-yet-aggregated events into per-minute
-and per-hour rollups and mark them aggregated in the same transaction. Jobs are at-least-once;
-the effect is exactly-once because an event is folded only by the transaction that flips its
-flag. An hour rollup is always the merge of its minutes: every change to a minute changes its
-hour in the same transaction (readers take whole hours from the hour table).
+"""Aggregation (data flow 2), run by workers: fold pending events (those with a row in
+meter_events_pending) into per-minute and per-hour rollups and delete their pending rows in
+the same transaction. Jobs are at-least-once; the effect is exactly-once because an event is
+folded only by the transaction that deletes its pending row. An hour rollup is always the
+merge of its minutes: every change to a minute changes its hour in the same transaction
+(readers take whole hours from the hour table).
 
-On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED and add to
-rollups with one upsert in exact NUMERIC arithmetic; SQLite has a single writer, so it reads,
-merges in Python with Decimal, and writes back."""
+On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds
+the events per minute in SQL, and one upsert per table adds them in exact NUMERIC arithmetic;
+SQLite has a single writer, so it reads, merges in Python with Decimal, and writes back."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.aggregation import Rollup, fold, fold_all, merge, minute_bucket
-from meterbill.db.models import MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.usage_sql import (
+    CLAIMED_COLUMNS,
     HOUR_TABLE,
-    PENDING_COLUMNS,
     RollupKey,
     claim_pending_pg,
     is_postgres,
@@ -62,36 +64,61 @@ async def request_aggregation() -> bool:
     return ok
 
 
+def waiting() -> Subquery:
+    """The ids of the events no worker has folded yet: MeterEvent.filter(id__in=waiting())."""
+    return Subquery(MeterEventPending.all().values("event_id"))
+
+
+async def _claim_sqlite(conn: Any, limit: int) -> tuple[int, list[tuple[Any, ...]]]:
+    # This transaction is SQLite's only writer: nothing to lock or skip.
+    ids = (
+        await MeterEventPending.all()
+        .order_by("event_id")
+        .limit(limit)
+        .using_db(conn)
+        .values_list("event_id", flat=True)
+    )
+    if not ids:
+        return 0, []
+    rows = await MeterEvent.filter(id__in=ids).using_db(conn).values_list(*CLAIMED_COLUMNS)
+    await MeterEventPending.filter(event_id__in=ids).using_db(conn).delete()
+    return len(ids), list(rows)
+
+
 async def aggregate_batch(limit: int = BATCH) -> int:
     """Fold up to `limit` pending events, oldest first; returns how many were taken."""
     async with in_transaction() as conn:
         if is_postgres(conn):
-            rows = await claim_pending_pg(conn, limit)
+            # Folded per minute by the claim itself, in exact NUMERIC arithmetic.
+            taken, deltas = await claim_pending_pg(conn, limit)
         else:
-            # SQLite: this transaction is the only writer, nothing to skip.
-            qs = MeterEvent.filter(aggregated=False).order_by("id").limit(limit)
-            rows = await qs.using_db(conn).values_list(*PENDING_COLUMNS)
-        if not rows:
+            taken, rows = await _claim_sqlite(conn, limit)
+            deltas = _fold_minutes(rows)
+        if not taken:
             return 0
-        deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
-        for eid, acct, meter, customer, dims, value, ts, status in rows:
-            # A pending event canceled before aggregation never reached a rollup.
-            if status != "ACCEPTED":
-                continue
-            key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
-            deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
         hours = hour_deltas(deltas)
         if is_postgres(conn):
-            # claim_pending_pg has already flagged them, in this transaction. Minutes before
-            # hours, each in key order: every writer (and cancel_event) locks in that order.
+            # The claim has already deleted their pending rows, in this transaction. Minutes
+            # before hours, each in key order: every writer (and cancel_event) locks in that
+            # order.
             await upsert_rollups_pg(conn, list(deltas.items()))
             await upsert_rollups_pg(conn, list(hours.items()), HOUR_TABLE)
         else:
             await _merge_rollups_python(conn, UsageRollup, deltas)
             await _merge_rollups_python(conn, UsageRollupHourly, hours)
-            ids = [r[0] for r in rows]
-            await MeterEvent.filter(id__in=ids).using_db(conn).update(aggregated=True)
-    return len(rows)
+    return taken
+
+
+def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
+    deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
+    for eid, acct, meter, customer, dims, value, ts, status in rows:
+        # Only ACCEPTED events count (a canceled one takes its pending row away, but a
+        # pending row whose event is gone has no row here).
+        if status != "ACCEPTED":
+            continue
+        key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
+        deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
+    return deltas
 
 
 def hour_bucket(ts: datetime) -> datetime:
@@ -168,12 +195,13 @@ async def drain(max_batches: int = MAX_BATCHES_PER_JOB, batch: int = BATCH) -> i
 
 
 async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
-    """Rebuild the rollup of `event`'s minute from its raw ACCEPTED, already aggregated
-    events (pending ones are still to be added by a worker), then its hour's from the
-    minutes. Each rollup row is locked before what it is rebuilt from is read, minute before
-    hour as the workers lock them: an aggregation that already changed the row has committed
-    and its effects read here; one that has not yet will add its delta on top of the rebuilt
-    row (PostgreSQL's upsert re-reads the row it waited for)."""
+    """Rebuild the rollup of `event`'s minute from its raw ACCEPTED, already folded events
+    (pending ones are still to be added by a worker), then its hour's from the minutes.
+    Each rollup row is locked before what it is rebuilt from is read, minute before hour as
+    the workers lock them: an aggregation that already changed the row has committed and its
+    effects read here (its pending rows are gone); one that has not yet will add its delta
+    on top of the rebuilt row (PostgreSQL's upsert re-reads the row it waited for), and its
+    claimed events still read as pending here (their deletes are not committed)."""
     minute = minute_bucket(event.timestamp)
     where = {
         "meter_id": event.meter_id,
@@ -187,12 +215,17 @@ async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
             timestamp__gte=minute,
             timestamp__lt=minute + timedelta(minutes=1),
             status="ACCEPTED",
-            aggregated=True,
         )
         .using_db(conn)
         .values_list("value", "timestamp", "id")
     )
-    r = fold_all((Decimal(v), t, i) for v, t, i in events)
+    # The minute's few pending events by their ids (an index probe each), not a scan of the
+    # whole backlog.
+    pending: set[Any] = set()
+    if events:
+        qs = MeterEventPending.filter(event_id__in=[i for _, _, i in events]).using_db(conn)
+        pending.update(await qs.values_list("event_id", flat=True))
+    r = fold_all((Decimal(v), t, i) for v, t, i in events if i not in pending)
     await _store(conn, UsageRollup, row, event.account_id, r, bucket=minute, **where)
 
     hour = hour_bucket(event.timestamp)

@@ -36,7 +36,13 @@ from meterbill.billing.events import (
 )
 from meterbill.db import ids
 from meterbill.db.models import Customer, Meter
-from meterbill.db.usage_sql import EVENT_COLUMNS, EventRow, insert_events, is_postgres
+from meterbill.db.usage_sql import (
+    EVENT_COLUMNS,
+    EventRow,
+    insert_events,
+    is_postgres,
+    pending_cte,
+)
 from meterbill.services.clock import customer_times, utcnow
 from meterbill.services.usage.aggregate import request_aggregation
 
@@ -57,10 +63,12 @@ Row = tuple[int, str, str, str, str, str, datetime, str]
 # instead of a row per event); otherwise the identifiers it did insert.
 _INSERT_PG = (
     f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', false, $2 FROM unnest("
+    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', $2 FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
     "$9::text[]) AS u(m, c, i, n, v, t, d) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier) "
+    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
+    # The inserted events' pending rows, in the same statement (committed together).
+    f"{pending_cte('ins')}"
     # (array_agg of no rows is NULL too: hence the coalesce)
     "SELECT CASE WHEN count(*) = $10 THEN NULL "
     "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.errors import DomainError, FieldError
-from meterbill.db.models import MeterEvent
+from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.services.clock import utcnow
 from meterbill.services.pages import check_first
 from meterbill.services.usage.aggregate import recompute_bucket
@@ -32,7 +32,13 @@ def _error(code: str, message: str) -> DomainError:
 
 async def cancel_event(account_id: str, event_name: str, identifier: str) -> MeterEvent:
     """Mark the event CANCELED and rebuild its bucket, in one transaction: its usage counts
-    as if it had never come."""
+    as if it had never come.
+
+    Whether its bucket holds it is decided by deleting its pending row. Deleted: no worker
+    folded it, and none will (a worker's claim skips a row this transaction holds). Not
+    there: a worker folded it; if that worker's transaction is still running, the delete
+    waits for it to end (on PostgreSQL), so the rebuild reads its committed rollups. Lock
+    order as the workers': pending rows, then minutes, then hours."""
     now = utcnow()
     async with in_transaction() as conn:
         event = (
@@ -54,6 +60,7 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
         event.status = "CANCELED"
         event.canceled_at = now
         await event.save(using_db=conn, update_fields=["status", "canceled_at"])
-        if event.aggregated:
+        taken_back = await MeterEventPending.filter(event_id=event.id).using_db(conn).delete()
+        if not taken_back:
             await recompute_bucket(conn, event)
     return event

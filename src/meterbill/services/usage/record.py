@@ -159,7 +159,6 @@ def _event_of(row: EventRow, event_id: int) -> MeterEvent:
         timestamp=row.timestamp,
         dimensions_key=row.dimensions_key,
         status="ACCEPTED",
-        aggregated=False,
         created_at=row.created_at,
         canceled_at=None,
     )

@@ -29,7 +29,7 @@ from typing import Any
 
 from meterbill.billing.events import MeterDef
 from meterbill.db.models import Customer, Meter
-from meterbill.db.usage_sql import EventRow
+from meterbill.db.usage_sql import EventRow, pending_cte
 
 # Bounds the memory of a process that sees many accounts; clearing costs only queries.
 MAX_ENTRIES = 20_000
@@ -89,8 +89,10 @@ class Outcome:
 
 
 # Rows in (account, identifier) order, so two statements sharing identifiers wait on each
-# other's unique-index entries in the same order and cannot deadlock.
-_INSERT_CHECKED = """
+# other's unique-index entries in the same order and cannot deadlock. Each inserted event's
+# pending row goes in with it (pending_cte): a duplicate inserts no event, so no pending row.
+_INSERT_CHECKED = (
+    """
 WITH u AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::numeric[], $8::timestamptz[], $9::text[], $10::timestamptz[])
@@ -103,13 +105,16 @@ WITH u AS (
                    AND (u.x IS NULL OR c.external_id = u.x)
 ), ins AS (
   INSERT INTO meter_events (account_id, meter_id, customer_id, identifier, event_name, value,
-                            timestamp, dimensions_key, status, aggregated, created_at)
-  SELECT a, m, c, i, n, v, t, d, 'ACCEPTED', false, ca FROM ok ORDER BY a, i
+                            timestamp, dimensions_key, status, created_at)
+  SELECT a, m, c, i, n, v, t, d, 'ACCEPTED', ca FROM ok ORDER BY a, i
   ON CONFLICT (account_id, identifier) DO NOTHING
   RETURNING id, account_id, identifier
-)
+), """
+    + pending_cte("ins")
+    + """
 SELECT ok.k, ins.id FROM ok LEFT JOIN ins ON ins.account_id = ok.a AND ins.identifier = ok.i
 """
+)
 
 
 @dataclass(frozen=True)
