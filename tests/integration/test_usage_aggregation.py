@@ -85,3 +85,18 @@ async def test_period_usage_last_and_count(db):
     await record(account, [event(cus, None, t0) for _ in range(3)])
     await usage.drain()
     assert await usage.period_usage(account, meter, cus, t0, t0 + timedelta(hours=1)) == 3
+
+
+async def test_a_slots_job_folds_events_committed_after_its_first_drain(db):
+    # Each process asks for its slot's job once; an event committed in the same slot after
+    # the job's first drain must still be folded by that job, not wait for the sweep.
+    account, meter, cus = await setup_meter()
+    ts = utcnow() - timedelta(minutes=1)
+    await record(account, [event(cus, 1, ts, "a")])
+    job = asyncio.create_task(usage.drain_slot(utcnow().timestamp() + 0.9))
+    while await MeterEvent.filter(meter_id=meter, id__in=waiting()).exists():  # noqa: ASYNC110 - polls the database
+        await asyncio.sleep(0.01)
+    await record(account, [event(cus, 2, ts, "b")])
+    assert not job.done()
+    assert await job == 2
+    assert await rollup_sum(meter) == (Decimal(3), 2)

@@ -14,9 +14,9 @@ async def housekeeping(ctx: dict[str, Any]) -> int:
     return await hk.heartbeat(ctx["worker_name"])
 
 
-async def aggregate_usage(ctx: dict[str, Any]) -> int:
+async def aggregate_usage(ctx: dict[str, Any], slot_end: float | None = None) -> int:
     """Requested after each ingest; several may run at once (they split the backlog)."""
-    return await usage.drain()
+    return await usage.drain_slot(slot_end)
 
 
 async def sweep_usage(ctx: dict[str, Any]) -> int:

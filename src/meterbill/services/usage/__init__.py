@@ -1,6 +1,11 @@
 """Usage: recording meter events, aggregating them into rollups, reading summaries."""
 
-from meterbill.services.usage.aggregate import aggregate_batch, drain, request_aggregation
+from meterbill.services.usage.aggregate import (
+    aggregate_batch,
+    drain,
+    drain_slot,
+    request_aggregation,
+)
 from meterbill.services.usage.events import cancel_event, list_events
 from meterbill.services.usage.record import (
     MAX_BATCH,
@@ -20,6 +25,7 @@ __all__ = [
     "cancel_event",
     "count",
     "drain",
+    "drain_slot",
     "list_events",
     "meter_period_usage",
     "period_usage",

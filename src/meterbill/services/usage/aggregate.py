@@ -11,6 +11,7 @@ SQLite has a single writer, so it reads, merges in Python with Decimal, and writ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -58,10 +59,30 @@ async def request_aggregation() -> bool:
     key = (id(queue.get_pool()), slot)
     if key == _enqueued:
         return True
-    ok = await queue.enqueue(JOB, job_id=f"{JOB}:{slot}")
+    ok = await queue.enqueue(JOB, (slot + 1) * _SLOT_SECONDS, job_id=f"{JOB}:{slot}")
     if ok:
         _enqueued = key
     return ok
+
+
+# Clocks of API and worker hosts may differ by this much; a job lingers at most _MAX_LINGER
+# whatever a skewed clock asked.
+_SLOT_MARGIN = 0.05
+_MAX_LINGER = 1.0
+
+
+async def drain_slot(slot_end: float | None = None) -> int:
+    """The job of one slot. Every request of the slot commits its events before it asks for
+    aggregation, and asks only once per process (the memo above): an event committed after
+    this job's drain would otherwise wait for the next slot's request or the 5 s sweep. So a
+    job that finishes before its slot ends drains once more after it."""
+    total = await drain()
+    if slot_end is not None:
+        wait = slot_end + _SLOT_MARGIN - utcnow().timestamp()
+        if wait > 0:
+            await asyncio.sleep(min(wait, _MAX_LINGER))
+            total += await drain()
+    return total
 
 
 def waiting() -> Subquery:
