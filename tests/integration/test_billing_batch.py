@@ -1,5 +1,6 @@
 """The billing cron in batches (both backends): usage read for a whole batch equals
-period_usage's, the statements of a pass do not grow with the number of subscriptions,
+period_usage's, the statements of a pass (and of a test clock's advance) do not grow with
+the number of subscriptions,
 re-pricing at finalization touches only invoices whose usage changed, a charge that raises
 leaves only its own invoice pending, and numbers stay gapless per account."""
 
@@ -7,16 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from tortoise import connections
 
-from meterbill.db.models import Invoice, InvoiceLine, Meter, PaymentAttempt, Subscription
+from meterbill.db.models import Invoice, InvoiceLine, Meter, PaymentAttempt, Subscription, TestClock
 from meterbill.db.usage_sql import is_postgres
-from meterbill.services import billing_clock, catalog, usage
+from meterbill.services import billing_clock, catalog, test_clocks, usage
 from meterbill.services.batch_usage import UsageRequest, period_usages
 from meterbill.services.billing_usage import metered_quantity
 from meterbill.services.clock import utcnow
@@ -140,6 +141,46 @@ async def test_a_pass_costs_the_same_statements_for_2_or_8_subscriptions(
         assert (result.closed, result.finalized, result.collected) == (n, n, n)
         counts.append(_counted(statements.seen))
         paid = await Invoice.filter(subscription_id__in=subs, status="PAID", total=18000)
+        assert len(paid) == n
+    assert counts[0] == counts[1], statements.seen
+
+
+async def _clocked_due(n: int) -> tuple[str, list[str]]:
+    """n subscriptions (1 seat + usage) on a test clock of their own, ADVANCING to a month
+    and the grace later: every step of each instant is due for all n at once."""
+    cat = await make_catalog(f"Clocked {n}")
+    clock = await test_clocks.create_test_clock(
+        cat.account_id, datetime(2026, 1, 1, tzinfo=UTC), None
+    )
+    subs = await subscribe_many(cat, n, clock.id)
+    meter = await Meter.get(id=cat.meter_id)
+    for s in await Subscription.filter(id__in=subs):
+        await add_rollup_usage(
+            meter, s.customer_id, Decimal(3000), s.current_period_start + timedelta(days=14)
+        )
+    first = await Subscription.get(id=subs[0])
+    target = first.current_period_end + timedelta(seconds=GRACE + 60)
+    await TestClock.filter(id=clock.id).update(status="ADVANCING", frozen_time=target)
+    return clock.id, subs
+
+
+async def test_a_clock_advance_costs_the_same_statements_for_2_or_8_subscriptions(
+    db: Any, statements: _Statements
+) -> None:
+    # Each instant's steps go to the batch functions as one group, not one by one.
+    counts = []
+    for n in (2, 8):
+        clock_id, subs = await _clocked_due(n)
+        statements.seen.clear()
+        assert await test_clocks.run_test_clock(clock_id)
+        counts.append(_counted(statements.seen))
+        await assert_billed_once((await TestClock.get(id=clock_id)).account_id, subs, cycles=1)
+        paid = await Invoice.filter(
+            subscription_id__in=subs,
+            billing_reason="SUBSCRIPTION_CYCLE",
+            status="PAID",
+            total=18000,
+        )
         assert len(paid) == n
     assert counts[0] == counts[1], statements.seen
 

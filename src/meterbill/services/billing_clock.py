@@ -5,16 +5,19 @@ twice, or in two workers at once, changes nothing the second time.
 
 The wall-clock cron works in batches: one transaction claims up to BATCH due rows and does
 the step for all of them with a fixed number of statements (services/invoice_rows,
-invoice_batch, collection). The one-row entry points (close_period here, invoices.finalize
-and invoices.collect, used by test clocks and the API) run the same code on a batch of one."""
+invoice_batch, collection). Test clocks hand over each instant's rows (close_these,
+finalize_these, collect_these: the same code, BATCH rows per transaction); the API's one-row
+entry points (invoices.finalize and invoices.collect) run it on a batch of one."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.periods import next_period
@@ -25,6 +28,7 @@ from meterbill.services.batch_sql import Columns, update_rows
 from meterbill.services.clock import utcnow
 
 log = logging.getLogger("meterbill.billing")
+# The claim in close_due is served by a partial index with these statuses (migration 0007).
 LIVE = ("ACTIVE", "PAST_DUE")
 # Rows per transaction: ~0.2 statements per subscription, short enough locks and commits
 # that invoices show up (and two workers split the work) in steps of a fraction of a second.
@@ -109,66 +113,100 @@ _CLOSED: Columns = (
 )
 
 
-async def close_period(subscription_id: str, now: datetime, *, skip_locked: bool = True) -> bool:
-    """close_subscriptions() of one subscription, if its current period has ended by `now`."""
+async def _close_locked(
+    query: QuerySet[Subscription], now: datetime
+) -> list[invoice_rows.NewInvoice]:
+    """Lock what `query` finds (SKIP LOCKED: concurrent runners take disjoint rows) and
+    close the periods still due under the lock: PostgreSQL re-checks the WHERE on rows
+    changed since the snapshot, and so does the filter below."""
     async with in_transaction():
-        sub = (
-            await Subscription.filter(id=subscription_id, status__in=LIVE)
-            .select_for_update(skip_locked=skip_locked)
-            .first()
-        )
-        if sub is None or sub.current_period_end > now:
-            return False
-        await close_subscriptions([sub], now)
-    return True
-
-
-async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
-    """Close up to `limit` ended periods of wall-clock subscriptions (oldest first) in one
-    transaction; returns (closed, of which finalized at once). SKIP LOCKED: concurrent
-    workers take disjoint batches; PostgreSQL re-checks the WHERE on rows changed since the
-    snapshot, and so does the filter below."""
-    async with in_transaction():
-        subs = await (
-            Subscription.filter(test_clock_id=None, status__in=LIVE, current_period_end__lte=now)
-            .order_by("current_period_end")
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-        )
+        subs = await query.select_for_update(skip_locked=True)
         subs = [s for s in subs if s.status in LIVE and s.current_period_end <= now]
-        made = await close_subscriptions(subs, now)
-    return len(made), sum(1 for i in made if i.status != "DRAFT")
+        return await close_subscriptions(subs, now)
 
 
-async def finalize_due(now: datetime, limit: int = BATCH) -> int:
-    """Finalize up to `limit` wall-clock drafts whose grace has passed, in one transaction."""
+async def _finalize_locked(query: QuerySet[Invoice], now: datetime) -> int:
     async with in_transaction():
-        drafts = await (
-            Invoice.filter(test_clock_id=None, status="DRAFT", automatically_finalizes_at__lte=now)
-            .order_by("automatically_finalizes_at", "id")
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-        )
+        drafts = await query.select_for_update(skip_locked=True)
         drafts = [i for i in drafts if i.status == "DRAFT"]
         await invoice_batch.finalize_invoices(drafts, now)
     return len(drafts)
 
 
-async def collect_due(now: datetime, limit: int = BATCH) -> int:
-    """Collect up to `limit` wall-clock invoices waiting for their charge, in one
-    transaction; subscription statuses are refreshed after it commits."""
+async def _collect_locked(query: QuerySet[Invoice], now: datetime) -> int:
+    """Subscription statuses are refreshed after the charges commit; a charge that raised
+    is raised then (its invoice stays pending)."""
     async with in_transaction():
-        pending = await (
-            Invoice.filter(test_clock_id=None, collection_pending=True)
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-        )
+        pending = await query.select_for_update(skip_locked=True)
         pending = [i for i in pending if i.collection_pending]
         error = await collection.collect_invoices(pending, now)
     await collection.refresh_statuses([i.subscription_id for i in pending])
     if error is not None:
         raise error
     return len(pending)
+
+
+async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
+    """Close up to `limit` ended periods of wall-clock subscriptions (oldest first) in one
+    transaction; returns (closed, of which finalized at once)."""
+    made = await _close_locked(
+        Subscription.filter(test_clock_id=None, status__in=LIVE, current_period_end__lte=now)
+        .order_by("current_period_end")
+        .limit(limit),
+        now,
+    )
+    return len(made), sum(1 for i in made if i.status != "DRAFT")
+
+
+async def finalize_due(now: datetime, limit: int = BATCH) -> int:
+    """Finalize up to `limit` wall-clock drafts whose grace has passed, in one transaction."""
+    return await _finalize_locked(
+        Invoice.filter(test_clock_id=None, status="DRAFT", automatically_finalizes_at__lte=now)
+        .order_by("automatically_finalizes_at", "id")
+        .limit(limit),
+        now,
+    )
+
+
+async def collect_due(now: datetime, limit: int = BATCH) -> int:
+    """Collect up to `limit` wall-clock invoices waiting for their charge, in one
+    transaction."""
+    return await _collect_locked(
+        Invoice.filter(test_clock_id=None, collection_pending=True).limit(limit), now
+    )
+
+
+# The same steps for given rows (a test clock's steps at one instant), BATCH rows per
+# transaction; each returns how many it did (rows another runner holds are skipped).
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    ordered = sorted(ids)
+    return [ordered[k : k + BATCH] for k in range(0, len(ordered), BATCH)]
+
+
+async def close_these(subscription_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(subscription_ids):
+        query = Subscription.filter(id__in=chunk, status__in=LIVE, current_period_end__lte=now)
+        done += len(await _close_locked(query.order_by("id"), now))
+    return done
+
+
+async def finalize_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        query = Invoice.filter(id__in=chunk, status="DRAFT").order_by("id")
+        done += await _finalize_locked(query, now)
+    return done
+
+
+async def collect_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        query = Invoice.filter(id__in=chunk, collection_pending=True).order_by("id")
+        done += await _collect_locked(query, now)
+    return done
 
 
 @dataclass

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import datetime
 from itertools import groupby
-from typing import Any
 
 from meterbill.billing.errors import DomainError, conflict, not_found
 from meterbill.db.models import Invoice, Subscription, TestClock
-from meterbill.services import billing_clock, invoices, queue
+from meterbill.services import billing_clock, queue
 
 log = logging.getLogger("meterbill.test_clocks")
 LIVE = ("ACTIVE", "PAST_DUE")
-# Below the connection pool (MB_DB_POOL_MAX, default 10): each step holds one connection.
-PARALLEL_STEPS = 6
-
 # At one instant: collect what was finalized, finalize what is due, then close periods.
 _CLOSE, _FINALIZE, _COLLECT = 2, 1, 0
 
@@ -66,22 +61,13 @@ async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str
     return events
 
 
-def _step(kind: int, oid: str, at: datetime) -> Coroutine[Any, Any, bool]:
+async def _steps(kind: int, ids: list[str], at: datetime) -> bool:
+    """One instant's steps of one kind, in batches: True if any was done here."""
     if kind == _CLOSE:
-        return billing_clock.close_period(oid, at)
+        return await billing_clock.close_these(ids, at) > 0
     if kind == _FINALIZE:
-        return invoices.finalize(oid, at, skip_locked=True)
-    return invoices.collect(oid, at, skip_locked=True)
-
-
-async def _bounded(steps: list[Coroutine[Any, Any, bool]]) -> list[bool]:
-    gate = asyncio.Semaphore(PARALLEL_STEPS)
-
-    async def run(step: Coroutine[Any, Any, bool]) -> bool:
-        async with gate:
-            return await step
-
-    return list(await asyncio.gather(*(run(s) for s in steps)))
+        return await billing_clock.finalize_these(ids, at) > 0
+    return await billing_clock.collect_these(ids, at) > 0
 
 
 async def run_test_clock(clock_id: str) -> bool:
@@ -100,9 +86,9 @@ async def run_test_clock(clock_id: str) -> bool:
             for (at, kind), group in groupby(events, key=lambda e: (e[0], e[1])):
                 if at > horizon:
                     break
-                # Steps at the same instant touch different rows: run them side by side.
-                done = await _bounded([_step(kind, oid, at) for _, _, oid in group])
-                progress = progress or any(done)
+                # Steps at the same instant touch different rows: one batch of them.
+                done = await _steps(kind, [oid for _, _, oid in group], at)
+                progress = progress or done
                 if kind == _CLOSE:
                     horizon = min(horizon, at + billing_clock.grace())
                 elif kind == _FINALIZE:

@@ -1,5 +1,5 @@
-"""The embedded deployment: the same arq Worker, jobs and crons, inside the API process,
-over an in-memory Redis (fakeredis)."""
+"""The embedded deployment: the same arq Worker, jobs, crons and billing loop, inside the
+API process, over an in-memory Redis (fakeredis)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fakeredis import FakeServer
 from fakeredis.aioredis import FakeAsyncRedisConnection
 from redis.asyncio import ConnectionPool
 
+from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.settings import QUEUE, WorkerSettings, cron_jobs, worker_name
 
 log = logging.getLogger("meterbill.worker")
@@ -56,10 +57,12 @@ class EmbeddedWorker:
             job_timeout=WorkerSettings.job_timeout,
             keep_result=WorkerSettings.keep_result,
         )
+        self.billing = BillingLoop()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.worker.main(), name="meterbill-embedded-worker")
+        self.billing.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop polling, give running jobs `grace` seconds, then cancel the rest (jobs are
@@ -67,6 +70,7 @@ class EmbeddedWorker:
         re-raises the CancelledError of any job it cancelled, so it is not used here."""
         if self._task is None:
             return
+        await self.billing.stop(grace)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         running = [t for t in self.worker.tasks.values() if not t.done()]

@@ -16,9 +16,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import billing_clock, queue
+from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
     FUNCTIONS,
-    billing_tick,
     housekeeping,
     purge_idempotency_keys,
     sweep_usage,
@@ -39,8 +39,7 @@ def cron_jobs() -> list[Any]:
         cron(sweep_usage, second=set(range(0, 60, 5)), run_at_startup=True, keep_result=0),
         # Keys live 24 h; purging hourly keeps the table at about a day of keys.
         cron(purge_idempotency_keys, minute={17}, second={30}),
-        # Not unique: every worker runs it; row locks (SKIP LOCKED) split the work.
-        cron(billing_tick, second=set(range(0, 60, 10)), run_at_startup=True, unique=False),
+        # The billing pass is no cron: every process runs its own (worker/billing_loop.py).
     ]
 
 
@@ -50,9 +49,13 @@ async def _startup(ctx: dict[str, Any]) -> None:
     await init_db(settings)
     billing_clock.configure(settings.invoice_grace_period)
     queue.set_pool(ctx["redis"])
+    ctx["billing"] = BillingLoop()
+    ctx["billing"].start()
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
+    if "billing" in ctx:
+        await ctx["billing"].stop()
     await close_db()
 
 
