@@ -1,6 +1,6 @@
 """The wall-clock billing claim (close_due) reads its batch from an index in claim order
 instead of scanning and sorting every subscription: on PostgreSQL the partial index of
-migration 0007, on SQLite the (test_clock_id, current_period_end) index."""
+migration 0008, on SQLite the (test_clock_id, current_period_end) index."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from meterbill.services.batch_sql import Columns, update_rows
 from meterbill.services.clock import utcnow
 
 log = logging.getLogger("meterbill.billing")
-# The claim in close_due is served by a partial index with these statuses (migration 0007).
+# The claim in close_due is served by a partial index with these statuses (migration 0008).
 LIVE = ("ACTIVE", "PAST_DUE")
 # Rows per transaction: ~0.2 statements per subscription, short enough locks and commits
 # that invoices show up (and two workers split the work) in steps of a fraction of a second.

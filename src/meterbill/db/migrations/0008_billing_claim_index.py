@@ -26,7 +26,7 @@ async def _drop(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_usage_rollups_hourly')]
+    dependencies = [('models', '0007_meter_events_pending')]
 
     initial = False
 
