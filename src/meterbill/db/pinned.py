@@ -2,8 +2,9 @@
 
 Each ORM or raw statement outside a transaction acquires and releases a pool connection
 (asyncpg's reset query on release is skipped: db/setup.StatelessConnection). A read path of
-several statements pins one connection instead: one acquire, one release. Unlike in_transaction() it sends no BEGIN/COMMIT; reads see
-each statement's own snapshot, as they would unpinned."""
+several statements pins one connection instead: one acquire, one release. Unlike
+in_transaction() it sends no BEGIN/COMMIT; reads see each statement's own snapshot, as they
+would unpinned."""
 
 from __future__ import annotations
 
