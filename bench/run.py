@@ -139,6 +139,20 @@ def tree_cpu_seconds(root: int) -> float:
     return sum(cpu.get(p, 0.0) for p in tree)
 
 
+async def redis_counts(dep: Deployment) -> tuple[int, float]:
+    """(EVAL calls, CPU seconds) of the deployment's redis-server so far: the rate limiter's
+    round trips, and what Redis spends on the 2 cores the API shares."""
+    from redis.asyncio import Redis
+
+    r = Redis(host="127.0.0.1", port=dep.redis_port)
+    try:
+        stats, cpu = await r.info("commandstats"), await r.info("cpu")
+    finally:
+        await r.aclose()
+    evals = int(stats.get("cmdstat_eval", {}).get("calls", 0))
+    return evals, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+
+
 def ms_pcts(xs: list[float]) -> tuple[float | None, float | None, float | None]:
     """(p50, p95, p99) in ms of durations in seconds."""
     if not xs:
@@ -1173,18 +1187,22 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
 
             if wanted("single"):
                 serve = dep.serve_pid()
-                cpu0 = tree_cpu_seconds(serve)
+                cpu0, redis0 = tree_cpu_seconds(serve), await redis_counts(dep)
                 n, elapsed, lat = await timed(
                     "single events", single_events(api, cus, sizes.single_seconds)
                 )
-                cpu1 = tree_cpu_seconds(serve)
+                cpu1, redis1 = tree_cpu_seconds(serve), await redis_counts(dep)
                 dep.check_alive()
                 p50, _, p99 = ms_pcts(lat)
                 results["single_rps"] = round(n / elapsed)
                 results["single_api_cpu_us"] = round((cpu1 - cpu0) / n * 1e6) if n else None
+                if n:
+                    results["single_redis_evals"] = round((redis1[0] - redis0[0]) / n, 3)
+                    results["single_redis_cpu_us"] = round((redis1[1] - redis0[1]) / n * 1e6)
                 notes["single_api_cpu_us"] = (
                     "user + system CPU of the meterbill serve processes (from /proc) during the "
-                    "single phase, per recordMeterEvent: less noisy than rps on shared cores"
+                    "single phase, per recordMeterEvent: less noisy than rps on shared cores; "
+                    "single_redis_evals / _cpu_us: redis-server's EVAL calls and CPU per request"
                 )
                 results["single_p50_ms"], results["single_p99_ms"] = p50, p99
 
