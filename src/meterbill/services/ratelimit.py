@@ -137,6 +137,13 @@ class _Taker:
                         if not fut.done():
                             fut.set_exception(exc)
                     continue
+                except BaseException:
+                    # Cancelled (the loop is closing): no caller may wait for ever.
+                    for _, fut in batch + self.queue:
+                        if not fut.done():
+                            fut.set_exception(ConnectionError("rate limiter call cancelled"))
+                    self.queue = []
+                    raise
                 for i, (_, fut) in enumerate(batch):
                     if not fut.done():
                         fut.set_result((flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]))
