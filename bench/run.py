@@ -117,6 +117,43 @@ def pg_dsn(url: str) -> str:
     return url.replace("postgres://", "postgresql://", 1)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of `root` and its descendants (uvicorn's worker processes), from
+    /proc: what the API spends, whatever else the machine runs."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        parents[int(d.name)] = int(fields[1])
+        cpu[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [c for c, pp in parents.items() if pp == pid and c not in tree]
+    return sum(cpu.get(p, 0.0) for p in tree)
+
+
+async def redis_counts(dep: Deployment) -> tuple[int, float]:
+    """(EVAL calls, CPU seconds) of the deployment's redis-server so far: the rate limiter's
+    round trips, and what Redis spends on the 2 cores the API shares."""
+    from redis.asyncio import Redis
+
+    r = Redis(host="127.0.0.1", port=dep.redis_port)
+    try:
+        stats, cpu = await r.info("commandstats"), await r.info("cpu")
+    finally:
+        await r.aclose()
+    evals = int(stats.get("cmdstat_eval", {}).get("calls", 0))
+    return evals, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+
+
 def ms_pcts(xs: list[float]) -> tuple[float | None, float | None, float | None]:
     """(p50, p95, p99) in ms of durations in seconds."""
     if not xs:
@@ -294,6 +331,9 @@ class Deployment:
         self._spawn("serve", [*argv, "--workers", str(self.api_workers)])
         self.spawn_workers(self.workers)
         await wait_ready(self.base, self.procs)
+
+    def serve_pid(self) -> int:
+        return next(p.pid for p in self.procs if p.args[1:2] == ["serve"])
 
     def check_alive(self) -> None:
         for p in self.procs:
@@ -1189,12 +1229,24 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 results["lag_probes"] = len(lag)
 
             if wanted("single"):
+                serve = dep.serve_pid()
+                cpu0, redis0 = tree_cpu_seconds(serve), await redis_counts(dep)
                 n, elapsed, lat = await timed(
                     "single events", single_events(api, cus, sizes.single_seconds)
                 )
+                cpu1, redis1 = tree_cpu_seconds(serve), await redis_counts(dep)
                 dep.check_alive()
                 p50, _, p99 = ms_pcts(lat)
                 results["single_rps"] = round(n / elapsed)
+                results["single_api_cpu_us"] = round((cpu1 - cpu0) / n * 1e6) if n else None
+                if n:
+                    results["single_redis_evals"] = round((redis1[0] - redis0[0]) / n, 3)
+                    results["single_redis_cpu_us"] = round((redis1[1] - redis0[1]) / n * 1e6)
+                notes["single_api_cpu_us"] = (
+                    "user + system CPU of the meterbill serve processes (from /proc) during the "
+                    "single phase, per recordMeterEvent: less noisy than rps on shared cores; "
+                    "single_redis_evals / _cpu_us: redis-server's EVAL calls and CPU per request"
+                )
                 results["single_p50_ms"], results["single_p99_ms"] = p50, p99
 
             if wanted("bulk"):
@@ -1292,6 +1344,7 @@ ORDER = [
     "single_rps",
     "single_p50_ms",
     "single_p99_ms",
+    "single_api_cpu_us",
     "lag_p50_ms",
     "lag_p95_ms",
     "summary_p50_ms",

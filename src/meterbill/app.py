@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         app.state.pool = pool
         queue.set_pool(pool)
+        # What start-up built (modules, schema, plans, pools) lives as long as the process:
+        # moved out of the collector's generations, later collections do not walk it again.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(1, ge=1)
     db_pool_max: int = Field(10, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
+    # Events in one POST /v1/meter_events body; the rest of a longer one is not read.
+    bulk_max_events: int = Field(1_000_000, ge=1)
     housekeeping_interval_minutes: int = Field(1, ge=1)
     log_level: str = "INFO"
     # Token buckets per API key (requests per second, bucket size); 0 rps = no limit.

@@ -88,3 +88,18 @@ async def test_redis_down_fails_open():
         assert d.allowed
     finally:
         await dead.aclose()
+
+
+async def test_concurrent_takes_of_several_keys_each_spend_their_own_budget(redis):
+    # Concurrent takes of one process share script calls: each still takes from its own
+    # bucket, in arrival order.
+    a, b = "key_a" + secrets.token_hex(4), "key_b" + secrets.token_hex(4)
+    small, large = ratelimit.Budget(SLOW, 3), ratelimit.Budget(SLOW, 5)
+    calls = []
+    for _ in range(10):
+        calls += [ratelimit.take(redis, a, small), ratelimit.take(redis, b, large)]
+    got = await asyncio.gather(*calls)
+    assert [d.allowed for d in got[0::2]] == [True] * 3 + [False] * 7
+    assert [d.allowed for d in got[1::2]] == [True] * 5 + [False] * 5
+    assert [d.remaining for d in got[1::2][:5]] == [4, 3, 2, 1, 0]
+    assert all(d.retry_after >= 990 for d in got if not d.allowed)

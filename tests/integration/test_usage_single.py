@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
+
+from tortoise import connections
 
 from meterbill.db.models import MeterEvent
+from meterbill.db.usage_sql import EventRow
 from meterbill.services import catalog
 from meterbill.services.clock import utcnow
 from meterbill.services.test_clocks import create_test_clock
-from meterbill.services.usage import EventInput, record_event
+from meterbill.services.usage import EventInput, record_event, single
+from tests import services as svc
 from tests.integration.usage_support import event, setup_meter
 
 
@@ -34,13 +39,33 @@ async def test_concurrent_events_are_each_stored_once(db):
     assert await MeterEvent.filter(account_id=account).count() == 32
 
 
-async def test_one_unstorable_event_fails_alone(db):
+async def test_unstorable_text_is_rejected_and_fails_nothing_else(db):
     account, _, cus = await setup_meter()
     await record_event(account, event(cus, 1, ident="warm"))
-    # A lone surrogate cannot be encoded for the database: that call fails, the others
-    # (queued into the same statement on PostgreSQL) must not.
+    # A lone surrogate cannot be encoded for the database: that event is rejected naming
+    # its field; the others (queued into the same statement on PostgreSQL) are stored.
     calls = [record_event(account, event(cus, 1, ident=f"ok{i}")) for i in range(10)]
     calls.insert(5, record_event(account, event(cus, 1, ident="bad\ud800")))
+    results = await asyncio.gather(*calls)
+    bad = results.pop(5)
+    assert bad.status == "REJECTED"
+    assert [(e.code, e.field) for e in bad.errors] == [("INVALID", ("input", "identifier"))]
+    assert [r.status for r in results] == ["ACCEPTED"] * 10
+    assert await MeterEvent.filter(account_id=account).count() == 11
+
+
+async def test_a_failing_row_fails_only_its_own_call(db):
+    """A row that fails the shared statement (validation let nothing like it through any
+    more, so this one bypasses it) fails its own call alone: the others are retried each on
+    their own and stored."""
+    svc.require_pg()
+    account, meter, cus = await setup_meter()
+    await record_event(account, event(cus, 1, ident="warm"))
+    now = utcnow()
+    row = EventRow(account, meter, cus, "bad\ud800", "tokens", Decimal(1), now, "{}", now)
+    writer = single.writer_for(connections.get("default"))
+    calls = [record_event(account, event(cus, 1, ident=f"ok{i}")) for i in range(10)]
+    calls.insert(5, writer.write(single.Pending(row, None)))
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(results[5], Exception)
     assert [r.status for r in results if not isinstance(r, Exception)] == ["ACCEPTED"] * 10

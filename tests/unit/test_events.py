@@ -263,3 +263,24 @@ def test_field_prefix_defaults_to_the_bare_path() -> None:
     with pytest.raises(DomainError) as e:
         validate_event(meter(), {**CUS}, None, None, NOW)
     assert e.value.errors[0].field == ("payload", "value")
+
+
+def test_text_errors_name_each_field_holding_unstorable_text() -> None:
+    from meterbill.billing.events import text_errors
+
+    assert text_errors("tokens", {"customer_id": "cus_é", "v": ["ü", {"k": 1}]}, "id-ß", P) == []
+    got = text_errors(
+        "tok\ud800",
+        {"ok": "x", "value": "1\x00", "deep": {"a": ["\udfff"]}, "\ud800": 1},
+        "id\udc00",
+        ("input", "7"),
+    )
+    assert [(e.code, e.field) for e in got] == [
+        ("INVALID", ("input", "7", "eventName")),
+        ("INVALID", ("input", "7", "payload", "value")),
+        ("INVALID", ("input", "7", "payload", "deep")),
+        ("INVALID", ("input", "7", "payload")),
+        ("INVALID", ("input", "7", "identifier")),
+    ]
+    assert "U+0000" in got[1].message and "surrogate" in got[2].message
+    assert all("\ud800" not in e.message and "\udc00" not in e.message for e in got)

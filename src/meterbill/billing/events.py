@@ -166,6 +166,56 @@ def validate_event(
     return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC))
 
 
+def text_problem(s: str) -> str | None:
+    """Why a string cannot be stored as text (PostgreSQL refuses U+0000, and a lone
+    surrogate, which JSON's \\u escapes can carry, has no UTF-8 form), or None."""
+    if "\x00" in s:
+        return "must not contain the NUL character (U+0000)"
+    if s.isascii() or _encodable(s):
+        return None
+    return "must be valid Unicode text (it holds a lone surrogate)"
+
+
+def _nested_problem(value: object) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            why = (text_problem(k) if isinstance(k, str) else None) or _nested_problem(v)
+            if why:
+                return why
+    elif isinstance(value, list | tuple):
+        for v in value:
+            why = _nested_problem(v)
+            if why:
+                return why
+    return None
+
+
+def text_errors(
+    event_name: str, payload: object, identifier: str | None, field_prefix: tuple[str, ...] = ()
+) -> list[FieldError]:
+    """The fields of an incoming event holding a string the database cannot store, each
+    named. Checked before the meter and customer are looked up, which would send them to the
+    database too."""
+    errors: list[FieldError] = []
+    why = text_problem(event_name)
+    if why:
+        errors.append(FieldError("INVALID", f"eventName {why}", (*field_prefix, "eventName")))
+    if isinstance(payload, Mapping):
+        for k, v in payload.items():
+            if isinstance(k, str) and (why := text_problem(k)):
+                # The key itself is not echoed: it is what cannot be written.
+                msg = f"a payload key {why}"
+                errors.append(FieldError("INVALID", msg, (*field_prefix, "payload")))
+            elif why := _nested_problem(v):
+                msg = f"payload.{k} {why}"
+                errors.append(FieldError("INVALID", msg, (*field_prefix, "payload", str(k))))
+    if identifier is not None and (why := text_problem(identifier)):
+        errors.append(FieldError("INVALID", f"identifier {why}", (*field_prefix, "identifier")))
+    return errors
+
+
 def _encodable(s: str) -> bool:
     try:
         s.encode()

@@ -1,10 +1,10 @@
 """Run a block's statements on one pooled PostgreSQL connection, without a transaction.
 
-Each ORM or raw statement outside a transaction acquires a pool connection and, on release,
-asyncpg resets it (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`): a
-second round trip per statement. A read path of several statements pins one connection
-instead: one acquire, one reset. Unlike in_transaction() it sends no BEGIN/COMMIT; reads see
-each statement's own snapshot, as they would unpinned."""
+Each ORM or raw statement outside a transaction acquires and releases a pool connection
+(asyncpg's reset query on release is skipped: db/setup.StatelessConnection). A read path of
+several statements pins one connection instead: one acquire, one release. Unlike
+in_transaction() it sends no BEGIN/COMMIT; reads see each statement's own snapshot, as they
+would unpinned."""
 
 from __future__ import annotations
 

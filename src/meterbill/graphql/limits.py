@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, StringValueNode, Visitor, visit
+from graphql import FieldNode, GraphQLError, OperationType, StringValueNode, Visitor, visit
+from graphql.utilities import get_operation_ast
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -140,6 +142,55 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+def _has_surrogate(value: object) -> bool:
+    """A lone surrogate in any string of `value` (only JSON variables can carry one: the
+    GraphQL lexer refuses them in documents). orjson refuses to write one, so a value it
+    writes has none; the walk decides what orjson refuses for other reasons."""
+    try:
+        orjson.dumps(value)
+        return False
+    except (orjson.JSONEncodeError, TypeError):
+        return _walk_surrogate(value)
+
+
+def _walk_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and _lone_surrogate(value)
+    if isinstance(value, dict):
+        return any(_walk_surrogate(k) or _walk_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_walk_surrogate(v) for v in value)
+    return False
+
+
+def _lone_surrogate(s: str) -> bool:
+    try:
+        s.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# Their input is validated event by event (services/usage/record.py), which names the field
+# holding an unstorable string; other operations are refused as a whole.
+_RECORD_FIELDS = frozenset({"recordMeterEvent", "recordMeterEvents"})
+
+
+def _only_records(ctx: object) -> bool:
+    document = getattr(ctx, "graphql_document", None)
+    if document is None:
+        return False
+    op = get_operation_ast(document, getattr(ctx, "operation_name", None))
+    return (
+        op is not None
+        and op.operation == OperationType.MUTATION
+        and all(
+            isinstance(sel, FieldNode) and sel.name.value in _RECORD_FIELDS
+            for sel in op.selection_set.selections
+        )
+    )
+
+
 class _StringValues(Visitor):
     def __init__(self) -> None:
         super().__init__()
@@ -151,7 +202,9 @@ class _StringValues(Visitor):
 
 class NoNulStrings(SchemaExtension):
     """U+0000 in any string input is refused up front: PostgreSQL text cannot hold it, so
-    it would otherwise surface as an internal error deep in a service (found by fuzzing)."""
+    it would otherwise surface as an internal error deep in a service (found by fuzzing).
+    So is a lone surrogate (a JSON \\ud800 escape in the variables), except in
+    recordMeterEvent(s), which reject such an event naming its field."""
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -160,15 +213,13 @@ class NoNulStrings(SchemaExtension):
             visitor = _StringValues()
             visit(ctx.graphql_document, visitor)
             found = visitor.nul
-        if found:
+        message = "strings must not contain the NUL character (U+0000)" if found else None
+        if message is None and _has_surrogate(ctx.variables or {}) and not _only_records(ctx):
+            message = "strings must be valid Unicode text (no lone surrogates)"
+        if message is not None:
             ctx.result = GraphQLExecutionResult(
                 data=None,
-                errors=[
-                    GraphQLError(
-                        "strings must not contain the NUL character (U+0000)",
-                        extensions={"code": "BAD_USER_INPUT"},
-                    )
-                ],
+                errors=[GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})],
             )
         yield
 

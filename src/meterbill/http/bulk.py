@@ -10,7 +10,9 @@ to the event (["payload", "value"]); the line's index says which event.
 
 A line that is not a JSON object is REJECTED on its own. A JSON array that stops being
 valid JSON cannot be resynchronised: its last line is then an error line for the index
-where parsing stopped, and nothing after it is read.
+where parsing stopped, and nothing after it is read. So does a body with more than
+MB_BULK_MAX_EVENTS events: those before the limit are stored and reported, the line at the
+limit's index says that it and the events after it were not read (a client resends them).
 
 Plain ASGI rather than a Starlette StreamingResponse: under ASGI < 2.4 that response reads
 `receive` to watch for disconnects, which would steal the request body it is streaming."""
@@ -137,6 +139,37 @@ def decoded(lines: list[bytes | FieldError]) -> Iterator[Any]:
             continue
         # orjson refuses lone surrogates itself; U+0000 can only come as an escape.
         yield _text_checked(value) if b"\\u0000" in line else value
+
+
+class _Cap:
+    """Passes at most `limit` events through, lazily (a body's dicts still die young)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.left = limit
+        self.over = False
+
+    def take(self, values: Iterable[Any]) -> Iterator[Any]:
+        for v in values:
+            if self.left == 0:
+                self.over = True
+                return
+            self.left -= 1
+            yield v
+
+
+async def capped(items: AsyncIterator[Iterable[Any]], limit: int) -> AsyncIterator[Iterable[Any]]:
+    """The body's events up to `limit`; then, if there is one more, a BodyError at its index
+    (so nothing after it is read)."""
+    cap = _Cap(limit)
+    async for values in items:
+        yield cap.take(values)
+        if cap.over:
+            raise BodyError(
+                limit,
+                f"a request holds at most {limit} events (MB_BULK_MAX_EVENTS): send this "
+                "event and those after it in another request",
+            )
 
 
 async def ndjson_values(chunks: AsyncIterator[bytes]) -> AsyncIterator[Iterable[Any]]:
@@ -347,7 +380,7 @@ class BulkMeterEvents:
         pipe = _Pipeline(send)
         try:
             try:
-                async for values in items:
+                async for values in capped(items, self.settings.bulk_max_events):
                     if await ingest.add(values) >= CHUNK:
                         await pipe.push(ingest.take())
             except BodyError as e:

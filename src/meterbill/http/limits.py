@@ -8,6 +8,7 @@ JSON object with the GraphQL request members is refused with 400 and a JSON erro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -28,6 +29,16 @@ async def send_error(
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def decode(body: bytes) -> Any:
+    """The body's JSON as the GraphQL view decodes it (graphql/http.py): orjson, and Python's
+    json for what orjson refuses but JSON allows (integers past 64 bits, \\u escapes of
+    lone surrogates), so that the API, not this gate, says what is wrong with such values."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 class _TooLarge(Exception):
@@ -90,8 +101,8 @@ class BodyLimit:
             await send_error(send, 415, "BAD_REQUEST", "Content-Type must be application/json")
             return
         try:
-            problem = shape_error(orjson.loads(body))
-        except orjson.JSONDecodeError:
+            problem = shape_error(decode(body))
+        except (ValueError, RecursionError):  # json's own nesting limit
             problem = "the body is not valid JSON"
         if problem:
             await send_error(send, 400, "BAD_REQUEST", problem)
