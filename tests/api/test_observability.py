@@ -141,11 +141,15 @@ async def test_event_and_payment_counters_api():
 
 
 async def _scrape_depth(pool, client) -> tuple[float, int, int]:
-    """The gauge, bracketed by the queue's length read just before and after the scrape
-    (other jobs may come and go meanwhile on a shared queue)."""
-    before = await pool.zcard("meterbill:queue")
-    await client.get("/metrics")
-    after = await pool.zcard("meterbill:queue")
+    """The gauge, bracketed by the queue's length read just before and after the scrape.
+    Other jobs may come and go meanwhile on a shared queue (a bracket cannot hold if one
+    comes and another goes), so scrape again until the queue kept its length across one."""
+    for _ in range(50):
+        before = await pool.zcard("meterbill:queue")
+        await client.get("/metrics")
+        after = await pool.zcard("meterbill:queue")
+        if before == after:
+            break
     return metrics.sample("meterbill_queue_depth") or 0, before, after
 
 
