@@ -5,8 +5,11 @@ that need them skip, saying so; with MB_REQUIRE_SERVICES=1 they fail instead."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -67,6 +70,29 @@ def create_pg_database(server_url: str) -> tuple[str, str]:
 
 def drop_pg_database(server_url: str, name: str) -> None:
     asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def fresh_pg_database(server_url: str) -> Iterator[str]:
+    """The url of a new, empty database on `server_url`, dropped afterwards."""
+    name, url = create_pg_database(server_url)
+    try:
+        yield url
+    finally:
+        drop_pg_database(server_url, name)
+
+
+@contextlib.contextmanager
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the deployment's kind, as tests/conftest.py picks it:
+    PostgreSQL when the services are configured, else a SQLite file. (The ORM's query
+    builders, once made for one dialect, stay that dialect's for the process.)"""
+    server = pg_server_url()
+    if server is None or redis_server_url() is None:
+        yield f"sqlite://{tmp_path}/fresh.db"
+        return
+    with fresh_pg_database(server) as url:
+        yield url
 
 
 async def _pick_redis_db(server_url: str) -> str:

@@ -63,10 +63,6 @@ def test_sqlite_billing_claim_searches_an_index(tmp_path: Path) -> None:
 
 
 def test_postgres_billing_claim_uses_the_partial_index() -> None:
-    server = svc.require_pg()
-    name, url = svc.create_pg_database(server)
-    try:
+    with svc.fresh_pg_database(svc.require_pg()) as url:
         plan = asyncio.run(_plan(Settings(database_url=url)))
-    finally:
-        svc.drop_pg_database(server, name)
     assert INDEX in plan and "Sort" not in plan, plan

@@ -127,13 +127,5 @@ async def _migrate_and_check(settings: Settings) -> None:
 
 
 def test_backfill(tmp_path: Path) -> None:
-    # A fresh database of the deployment's kind (as tests/conftest.py picks it).
-    server = svc.pg_server_url()
-    if server is None or svc.redis_server_url() is None:
-        asyncio.run(_migrate_and_check(Settings(database_url=f"sqlite://{tmp_path}/p.db")))
-        return
-    name, url = svc.create_pg_database(server)
-    try:
+    with svc.fresh_database_url(tmp_path) as url:
         asyncio.run(_migrate_and_check(Settings(database_url=url)))
-    finally:
-        svc.drop_pg_database(server, name)

@@ -70,12 +70,8 @@ def test_sqlite_migrations_keep_unique_constraints(tmp_path: Path) -> None:
 
 
 def test_postgres_migrations_keep_unique_constraints() -> None:
-    server = svc.require_pg()
-    name, url = svc.create_pg_database(server)
-    try:
+    with svc.fresh_pg_database(svc.require_pg()) as url:
         found = asyncio.run(_migrate_and_inspect(Settings(database_url=url)))
-    finally:
-        svc.drop_pg_database(server, name)
     assert UNIQUE <= found, UNIQUE - found
 
 
