@@ -22,12 +22,17 @@ async def _post(client: Any, secret: str, body: bytes, ctype: str) -> list[dict[
     return [orjson.loads(line) for line in resp.content.splitlines()]
 
 
+async def _tenant_with_meter(client: Any) -> tuple[str, str, str]:
+    """A new account and key with the bulk tests' meter and one customer."""
+    account, secret = await new_key()
+    tenant = Tenant(client, account, secret)
+    await make_meter(tenant)
+    return account, secret, await make_customer(tenant)
+
+
 async def test_events_past_the_limit_are_not_taken(deployment):
     async with running(deployment, bulk_max_events=5) as client:
-        account, secret = await new_key()
-        tenant = Tenant(client, account, secret)
-        await make_meter(tenant)
-        cus = await make_customer(tenant)
+        account, secret, cus = await _tenant_with_meter(client)
 
         # Exactly the limit: all taken, no error line.
         lines = await _post(client, secret, ndjson([ev(cus, f"a{i}") for i in range(5)]), NDJSON)
@@ -53,10 +58,7 @@ async def test_the_limit_counts_across_chunks(deployment):
     # 2500 events per INSERT (http/bulk.CHUNK): the first chunk is stored before the limit
     # is reached in the second, and both chunks' events before the limit count.
     async with running(deployment, bulk_max_events=2600) as client:
-        account, secret = await new_key()
-        tenant = Tenant(client, account, secret)
-        await make_meter(tenant)
-        cus = await make_customer(tenant)
+        account, secret, cus = await _tenant_with_meter(client)
         lines = await _post(client, secret, ndjson([ev(cus, f"e{i}") for i in range(2700)]), NDJSON)
         assert statuses(lines) == ["ACCEPTED"] * 2600 + ["REJECTED"]
         assert lines[-1]["index"] == 2600
