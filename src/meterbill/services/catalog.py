@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.errors import DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
 from meterbill.services.clock import utcnow
+from meterbill.services.lifecycle import customers as lifecycle_customers
 from meterbill.services.pages import Page, paginate
 
 AGGREGATIONS = ("SUM", "COUNT", "LAST")
@@ -166,24 +167,20 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
     if errors:
         raise DomainError(errors)
     try:
-        async with in_transaction():
-            customer = await Customer.create(
-                account_id=account_id,
-                name=spec.name,
-                email=spec.email,
-                description=spec.description,
-                external_id=spec.external_id or None,
-                default_payment_method=spec.payment_method,
-                test_clock_id=spec.test_clock_id,
-            )
+        return await lifecycle_customers.create(
+            # Stripe: a customer on a test clock was created at the clock's time.
+            None if clock is None else clock.frozen_time,
+            account_id=account_id,
+            name=spec.name,
+            email=spec.email,
+            description=spec.description,
+            external_id=spec.external_id or None,
+            default_payment_method=spec.payment_method,
+            test_clock_id=spec.test_clock_id,
+        )
     except IntegrityError as exc:
         msg = f"a customer with externalId {spec.external_id!r} already exists"
         raise DomainError([FieldError("ALREADY_EXISTS", msg, ("input", "externalId"))]) from exc
-    if clock is not None:
-        # Stripe: a customer on a test clock was created at the clock's time.
-        customer.created_at = clock.frozen_time
-        await customer.save(update_fields=["created_at"])
-    return customer
 
 
 async def attach_payment_method(account_id: str, customer_id: str, pm: str) -> Customer:
