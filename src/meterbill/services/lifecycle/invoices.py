@@ -16,7 +16,7 @@ from tortoise import connections
 
 from meterbill.billing.errors import DomainError, conflict
 from meterbill.db.models import Invoice
-from meterbill.services.batch_sql import Columns, dialect, update_rows
+from meterbill.db.stores.rows import Columns, dialect, update_rows
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.payments import ChargeResult
