@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tortoise import connections
 
+from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
@@ -18,11 +19,12 @@ __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_r
 @dataclass(frozen=True)
 class Stores:
     rows: RowStore
+    rollups: RollupStore
 
 
 _BY_DIALECT = {
-    "postgres": lambda: Stores(rows=PostgresRows()),
-    "sqlite": lambda: Stores(rows=SqliteRows()),
+    "postgres": lambda: Stores(rows=PostgresRows(), rollups=PostgresRollups()),
+    "sqlite": lambda: Stores(rows=SqliteRows(), rollups=SqliteRollups()),
 }
 _current: Stores | None = None
 
