@@ -29,6 +29,16 @@ def _latest_order(cols: Sequence[str], desc_value: bool = True) -> str:
     return f"{t} DESC, {q} DESC{tail}"
 
 
+def _latest(exprs: Sequence[str], names: Sequence[str], order: str, where: str) -> list[str]:
+    """(value, timestamp, seq) of the first row in `order`: the greatest timestamp is max()."""
+    (v, t, q), (vn, tn, qn) = exprs, names
+    return [
+        f"(array_agg({v} ORDER BY {order}){where})[1] AS {vn}",
+        f"max({t}) AS {tn}",
+        f"(array_agg({q} ORDER BY {order}){where})[1] AS {qn}",
+    ]
+
+
 def merge_rollups(measures: Sequence[Measure], alias: str = "") -> str:
     """SELECT items merging the rollup rows (table alias `alias`, e.g. "r.") of each group;
     each item is named by its column."""
@@ -39,13 +49,8 @@ def merge_rollups(measures: Sequence[Measure], alias: str = "") -> str:
             out += [f"sum({c}) AS {name}" for c, name in zip(cols, m.columns, strict=True)]
         elif m.rule == LATEST:
             # The value only breaks ties that arrival order cannot, as merge() does.
-            order, present = _latest_order(cols), f"{cols[1]} IS NOT NULL"
-            v, t, q = m.columns
-            out += [
-                f"(array_agg({cols[0]} ORDER BY {order}) FILTER (WHERE {present}))[1] AS {v}",
-                f"max({cols[1]}) AS {t}",
-                f"(array_agg({cols[2]} ORDER BY {order}) FILTER (WHERE {present}))[1] AS {q}",
-            ]
+            present = f" FILTER (WHERE {cols[1]} IS NOT NULL)"
+            out += _latest(cols, m.columns, _latest_order(cols), present)
         else:
             raise ValueError(f"no SQL for merge rule {m.rule!r}")
     return ", ".join(out)
@@ -61,13 +66,7 @@ def fold_events(measures: Sequence[Measure]) -> str:
             for expr, name in zip(src, m.columns, strict=True):
                 out.append(f"count(*) AS {name}" if expr == "1" else f"sum({expr}) AS {name}")
         elif m.rule == LATEST:
-            order = _latest_order(src, desc_value=False)
-            v, t, q = m.columns
-            out += [
-                f"(array_agg({src[0]} ORDER BY {order}))[1] AS {v}",
-                f"max({src[1]}) AS {t}",
-                f"(array_agg({src[2]} ORDER BY {order}))[1] AS {q}",
-            ]
+            out += _latest(src, m.columns, _latest_order(src, desc_value=False), "")
         else:
             raise ValueError(f"no SQL for merge rule {m.rule!r}")
     return ", ".join(out)
