@@ -161,3 +161,8 @@ def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:
         transform_divide_by=price.transform_divide_by,
         transform_round=price.transform_round,  # type: ignore[arg-type]
     )
+
+
+async def tiers_of(account_id: str, price_ids: Sequence[str]) -> list[PriceTier]:
+    """The tiers of the account's prices among `price_ids` (another account's: none)."""
+    return await PriceTier.filter(price_id__in=list(price_ids), price__account_id=account_id)
