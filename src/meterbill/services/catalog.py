@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -111,7 +112,9 @@ async def get_meter(account_id: str, meter_id: str) -> Meter | None:
     return await Meter.get_or_none(id=meter_id, account_id=account_id)
 
 
-async def list_meters(account_id: str, first: int, after: str | None, status: str | None) -> Page:
+async def list_meters(
+    account_id: str, first: int, after: str | None, status: str | None
+) -> Page[Any]:
     qs = Meter.filter(account_id=account_id)
     if status:
         qs = qs.filter(status=status)
@@ -202,7 +205,7 @@ async def get_customer(account_id: str, customer_id: str) -> Customer | None:
     return await Customer.get_or_none(id=customer_id, account_id=account_id)
 
 
-async def list_customers(account_id: str, first: int, after: str | None) -> Page:
+async def list_customers(account_id: str, first: int, after: str | None) -> Page[Any]:
     return await paginate(Customer.filter(account_id=account_id), first, after)
 
 
