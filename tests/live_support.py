@@ -65,13 +65,15 @@ async def meter_and_customer(tenant: Tenant, at: datetime) -> tuple[str, str]:
     return meter_id, str(d["createCustomer"]["customer"]["id"])
 
 
-async def record(tenant: Tenant, customer_id: str, value: str, at: datetime) -> None:
+async def record(
+    tenant: Tenant, customer_id: str, value: str, at: datetime, event: str = "tokens"
+) -> None:
     d = await tenant.data(
         "mutation($i: MeterEventInput!) { recordMeterEvent(input: $i) "
         "{ meterEvent { status } userErrors { field message } } }",
         {
             "i": {
-                "eventName": "tokens",
+                "eventName": event,
                 "payload": {"customer_id": customer_id, "value": value},
                 "timestamp": iso(at),
             }
@@ -101,7 +103,12 @@ async def live_usage(
             async for result in session.subscribe(request):
                 yield result["usage"]
 
-        yield messages()
+        stream = messages()
+        try:
+            yield stream
+        finally:
+            # Ends the subscription (complete) before the session closes the socket.
+            await stream.aclose()  # type: ignore[attr-defined]
 
 
 async def next_message(messages: AsyncIterator[dict[str, Any]], timeout: float = 30) -> Any:

@@ -16,6 +16,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from meterbill.config import Settings
 from meterbill.graphql import record_fast
@@ -81,7 +82,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except TypeError:
             return json.dumps(data, separators=(",", ":"))
 
-    async def on_ws_connect(self, context: Context) -> None:
+    async def on_ws_connect(self, context: Context) -> UnsetType:
         """graphql-transport-ws connection_init: the payload's Authorization names the key.
         A missing, unknown, revoked or write-only key closes the socket with 4403."""
         params = context.connection_params or {}
@@ -94,7 +95,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if principal is None or not (principal.scopes & LIVE_SCOPES):
             raise ConnectionRejectionError()
         context.principal = principal
-        return None
+        return UNSET  # connection_ack without a payload
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
