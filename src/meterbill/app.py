@@ -22,6 +22,7 @@ from tortoise import connections
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", gql),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
+        *dashboard.routes(),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
     middleware = [Middleware(Observe)]
