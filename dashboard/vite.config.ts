@@ -7,6 +7,8 @@ import { defineConfig } from "vite";
 export default defineConfig({
   base: "/dashboard/",
   plugins: [react()],
+  // `npm run dev`: the API (HTTP and graphql-transport-ws) of a local `meterbill serve`.
+  server: { proxy: { "/graphql": { target: "http://127.0.0.1:8000", ws: true } } },
   build: {
     outDir: "../src/meterbill/static/dashboard",
     emptyOutDir: true,
