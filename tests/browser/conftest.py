@@ -47,10 +47,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Meterbill]:
         srv.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+def _require_chromium() -> None:
     if not Path(CHROMIUM).is_file():
         missing(f"chromium not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    _require_chromium()
     try:
         from playwright.async_api import async_playwright
     except ImportError:

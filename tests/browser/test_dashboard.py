@@ -35,7 +35,8 @@ async def _alpaca_month(tenant: Tenant) -> tuple[dict[str, str], str]:
     )
     cus = str(d["createCustomer"]["customer"]["id"])
     sub = await subscribe(
-        tenant, {"customerId": cus, "items": [{"priceId": cat["usage"]}, {"priceId": cat["license"]}]}
+        tenant,
+        {"customerId": cus, "items": [{"priceId": cat["usage"]}, {"priceId": cat["license"]}]},
     )
     assert sub["userErrors"] == [], sub
     await record(tenant, cus, "3000", utc(2026, 1, 1, 0, 2), "alpaca_ai_tokens")
@@ -129,7 +130,9 @@ async def test_dashboard_end_to_end(server: Meterbill, browser: Any) -> None:
 
 async def test_keyboard_only_sign_in_and_navigation(server: Meterbill, browser: Any) -> None:
     async with remote_tenant(server, "Keyboard") as tenant:
-        await tenant.data('mutation { createCustomer(input: {name: "Keyed Customer"}) { customer { id } } }')
+        await tenant.data(
+            'mutation { createCustomer(input: {name: "Keyed Customer"}) { customer { id } } }'
+        )
         page = await browser.new_page()
         await page.goto(f"{server.url}/dashboard")
         key = page.get_by_label("Secret API key (READ or ADMIN)")
@@ -155,7 +158,9 @@ async def test_keyboard_only_sign_in_and_navigation(server: Meterbill, browser: 
         await page.close()
 
 
-async def test_a_wrong_key_and_a_server_that_is_down_say_so(server: Meterbill, browser: Any) -> None:
+async def test_a_wrong_key_and_a_server_that_is_down_say_so(
+    server: Meterbill, browser: Any
+) -> None:
     page = await browser.new_page()
     await page.goto(f"{server.url}/dashboard#key=mb_sk_not_a_key")
     await expect(page.get_by_role("alert")).to_contain_text("This key was not accepted")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parent.parent / "static" / "dashboard"
 
@@ -40,7 +40,7 @@ class _Assets(StaticFiles):
     """Content-hashed files: a name never changes content, so browsers keep them."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_headers(message: dict) -> None:  # type: ignore[type-arg]
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:
                 headers = list(message.get("headers", []))
                 headers.append((b"cache-control", b"public, max-age=31536000, immutable"))
