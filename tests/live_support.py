@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,17 @@ subscription($m: ID!, $c: ID!) {
   }
 }
 """
+
+
+@contextmanager
+def embedded_server(base: Path) -> Iterator[Meterbill]:
+    """`meterbill serve` on the default path: a SQLite file, the embedded worker."""
+    srv = Meterbill(base, {"MB_DATABASE_URL": f"sqlite://{base}/meterbill.db"})
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
 
 
 def create_account(server: Meterbill, name: str = "Alpaca AI") -> tuple[str, str]:

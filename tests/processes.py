@@ -148,6 +148,17 @@ class OwnRedis:
             self.proc = None
 
 
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it is not gone within 15 s."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class Meterbill:
     """`meterbill serve` as its own process."""
 
@@ -198,13 +209,7 @@ class Meterbill:
 
     def close(self) -> None:
         self.http.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
 
 
 class Worker:
@@ -223,10 +228,4 @@ class Worker:
         )
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)

@@ -12,6 +12,7 @@ import websockets
 
 from tests.billing_helpers import utc
 from tests.live_support import (
+    embedded_server,
     live_usage,
     meter_and_customer,
     next_message,
@@ -27,13 +28,8 @@ AT = utc(2026, 3, 10, 12)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Meterbill]:
-    base = tmp_path_factory.mktemp("live")
-    srv = Meterbill(base, {"MB_DATABASE_URL": f"sqlite://{base}/meterbill.db"})
-    try:
-        srv.start()
+    with embedded_server(tmp_path_factory.mktemp("live")) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 async def test_first_message_is_the_current_value_then_one_per_change(server: Meterbill) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests import services as svc
+from tests.live_support import embedded_server
 from tests.processes import Meterbill
 
 CHROMIUM = os.environ.get("MB_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -38,13 +39,8 @@ def missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Meterbill]:
-    base = tmp_path_factory.mktemp("dashboard")
-    srv = Meterbill(base, {"MB_DATABASE_URL": f"sqlite://{base}/meterbill.db"})
-    try:
-        srv.start()
+    with embedded_server(tmp_path_factory.mktemp("dashboard")) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def _require_chromium() -> None:
