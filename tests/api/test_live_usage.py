@@ -102,3 +102,22 @@ async def test_an_unknown_or_foreign_meter_is_an_error_naming_it(server: Meterbi
             with pytest.raises(Exception) as failed:
                 await next_message(messages)
         assert "no meter" in str(failed.value) and meter_id in str(failed.value)
+
+
+async def test_a_key_revoked_while_subscribed_ends_the_subscription(server: Meterbill) -> None:
+    async with remote_tenant(server) as tenant:
+        meter_id, customer_id = await meter_and_customer(tenant, AT)
+        d = await tenant.data(
+            'mutation { createApiKey(input: {name: "live", scopes: [READ]}) '
+            "{ apiKey { id } secret } }"
+        )
+        key_id, secret = d["createApiKey"]["apiKey"]["id"], d["createApiKey"]["secret"]
+        async with live_usage(server, secret, meter_id, customer_id) as messages:
+            assert Decimal((await next_message(messages))["value"]) == 0
+            await tenant.data(
+                "mutation($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { id } } }",
+                {"id": key_id},
+            )
+            with pytest.raises(Exception) as ended:
+                await next_message(messages)
+        assert "revoked" in str(ended.value)

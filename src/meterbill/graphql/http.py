@@ -23,6 +23,7 @@ from meterbill.graphql import record_fast
 from meterbill.graphql.context import Context
 from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
+from meterbill.graphql.live import LIVE_SCOPES, connection_secret
 from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
 from meterbill.services import metrics, ratelimit
@@ -31,19 +32,10 @@ from meterbill.services.accounts import authenticate
 log = logging.getLogger("meterbill.graphql")
 
 
-def _bearer_token(header: object) -> str | None:
-    if not isinstance(header, str):
-        return None
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def bearer(request: Request) -> str | None:
-    return _bearer_token(request.headers.get("authorization", ""))
-
-
-# Scopes that may open a live usage subscription (contract extension live).
-LIVE_SCOPES = frozenset({"READ", "ADMIN"})
 
 
 class _TextWebSocket(ASGIWebSocketAdapter):
@@ -85,8 +77,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType:
         """graphql-transport-ws connection_init: the payload's Authorization names the key.
         A missing, unknown, revoked or write-only key closes the socket with 4403."""
-        params = context.connection_params or {}
-        secret = _bearer_token(params.get("Authorization", params.get("authorization")))
+        secret = connection_secret(context.connection_params)
         try:
             principal = await authenticate(secret) if secret else None
         except Exception as exc:  # noqa: BLE001 - the database does not answer

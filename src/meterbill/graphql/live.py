@@ -6,13 +6,37 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
 from meterbill.graphql.context import Info
-from meterbill.graphql.errors import query
+from meterbill.graphql.errors import GqlError, query
 from meterbill.graphql.scalars import BigInt
+from meterbill.services.accounts import authenticate
 from meterbill.services.live import usage as live
+
+# Scopes that may open a live usage subscription (contract extension live).
+LIVE_SCOPES = frozenset({"READ", "ADMIN"})
+
+
+def connection_secret(params: dict[str, Any] | None) -> str | None:
+    """The key of a graphql-transport-ws connection_init payload: {"Authorization": "Bearer
+    mb_sk_..."} (browsers cannot set headers on a WebSocket)."""
+    header = (params or {}).get("Authorization", (params or {}).get("authorization"))
+    if not isinstance(header, str):
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def key_still_valid(params: dict[str, Any] | None, key_id: str | None) -> bool:
+    secret = connection_secret(params)
+    try:
+        principal = await authenticate(secret) if secret else None
+    except Exception:  # noqa: BLE001 - the database does not answer: keep the stream
+        return True
+    return principal is not None and principal.key_id == key_id
 
 
 @strawberry.type(name="LiveUsage")
@@ -56,7 +80,13 @@ class LiveSubscription:
     async def usage(
         self, info: Info, meter_id: strawberry.ID, customer_id: strawberry.ID
     ) -> AsyncGenerator[LiveUsage, None]:
-        stream = live.watch(info.context.account_id, str(meter_id), str(customer_id))
+        ctx = info.context
+        key_id = ctx.principal.key_id if ctx.principal else None
+
+        async def still_allowed() -> bool:
+            return await key_still_valid(ctx.connection_params, key_id)
+
+        stream = live.watch(ctx.account_id, str(meter_id), str(customer_id), still_allowed)
         try:
             # The first value through the one error mapping: an unknown id is BAD_USER_INPUT.
             yield LiveUsage.of(await query(_first(stream)))
@@ -64,3 +94,5 @@ class LiveSubscription:
                 yield LiveUsage.of(u)
         finally:
             await stream.aclose()
+        # The stream ends only when the key stopped being valid.
+        raise GqlError("UNAUTHENTICATED", "the API key of this connection was revoked")

@@ -3,7 +3,8 @@ billing period, as meterEventSummaries would return it, and the upcoming invoice
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ from meterbill.services.clock import clock_now, utcnow
 from meterbill.services.live import hub
 from meterbill.services.subscriptions import LIVE, upcoming_invoice
 from meterbill.services.usage.summaries import meter_period_usage
+
+RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,15 @@ async def current(meter: Meter, customer: Customer) -> LiveUsage:
 
 
 async def watch(
-    account_id: str, meter_id: str, customer_id: str
+    account_id: str,
+    meter_id: str,
+    customer_id: str,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    recheck_seconds: float = RECHECK_SECONDS,
 ) -> AsyncGenerator[LiveUsage, None]:
-    """The current value at once, then a new one each time announced usage changes it."""
+    """The current value at once, then a new one each time announced usage changes it.
+    Ends when `still_allowed` says no (checked every `recheck_seconds`): a key revoked while
+    its subscription is open stops it as it would stop a request."""
     meter = await Meter.get_or_none(id=meter_id, account_id=account_id)
     if meter is None:
         raise not_found(f"no meter {meter_id!r}", "meterId")
@@ -76,7 +85,12 @@ async def watch(
         last = await current(meter, customer)
         yield last
         while True:
-            await changed.wait()
+            try:
+                await asyncio.wait_for(changed.wait(), recheck_seconds)
+            except TimeoutError:
+                if still_allowed is not None and not await still_allowed():
+                    return
+                continue
             changed.clear()
             now = await current(meter, customer)
             if not now.same_as(last):
