@@ -72,3 +72,7 @@ def invoice_line_id() -> str:
 
 def event_id() -> str:
     return new_id("evt")
+
+
+def domain_event_id() -> str:
+    return new_id("evt")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from meterbill.billing.aggregation import FORMULAS
 from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
 from meterbill.services.clock import utcnow
+from meterbill.services.lifecycle import customers as lifecycle_customers
 from meterbill.services.pages import Page, paginate
 
-AGGREGATIONS = ("SUM", "COUNT", "LAST")
+AGGREGATIONS = tuple(FORMULAS)
 MAPPINGS = ("BY_ID", "BY_EXTERNAL_ID")
 TEST_PAYMENT_METHODS = ("pm_card_visa", "pm_card_chargeDeclined")
 
@@ -110,7 +113,9 @@ async def get_meter(account_id: str, meter_id: str) -> Meter | None:
     return await Meter.get_or_none(id=meter_id, account_id=account_id)
 
 
-async def list_meters(account_id: str, first: int, after: str | None, status: str | None) -> Page:
+async def list_meters(
+    account_id: str, first: int, after: str | None, status: str | None
+) -> Page[Any]:
     qs = Meter.filter(account_id=account_id)
     if status:
         qs = qs.filter(status=status)
@@ -133,7 +138,7 @@ async def get_product(account_id: str, product_id: str) -> Product | None:
 
 async def list_products(
     account_id: str, first: int, after: str | None, active: bool | None = None
-) -> Page:
+) -> Page[Any]:
     qs = Product.filter(account_id=account_id)
     if active is not None:
         qs = qs.filter(active=active)
@@ -176,24 +181,20 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
     if errors:
         raise DomainError(errors)
     try:
-        async with in_transaction():
-            customer = await Customer.create(
-                account_id=account_id,
-                name=spec.name,
-                email=spec.email,
-                description=spec.description,
-                external_id=spec.external_id or None,
-                default_payment_method=spec.payment_method,
-                test_clock_id=spec.test_clock_id,
-            )
+        return await lifecycle_customers.create(
+            # Stripe: a customer on a test clock was created at the clock's time.
+            None if clock is None else clock.frozen_time,
+            account_id=account_id,
+            name=spec.name,
+            email=spec.email,
+            description=spec.description,
+            external_id=spec.external_id or None,
+            default_payment_method=spec.payment_method,
+            test_clock_id=spec.test_clock_id,
+        )
     except IntegrityError as exc:
         msg = f"a customer with externalId {spec.external_id!r} already exists"
         raise DomainError([FieldError("ALREADY_EXISTS", msg, ("input", "externalId"))]) from exc
-    if clock is not None:
-        # Stripe: a customer on a test clock was created at the clock's time.
-        customer.created_at = clock.frozen_time
-        await customer.save(update_fields=["created_at"])
-    return customer
 
 
 async def attach_payment_method(account_id: str, customer_id: str, pm: str) -> Customer:
@@ -219,7 +220,7 @@ SEARCH_MAX = 200
 
 async def list_customers(
     account_id: str, first: int, after: str | None, search: str | None = None
-) -> Page:
+) -> Page[Any]:
     """Newest first; `search` matches part of the name, email or externalId, any case."""
     qs = Customer.filter(account_id=account_id)
     text = (search or "").strip()

@@ -146,7 +146,7 @@ async def list_prices(
     after: str | None,
     product_id: str | None = None,
     active: bool | None = None,
-) -> Page:
+) -> Page[Any]:
     qs = Price.filter(account_id=account_id)
     if product_id:
         qs = qs.filter(product_id=product_id)
@@ -177,3 +177,8 @@ def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:
         transform_divide_by=price.transform_divide_by,
         transform_round=price.transform_round,  # type: ignore[arg-type]
     )
+
+
+async def tiers_of(account_id: str, price_ids: Sequence[str]) -> list[PriceTier]:
+    """The tiers of the account's prices among `price_ids` (another account's: none)."""
+    return await PriceTier.filter(price_id__in=list(price_ids), price__account_id=account_id)

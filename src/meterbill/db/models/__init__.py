@@ -18,6 +18,7 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
+from meterbill.db.models.events import DomainEvent
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
 from meterbill.db.models.usage import (
@@ -28,6 +29,7 @@ from meterbill.db.models.usage import (
 )
 
 __all__ = [
+    "DomainEvent",
     "IdempotencyKey",
     "Invoice",
     "InvoiceLine",
