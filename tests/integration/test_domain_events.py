@@ -153,7 +153,9 @@ async def test_seats_and_cancellation(db: Any) -> None:
     cat = await make_catalog("Events cancel")
     sub = await _subscribe(cat, await _customer(cat, "pm_card_visa"))
     item = next(
-        i for i in await sub.items.all() if i.price_id == cat.license_price  # type: ignore[attr-defined]
+        i
+        for i in await sub.items.all()
+        if i.price_id == cat.license_price  # type: ignore[attr-defined]
     )
     await subscriptions.update_item(cat.account_id, item.id, 3, "NONE")
     await subscriptions.update_item(cat.account_id, item.id, 3, "NONE")  # no change, no event
