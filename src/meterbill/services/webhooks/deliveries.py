@@ -48,6 +48,8 @@ def _signer(endpoint_id: str, stored: str) -> Webhook:
 
 
 def lease_seconds() -> float:
+    """A taken delivery may wait for one round of its endpoint's attempts in the process
+    (webhook_loop.HOLD_PER_SLOT), then take one attempt: twice the timeout, plus a margin."""
     return 2 * config().timeout + config().lease_margin
 
 
@@ -112,7 +114,7 @@ def outcome_row(
     return (job.delivery_id, "PENDING", n, at, retry, outcome.status, outcome.error)
 
 
-def disabled_row(job: Job, at: datetime) -> tuple[str, str, int, datetime | None, None, None, str]:
+def disabled_row(job: Job) -> tuple[str, str, int, None, None, None, str]:
     """Not attempted: the endpoint was disabled after the delivery was made."""
     return (job.delivery_id, "FAILED", job.attempt_count, None, None, None, "endpoint disabled")
 
