@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
-from meterbill.db.stores.rows import Columns, update_rows
+from meterbill.db.stores import Columns, update_rows
 from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
 from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle import invoices as lifecycle_invoices

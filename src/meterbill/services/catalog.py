@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from meterbill.billing.aggregation import FORMULAS
 from meterbill.billing.errors import DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
 from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle import customers as lifecycle_customers
 from meterbill.services.pages import Page, paginate
 
-AGGREGATIONS = ("SUM", "COUNT", "LAST")
+AGGREGATIONS = tuple(FORMULAS)
 MAPPINGS = ("BY_ID", "BY_EXTERNAL_ID")
 TEST_PAYMENT_METHODS = ("pm_card_visa", "pm_card_chargeDeclined")
 

@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.functions import Count
 
 from meterbill.db.models import Customer, Invoice, PaymentAttempt
-from meterbill.db.stores.rows import Columns, insert_rows
+from meterbill.db.stores import Columns, insert_rows
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.payments import ChargeResult, get_provider

@@ -15,7 +15,7 @@ from meterbill.billing import invoice as inv
 from meterbill.billing.money import decimal_to_str
 from meterbill.db import ids
 from meterbill.db.models import Invoice, Subscription
-from meterbill.db.stores.rows import Columns, insert_rows
+from meterbill.db.stores import Columns, insert_rows
 from meterbill.services import plans
 from meterbill.services.batch_usage import UsageRequest, period_usages
 

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise import connections
-
 from meterbill.billing.errors import DomainError, conflict
+from meterbill.db import stores
 from meterbill.db.models import Invoice
-from meterbill.db.stores.rows import Columns, dialect, update_rows
+from meterbill.db.stores import Columns, update_rows
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.payments import ChargeResult
@@ -124,18 +123,11 @@ async def _assign_numbers(invoices: Sequence[AnyInvoice]) -> None:
     by_account: dict[str, list[AnyInvoice]] = defaultdict(list)
     for i in invoices:
         by_account[i.account_id].append(i)
-    conn = connections.get("default")
-    sql = dialect(
-        conn,
-        "UPDATE accounts SET next_invoice_seq = next_invoice_seq + $1 WHERE id = $2 "
-        "RETURNING next_invoice_seq, invoice_prefix",
-    )
     for account_id in sorted(by_account):
         mine = by_account[account_id]
-        row = (await conn.execute_query_dict(sql, [len(mine), account_id]))[0]
-        first = int(row["next_invoice_seq"]) - len(mine)
+        first, prefix = await stores.reserve_invoice_numbers(account_id, len(mine))
         for n, i in enumerate(mine):
-            i.number = f"{row['invoice_prefix']}-{first + n:04d}"
+            i.number = f"{prefix}-{first + n:04d}"
 
 
 _FINALIZED: Columns = (

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from meterbill.db import ids
+from meterbill.db.stores import Columns, insert_rows
 from meterbill.db.stores import webhooks as webhook_store
-from meterbill.db.stores.rows import Columns, insert_rows
 from meterbill.services.clock import utcnow
 
 COLUMNS: Columns = (
