@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 
+from meterbill.worker.loops import finish
 from meterbill.worker.tasks import billing_tick
 
 log = logging.getLogger("meterbill.billing")
@@ -39,10 +40,7 @@ class BillingLoop:
         if self._task is None:
             return
         self._stopping.set()
-        done, _ = await asyncio.wait({self._task}, timeout=grace)
-        if not done:
-            self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await finish(self._task, grace)
         self._task = None
 
     async def _run(self) -> None:

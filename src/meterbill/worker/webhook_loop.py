@@ -25,6 +25,7 @@ from typing import Any
 
 from meterbill.services.clock import utcnow
 from meterbill.services.webhooks import config, deliveries, fanout, send, signing
+from meterbill.worker.loops import finish
 
 log = logging.getLogger("meterbill.webhooks")
 POLL = 0.1
@@ -55,10 +56,7 @@ class WebhookLoop:
             return
         self._stopping = True
         self._wake.set()
-        done, _ = await asyncio.wait({self._task}, timeout=grace)
-        if not done:
-            self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await finish(self._task, grace)
         self._task = None
 
     async def _run(self) -> None:

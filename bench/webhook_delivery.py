@@ -7,7 +7,7 @@ database: a WebhookLoop (as every worker process runs it) delivering to a local 
                            same transaction) -> the receiver got the request; EVENTS changes
                            at a steady RATE per second
 
-    .venv/bin/python bench/webhooks.py [--database-url postgres://...] [--events 1000]
+    .venv/bin/python bench/webhook_delivery.py [--database-url postgres://...] [--events 1000]
 
 Prints one JSON object. The receiver runs in its own process (aiohttp), so its CPU is not
 the loop's."""
