@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from standardwebhooks import Webhook
-from tortoise.transactions import in_transaction
+from tortoise import connections
 
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.db.models import DomainEvent, WebhookDelivery, WebhookEndpoint
@@ -59,17 +59,19 @@ async def take(free: Mapping[str, int], default_free: int, limit: int) -> list[J
     if limit <= 0:
         return []
     now = utcnow()
-    async with in_transaction() as conn:
-        candidates = await store.due(conn, now, default_free, limit * 4)
-        chosen: list[str] = []
-        left = dict(free)
-        for c in candidates:
-            n = left.get(c["endpoint_id"], default_free)
-            if n > 0 and len(chosen) < limit:
-                chosen.append(c["id"])
-                left[c["endpoint_id"]] = n - 1
-        until = now + timedelta(seconds=lease_seconds())
-        leased = await store.lease(conn, chosen, now, until)
+    # No transaction: the lease is one UPDATE that re-checks each row is still due, so a
+    # row another worker leased between the two statements is simply not taken here.
+    conn = connections.get("default")
+    candidates = await store.due(conn, now, default_free, limit * 4)
+    chosen: list[str] = []
+    left = dict(free)
+    for c in candidates:
+        n = left.get(c["endpoint_id"], default_free)
+        if n > 0 and len(chosen) < limit:
+            chosen.append(c["id"])
+            left[c["endpoint_id"]] = n - 1
+    until = now + timedelta(seconds=lease_seconds())
+    leased = await store.lease(conn, chosen, now, until)
     if not leased:
         return []
     events = {
