@@ -277,3 +277,22 @@ async def test_fan_out_is_once_per_event_and_never_for_a_rolled_back_change(
     assert not await WebhookPending.filter(event_id=event.id).exists()
     assert await DomainEvent.filter(account_id=acct).count() == 1
     assert rows[0].created_at <= datetime.now(UTC)
+
+
+async def test_no_attempt_starts_while_the_billing_pass_runs(
+    hooks: None, receiver: Receiver
+) -> None:
+    billing_busy = True
+    running = WebhookLoop(poll=0.05, yield_to=lambda: billing_busy)
+    running.start()
+    try:
+        acct = await _account()
+        ep = await _endpoint(acct, receiver)
+        await _customer(acct)
+        await asyncio.sleep(0.5)  # several passes of the loop
+        assert receiver.got == [] and (await _deliveries(ep)) == []
+        billing_busy = False
+        (d,) = await _settled(ep)
+        assert d.status == "SUCCEEDED" and len(receiver.got) == 1
+    finally:
+        await running.stop()

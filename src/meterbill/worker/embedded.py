@@ -59,7 +59,7 @@ class EmbeddedWorker:
             keep_result=WorkerSettings.keep_result,
         )
         self.billing = BillingLoop()
-        self.webhooks = WebhookLoop()
+        self.webhooks = WebhookLoop(yield_to=lambda: self.billing.busy)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

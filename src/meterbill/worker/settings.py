@@ -53,7 +53,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["billing"] = BillingLoop()
     ctx["billing"].start()
     webhooks.configure(settings)
-    ctx["webhooks"] = WebhookLoop()
+    ctx["webhooks"] = WebhookLoop(yield_to=lambda: bool(ctx["billing"].busy))
     ctx["webhooks"].start()
 
 

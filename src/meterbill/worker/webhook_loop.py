@@ -11,8 +11,11 @@ endpoint fills its own slots only, the other endpoints' deliveries go on.
 A pass writes the outcomes known so far (one statement), fans out queued events (every POLL
 seconds, and at once while batches come full) and leases due deliveries for the free slots.
 A finished attempt wakes the loop; passes are at least COALESCE apart so that a burst of
-finished attempts costs one pass, not one each. Attempts a stopped process leaves
-unfinished are taken again when their lease ends (services/webhooks/deliveries.py)."""
+finished attempts costs one pass, not one each. Billing comes first: while the process's
+billing pass runs (`yield_to`), no new attempt starts (attempts cost the process's CPU:
+month-end runs would slow down by the deliveries they cause); they resume when it ends.
+Attempts a stopped process leaves unfinished are taken again when their lease ends
+(services/webhooks/deliveries.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from meterbill.services.clock import utcnow
@@ -36,8 +40,9 @@ HOLD_PER_SLOT = 2
 
 
 class WebhookLoop:
-    def __init__(self, poll: float = POLL) -> None:
+    def __init__(self, poll: float = POLL, yield_to: Callable[[], bool] | None = None) -> None:
         self.poll = poll
+        self.yield_to = yield_to
         self.attempts = 0
         self._wake = asyncio.Event()
         self._stopping = False
@@ -94,6 +99,8 @@ class WebhookLoop:
 
     async def _pass(self) -> None:
         await self._flush()
+        if self.yield_to is not None and self.yield_to():
+            return
         now = time.monotonic()
         if now - self._fanned_at >= self.poll:
             self._fanned_at = now
