@@ -30,12 +30,12 @@ from meterbill.billing.aggregation import (
 )
 from meterbill.billing.errors import BadUserInput
 from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageRollupHourly
-from meterbill.db.rollup_sql import merge_rollups, rollup_from_row
+from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
 from meterbill.services.usage.aggregate import hour_bucket
 
-_ROLLUP_COLS = ("bucket", "dimensions_key", "sum", "count", "last_value", "last_ts", "last_seq")
+_ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
 
 
 def _check_keys(meter: Meter, filter: Any, group_by: list[str]) -> Mapping[str, object]:
@@ -131,8 +131,8 @@ async def _rollups_orm(
         for sub in dimension_filter_substrings(flt):
             qs = qs.filter(dimensions_key__contains=sub)
         out += [
-            (b_, dims, Rollup(Decimal(s_), int(c), _dec(lv), lt, ls))
-            for b_, dims, s_, c, lv, lt, ls in await qs.values_list(*_ROLLUP_COLS)
+            (r["bucket"], r["dimensions_key"], rollup_from_row(r))
+            for r in await qs.values(*_ROLLUP_COLS)
         ]
     return out
 
@@ -183,10 +183,6 @@ async def _window_rollups_pg(
     )
     rows = await conn.execute_query_dict(sql, params)
     return [(r["w"], r["d"], rollup_from_row(r)) for r in rows]
-
-
-def _dec(v: Any) -> Decimal | None:
-    return None if v is None else Decimal(v)
 
 
 def _ceil_minute(ts: datetime) -> datetime:
