@@ -93,7 +93,7 @@ async def test_sigkill_during_month_end_loses_no_event_and_no_delivery() -> None
                 return every <= receiver.ids()
 
             try:
-                await _until(all_delivered, 240, f"{len(every)} events to reach the receiver")
+                await _until(all_delivered, 480, f"{len(every)} events to reach the receiver")
             except AssertionError:
                 rows = await WebhookDelivery.filter(endpoint_id=ep.id).values_list(
                     "status", "attempt_count", "last_error"
