@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
-from meterbill.db.models import Customer, Invoice, PendingItem, Subscription
+from meterbill.db.models import Customer, Invoice, InvoiceLine, PendingItem, Subscription
 from meterbill.services import collection, invoice_batch, invoice_rows
 from meterbill.services.clock import clock_now
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
@@ -206,3 +206,10 @@ async def list_invoices(
     if status:
         qs = qs.filter(status=status)
     return await paginate(qs, first, after)
+
+
+async def lines_of(account_id: str, invoice_ids: list[str]) -> list[InvoiceLine]:
+    """The lines of the account's invoices among `invoice_ids` (another account's: none)."""
+    return await InvoiceLine.filter(
+        invoice_id__in=invoice_ids, invoice__account_id=account_id
+    ).order_by("position")

@@ -402,3 +402,10 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:
     return await Invoice.filter(id__in=ids)
+
+
+async def items_of(account_id: str, subscription_ids: list[str]) -> list[SubscriptionItem]:
+    """The items of the account's subscriptions among `subscription_ids`."""
+    return await SubscriptionItem.filter(
+        subscription_id__in=subscription_ids, account_id=account_id
+    ).order_by("position", "id")

@@ -30,6 +30,7 @@ from meterbill.db.stores.rollups import rollup_of
 from meterbill.db.usage_sql import RollupKey
 from meterbill.services import queue
 from meterbill.services.clock import utcnow
+from meterbill.services.live import hub
 
 log = logging.getLogger("meterbill.usage")
 
@@ -95,6 +96,8 @@ async def aggregate_batch(limit: int = BATCH) -> int:
         if not taken:
             return 0
         await rollups.add(conn, deltas, hour_deltas(deltas))
+    # Committed: tell live usage subscriptions (contract extension live) what changed.
+    await hub.announce((k.account_id, k.meter_id, k.customer_id) for k in deltas)
     return taken
 
 
