@@ -26,7 +26,7 @@ from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_clock, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         billing_clock.configure(settings.invoice_grace_period)
+        webhooks.configure(settings)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()

@@ -76,3 +76,11 @@ def event_id() -> str:
 
 def domain_event_id() -> str:
     return new_id("evt")
+
+
+def webhook_endpoint_id() -> str:
+    return new_id("we")
+
+
+def webhook_delivery_id() -> str:
+    return new_id("whd")

@@ -26,7 +26,16 @@ def _stored(result: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not data or any(v is None for v in data.values()):
         return None
     errors = finish_errors(list(result.errors or [])) or []
-    return {"data": data, "errors": [e.formatted for e in errors]}
+    # A secret (createApiKey, createWebhookEndpoint) is shown once: kept only as its hash
+    # or encrypted form, never in a stored response; a replay answers it null.
+    kept = {k: _without_secret(v) for k, v in data.items()}
+    return {"data": kept, "errors": [e.formatted for e in errors]}
+
+
+def _without_secret(payload: Any) -> Any:
+    if isinstance(payload, dict) and payload.get("secret") is not None:
+        return {**payload, "secret": None}
+    return payload
 
 
 def _replayed(stored: dict[str, Any]) -> GraphQLExecutionResult:

@@ -19,9 +19,15 @@ from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
+from meterbill.graphql.webhooks import WebhooksMutation, WebhooksQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery)
-MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, UsageMutation, BillingMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery, WebhooksQuery)
+MUTATION_PARTS: tuple[type, ...] = (
+    CatalogMutation,
+    UsageMutation,
+    BillingMutation,
+    WebhooksMutation,
+)
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]
 

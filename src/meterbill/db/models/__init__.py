@@ -27,6 +27,7 @@ from meterbill.db.models.usage import (
     UsageRollup,
     UsageRollupHourly,
 )
+from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
     "DomainEvent",
@@ -50,4 +51,7 @@ __all__ = [
     "PriceTier",
     "Product",
     "TestClock",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookPending",
 ]

@@ -12,6 +12,7 @@ from tortoise import connections
 
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
+from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
 
@@ -20,11 +21,14 @@ __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_r
 class Stores:
     rows: RowStore
     rollups: RollupStore
+    webhooks: WebhookStore
 
 
 _BY_DIALECT = {
-    "postgres": lambda: Stores(rows=PostgresRows(), rollups=PostgresRollups()),
-    "sqlite": lambda: Stores(rows=SqliteRows(), rollups=SqliteRollups()),
+    "postgres": lambda: Stores(
+        rows=PostgresRows(), rollups=PostgresRollups(), webhooks=PostgresWebhooks()
+    ),
+    "sqlite": lambda: Stores(rows=SqliteRows(), rollups=SqliteRollups(), webhooks=SqliteWebhooks()),
 }
 _current: Stores | None = None
 

@@ -14,6 +14,7 @@ import orjson
 
 from meterbill.db import ids
 from meterbill.db.stores import Columns, insert_rows
+from meterbill.db.stores import webhooks as webhook_store
 from meterbill.services.clock import utcnow
 
 COLUMNS: Columns = (
@@ -64,5 +65,8 @@ def event(account_id: str, type_: str, object_id: str, data: dict[str, Any]) -> 
 
 
 async def write(events: Sequence[EventRow]) -> None:
-    """One INSERT of all `events` (none when there are none), in the open transaction."""
+    """One INSERT of all `events` (none when there are none), in the open transaction, and
+    one of their rows in the webhook fan-out queue (services/webhooks/fanout.py): queued
+    together with the event, so none is lost or fanned out twice."""
     await insert_rows("domain_events", COLUMNS, events)
+    await webhook_store.add_pending([(e[0], e[5]) for e in events])
