@@ -24,7 +24,7 @@ from meterbill.graphql.http import graphql_app
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_clock, payments, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         billing_clock.configure(settings.invoice_grace_period)
+        payments.configure(settings)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else:
                 await pool.aclose()
             queue.set_pool(None)
+            await payments.close()
             await close_db()
 
     async def readyz(request: Request) -> JSONResponse:

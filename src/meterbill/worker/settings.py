@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_clock, payments, queue
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
     FUNCTIONS,
@@ -48,6 +48,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     await init_db(settings)
     billing_clock.configure(settings.invoice_grace_period)
+    payments.configure(settings)
     queue.set_pool(ctx["redis"])
     ctx["billing"] = BillingLoop()
     ctx["billing"].start()
@@ -56,6 +57,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
 async def _shutdown(ctx: dict[str, Any]) -> None:
     if "billing" in ctx:
         await ctx["billing"].stop()
+    await payments.close()
     await close_db()
 
 
