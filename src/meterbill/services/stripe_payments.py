@@ -87,10 +87,11 @@ class StripeProvider:
         timeout: float = 30.0,
         max_network_retries: int = 2,
     ) -> None:
+        self.api_base = api_base.rstrip("/")
         self._http = stripe.HTTPXClient(timeout=timeout)
         self._client = stripe.StripeClient(
             api_key,
-            base_addresses={"api": api_base.rstrip("/")},
+            base_addresses={"api": self.api_base},
             http_client=self._http,
             max_network_retries=max_network_retries,
         )

@@ -35,6 +35,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='PaymentAttempt',
             name='needs_customer_action',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

@@ -188,7 +188,7 @@ class PaymentAttempt(Model):
     failure_code = fields.CharField(max_length=100, null=True)
     decline_code = fields.CharField(max_length=100, null=True)
     # The payment needs the customer (3-D Secure): retrying without them will not succeed.
-    needs_customer_action = fields.BooleanField(default=False)
+    needs_customer_action = fields.BooleanField(default=False, db_default=False)
     provider_reference = fields.CharField(max_length=100, null=True)
     created_at = fields.DatetimeField()
 
