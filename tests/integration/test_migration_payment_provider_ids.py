@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tortoise import Tortoise, connections
@@ -76,6 +77,18 @@ async def _before(settings: Settings) -> None:
         await Tortoise.close_connections()
 
 
+async def _attempt(n: int, **kw: Any) -> PaymentAttempt:
+    return await PaymentAttempt.create(
+        invoice_id="in_old",
+        attempt=n,
+        amount=500,
+        currency="usd",
+        payment_method="pm_1",
+        created_at=utcnow(),
+        **kw,
+    )
+
+
 async def _migrate_and_check(settings: Settings) -> None:
     await _before(settings)
     await run_migrations(settings)
@@ -87,30 +100,17 @@ async def _migrate_and_check(settings: Settings) -> None:
         [old] = await PaymentAttempt.filter(invoice_id="in_old")
         assert (old.failure_message, old.failure_code, old.decline_code) == ("No.", None, None)
         assert old.needs_customer_action is False
-        new = await PaymentAttempt.create(
-            invoice_id="in_old",
-            attempt=2,
-            amount=500,
-            currency="usd",
-            payment_method="pm_1",
+        new = await _attempt(
+            2,
             succeeded=False,
             failure_code="card_declined",
             decline_code="insufficient_funds",
             needs_customer_action=True,
-            created_at=utcnow(),
         )
         await new.refresh_from_db()
         assert (new.decline_code, new.needs_customer_action) == ("insufficient_funds", True)
         with pytest.raises(IntegrityError):
-            await PaymentAttempt.create(
-                invoice_id="in_old",
-                attempt=1,
-                amount=500,
-                currency="usd",
-                payment_method="pm_1",
-                succeeded=True,
-                created_at=utcnow(),
-            )
+            await _attempt(1, succeeded=True)
     finally:
         await Tortoise.close_connections()
 

@@ -17,7 +17,7 @@ from meterbill.services import billing_clock, catalog, subscriptions
 from meterbill.services.clock import utcnow
 from meterbill.services.payments import TestPaymentProvider, set_provider
 from meterbill.services.stripe_payments import ProviderUnavailable, StripeProvider
-from tests.integration.billing_setup import Catalog, make_catalog
+from tests.integration.billing_setup import Catalog, make_catalog, subscribe
 from tests.stripe_fake import SECRET, FakeStripe
 
 GRACE = 3600
@@ -50,24 +50,8 @@ async def uninstall() -> AsyncIterator[None]:
 
 
 async def _subscribe(cat: Catalog, pm: str, backdate: Any = None) -> str:
-    cus = await catalog.create_customer(
-        cat.account_id,
-        catalog.CustomerSpec(
-            name="Stripe customer", stripe_customer_id="cus_fake1", stripe_payment_method_id=pm
-        ),
-    )
-    sub = await subscriptions.create_subscription(
-        cat.account_id,
-        subscriptions.SubscriptionRequest(
-            customer_id=cus.id,
-            items=[
-                subscriptions.ItemRequest(cat.usage_price),
-                subscriptions.ItemRequest(cat.license_price, 1),
-            ],
-            backdate_start_date=backdate,
-        ),
-    )
-    return sub.id
+    spec = catalog.CustomerSpec(stripe_customer_id="cus_fake1", stripe_payment_method_id=pm)
+    return await subscribe(cat, spec, backdate)
 
 
 async def _first_invoice(sub: str) -> Invoice:
