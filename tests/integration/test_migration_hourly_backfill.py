@@ -21,6 +21,7 @@ from meterbill.services import catalog, usage
 from meterbill.services.accounts import create_account
 from meterbill.services.usage.aggregate import rollup_of
 from tests import services as svc
+from tests.integration.usage_support import customer_row
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -44,12 +45,12 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
         account, _ = await create_account("Backfill")
         spec = catalog.MeterSpec("T", "tokens", "LAST", dimension_keys=["region"])
         meter = await catalog.create_meter(account.id, spec)
-        cus = await catalog.create_customer(account.id, catalog.CustomerSpec(name="c"))
+        cus = await customer_row(account.id)
         for minute, dims, s, c, lv, lt, seq in MINUTES:
             await UsageRollup.create(
                 account_id=account.id,
                 meter_id=meter.id,
-                customer_id=cus.id,
+                customer_id=cus,
                 bucket=T0 + minute * M,
                 dimensions_key=dims,
                 sum=Decimal(s),
@@ -58,7 +59,7 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
                 last_ts=T0 + timedelta(seconds=lt),
                 last_seq=seq,
             )
-        return account.id, meter.id, cus.id
+        return account.id, meter.id, cus
     finally:
         await Tortoise.close_connections()
 

@@ -43,7 +43,7 @@ async def _before(settings: Settings) -> tuple[str, str]:
     await Tortoise.close_connections()
     await init_db(settings)
     try:
-        account, meter, cus = await setup_meter()
+        account, meter, cus = await setup_meter(old_schema=True)
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
         marks = ", ".join(f"${i}" if pg else "?" for i in range(1, 12))
