@@ -26,7 +26,7 @@ from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
-from meterbill.services import billing_clock, queue, webhooks
+from meterbill.services import billing_clock, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await init_db(settings)
         billing_clock.configure(settings.invoice_grace_period)
         webhooks.configure(settings)
+        payments.configure(settings)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else:
                 await pool.aclose()
             queue.set_pool(None)
+            await payments.close()
             await close_db()
 
     async def readyz(request: Request) -> JSONResponse:

@@ -8,12 +8,25 @@ import json
 import re
 import sys
 
-from meterbill.config import get_settings
+from pydantic import ValidationError
+
+from meterbill.config import Settings, get_settings, settings_problems
 
 
 def _redact(url: str) -> str:
     """The URL without its password: startup output ends up in logs."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _settings() -> Settings:
+    """The settings, or exit naming each invalid MB_ variable: a process that would start
+    and then fail at its first charge is worse than one that does not start."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            print(f"meterbill: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     from meterbill.db.setup import run_migrations
     from meterbill.logs import log_config
 
-    settings = get_settings()
+    settings = _settings()
     asyncio.run(run_migrations(settings))
     mode = (
         "embedded worker, in-memory queue" if settings.embedded else f"Redis {settings.redis_url}"
@@ -56,7 +69,7 @@ def _worker(_: argparse.Namespace) -> int:
 
     from meterbill.worker.settings import WorkerSettings
 
-    settings = get_settings()
+    settings = _settings()
     if settings.embedded:
         print(
             "meterbill worker needs MB_REDIS_URL (e.g. redis://127.0.0.1:6379/0); without it "
@@ -74,7 +87,7 @@ def _worker(_: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     from meterbill.db.setup import run_migrations
 
-    asyncio.run(run_migrations(get_settings()))
+    asyncio.run(run_migrations(_settings()))
     print("meterbill: migrations applied")
     return 0
 
@@ -85,7 +98,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     from meterbill.services.accounts import create_account
 
     async def run() -> dict[str, str]:
-        settings = get_settings()
+        settings = _settings()
         await run_migrations(settings)
         await init_db(settings)
         try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,13 +48,23 @@ class Settings(BaseSettings):
     # this many of the process's slots.
     webhook_endpoint_concurrency: int = Field(8, ge=1)
     webhook_max_in_flight: int = Field(64, ge=1)
+    # Who charges CHARGE_AUTOMATICALLY invoices: the built-in test cards, or Stripe.
+    payment_provider: Literal["test", "stripe"] = "test"
+    stripe_api_key: SecretStr | None = None
+    # Stripe's API by default; tests point it at a local server playing Stripe.
+    stripe_api_base: str = "https://api.stripe.com"
+    # Per request; a timed-out charge is retried with the same idempotency key.
+    stripe_timeout: float = Field(30.0, gt=0)
+    # Retries inside one charge (stripe-python's, same key) before the billing pass gives
+    # the invoice back for the next pass.
+    stripe_max_network_retries: int = Field(2, ge=0)
 
     @field_validator("redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if v == "" else v
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "stripe_api_key", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, v: object) -> object:
         return None if v == "" else v
@@ -72,6 +82,12 @@ class Settings(BaseSettings):
         if any(s < 0 for s in v):
             raise ValueError("MB_WEBHOOK_RETRY_SCHEDULE: seconds must be >= 0")
         return v
+
+    @model_validator(mode="after")
+    def _stripe_needs_a_key(self) -> Settings:
+        if self.payment_provider == "stripe" and self.stripe_api_key is None:
+            raise ValueError("MB_STRIPE_API_KEY is required when MB_PAYMENT_PROVIDER=stripe")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -98,3 +114,13 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Each invalid setting as one line naming its environment variable."""
+    out = []
+    for e in exc.errors():
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        loc = [str(part) for part in e["loc"]]
+        out.append(f"MB_{loc[0].upper()}: {msg}" if loc else msg)
+    return out

@@ -55,25 +55,30 @@ async def subscribe_many(
 ) -> list[str]:
     out = []
     for k in range(n):
-        cus = await catalog.create_customer(
-            cat.account_id,
-            catalog.CustomerSpec(
-                name=f"Customer {k}", payment_method="pm_card_visa", test_clock_id=clock_id
-            ),
+        spec = catalog.CustomerSpec(
+            name=f"Customer {k}", payment_method="pm_card_visa", test_clock_id=clock_id
         )
-        sub = await subscriptions.create_subscription(
-            cat.account_id,
-            subscriptions.SubscriptionRequest(
-                customer_id=cus.id,
-                items=[
-                    subscriptions.ItemRequest(cat.usage_price),
-                    subscriptions.ItemRequest(cat.license_price, 1),
-                ],
-                backdate_start_date=backdate,
-            ),
-        )
-        out.append(sub.id)
+        out.append(await subscribe(cat, spec, backdate))
     return out
+
+
+async def subscribe(
+    cat: Catalog, customer: catalog.CustomerSpec, backdate: datetime | None = None
+) -> str:
+    """A new customer subscribed to the catalog's usage price and one seat."""
+    cus = await catalog.create_customer(cat.account_id, customer)
+    sub = await subscriptions.create_subscription(
+        cat.account_id,
+        subscriptions.SubscriptionRequest(
+            customer_id=cus.id,
+            items=[
+                subscriptions.ItemRequest(cat.usage_price),
+                subscriptions.ItemRequest(cat.license_price, 1),
+            ],
+            backdate_start_date=backdate,
+        ),
+    )
+    return sub.id
 
 
 async def assert_billed_once(account_id: str, sub_ids: list[str], cycles: int) -> None:

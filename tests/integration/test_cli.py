@@ -54,3 +54,18 @@ def test_migrate_then_export_schema(tmp_path: Path) -> None:
     assert (tmp_path / "x.db").exists()
     sdl = _meterbill("export-schema", cwd=tmp_path)
     assert sdl.returncode == 0 and "type Query" in sdl.stdout
+
+
+def test_stripe_without_a_key_refuses_to_start_naming_the_variable(tmp_path: Path) -> None:
+    for command in (["serve", "--port", "1"], ["worker"], ["migrate"]):
+        out = _meterbill(
+            *command,
+            cwd=tmp_path,
+            MB_PAYMENT_PROVIDER="stripe",
+            MB_REDIS_URL="redis://127.0.0.1:1/0",
+        )
+        assert out.returncode == 2, (command, out.stderr)
+        assert "MB_STRIPE_API_KEY is required when MB_PAYMENT_PROVIDER=stripe" in out.stderr
+    assert not (tmp_path / "meterbill.db").exists()  # nothing started
+    out = _meterbill("migrate", cwd=tmp_path, MB_PAYMENT_PROVIDER="paypal")
+    assert out.returncode == 2 and "MB_PAYMENT_PROVIDER" in out.stderr

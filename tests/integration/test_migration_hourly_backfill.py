@@ -15,12 +15,13 @@ from tortoise.migrations.api import migrate
 
 from meterbill.billing.aggregation import Rollup, merge
 from meterbill.config import Settings
-from meterbill.db.models import Customer, UsageRollup, UsageRollupHourly
+from meterbill.db.models import UsageRollup, UsageRollupHourly
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import catalog, usage
 from meterbill.services.accounts import create_account
 from meterbill.services.usage.aggregate import rollup_of
 from tests import services as svc
+from tests.integration.usage_support import customer_row
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -44,13 +45,12 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
         account, _ = await create_account("Backfill")
         spec = catalog.MeterSpec("T", "tokens", "LAST", dimension_keys=["region"])
         meter = await catalog.create_meter(account.id, spec)
-        # The model, not the service: at 0005 there is no domain_events table to announce in.
-        cus = await Customer.create(account_id=account.id, name="c")
+        cus = await customer_row(account.id)
         for minute, dims, s, c, lv, lt, seq in MINUTES:
             await UsageRollup.create(
                 account_id=account.id,
                 meter_id=meter.id,
-                customer_id=cus.id,
+                customer_id=cus,
                 bucket=T0 + minute * M,
                 dimensions_key=dims,
                 sum=Decimal(s),
@@ -59,7 +59,7 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
                 last_ts=T0 + timedelta(seconds=lt),
                 last_seq=seq,
             )
-        return account.id, meter.id, cus.id
+        return account.id, meter.id, cus
     finally:
         await Tortoise.close_connections()
 

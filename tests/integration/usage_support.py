@@ -8,20 +8,42 @@ import time
 from datetime import datetime
 from decimal import Decimal
 
+from tortoise import connections
+
+from meterbill.db import ids
 from meterbill.db.models import UsageRollup
 from meterbill.services import catalog
 from meterbill.services.accounts import create_account
+from meterbill.services.clock import utcnow
 from meterbill.services.usage import EventInput, record_events
 
 
-async def setup_meter(aggregation: str = "SUM") -> tuple[str, str, str]:
-    """(account id, meter id, customer id) in a fresh account."""
+async def setup_meter(
+    aggregation: str = "SUM", *, old_schema: bool = False
+) -> tuple[str, str, str]:
+    """(account id, meter id, customer id) in a fresh account. `old_schema`: the customer
+    is written with the columns it has had since migration 0001, for tests that fill a
+    database migrated only part of the way (the model may have columns it lacks yet)."""
     account, _ = await create_account("Integration")
     meter = await catalog.create_meter(
         account.id, catalog.MeterSpec("Tokens", "tokens", aggregation)
     )
+    if old_schema:
+        return account.id, meter.id, await customer_row(account.id)
     customer = await catalog.create_customer(account.id, catalog.CustomerSpec(name="c"))
     return account.id, meter.id, customer.id
+
+
+async def customer_row(account_id: str) -> str:
+    """A customer named c, inserted with the columns of migration 0001."""
+    cid = ids.customer_id()
+    conn = connections.get("default")
+    marks = "$1, $2, $3, $4" if conn.capabilities.dialect == "postgres" else "?, ?, ?, ?"
+    await conn.execute_query(
+        f"INSERT INTO customers (id, account_id, name, created_at) VALUES ({marks})",
+        [cid, account_id, "c", utcnow()],
+    )
+    return cid
 
 
 def event(customer: str, value: object, ts: datetime | None = None, ident: str | None = None):

@@ -206,6 +206,8 @@ class CatalogMutation:
             external_id=input.external_id,
             payment_method=input.payment_method,
             test_clock_id=input.test_clock_id,
+            stripe_customer_id=input.stripe_customer_id,
+            stripe_payment_method_id=input.stripe_payment_method_id,
         )
         return await mutate(
             catalog.create_customer(info.context.account_id, spec), _customer_ok, _customer_fail
@@ -215,9 +217,10 @@ class CatalogMutation:
     async def attach_payment_method(
         self, info: Info, input: i.AttachPaymentMethodInput
     ) -> t.CustomerPayload:
-        call = catalog.attach_payment_method(
-            info.context.account_id, input.customer_id, input.payment_method
+        spec = catalog.PaymentMethodSpec(
+            input.payment_method, input.stripe_customer_id, input.stripe_payment_method_id
         )
+        call = catalog.attach_payment_method(info.context.account_id, input.customer_id, spec)
         return await mutate(call, _customer_ok, _customer_fail)
 
     @strawberry.mutation

@@ -100,6 +100,13 @@ class CreatePriceInput:
     )
 
 
+_STRIPE_CUSTOMER = "The customer's id at Stripe (cus_...): charged with MB_PAYMENT_PROVIDER=stripe."
+_STRIPE_PM = (
+    "A PaymentMethod id at Stripe (pm_...) saved on stripeCustomerId: what "
+    "MB_PAYMENT_PROVIDER=stripe charges, off-session."
+)
+
+
 @strawberry.input
 class CreateCustomerInput:
     name: str | None = None
@@ -112,12 +119,20 @@ class CreateCustomerInput:
         "(declines).",
     )
     test_clock_id: strawberry.ID | None = None
+    stripe_customer_id: str | None = strawberry.field(default=None, description=_STRIPE_CUSTOMER)
+    stripe_payment_method_id: str | None = strawberry.field(default=None, description=_STRIPE_PM)
 
 
 @strawberry.input
 class AttachPaymentMethodInput:
     customer_id: strawberry.ID
-    payment_method: str
+    payment_method: str | None = strawberry.field(
+        default=None,
+        description="A test payment method (see CreateCustomerInput.paymentMethod); "
+        "required unless stripePaymentMethodId is given.",
+    )
+    stripe_customer_id: str | None = strawberry.field(default=None, description=_STRIPE_CUSTOMER)
+    stripe_payment_method_id: str | None = strawberry.field(default=None, description=_STRIPE_PM)
 
 
 @strawberry.input

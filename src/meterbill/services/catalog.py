@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,8 @@ class CustomerSpec:
     external_id: str | None = None
     payment_method: str | None = None
     test_clock_id: str | None = None
+    stripe_customer_id: str | None = None
+    stripe_payment_method_id: str | None = None
 
 
 def _payment_method_errors(pm: str | None, path: tuple[str, ...]) -> list[FieldError]:
@@ -165,6 +168,36 @@ def _payment_method_errors(pm: str | None, path: tuple[str, ...]) -> list[FieldE
     return [FieldError("INVALID", msg, path)]
 
 
+# Stripe's ids: a prefix, then letters, digits and underscores (test-mode tokens such as
+# pm_card_visa included); at most 255 characters, the columns' size.
+_STRIPE_IDS = {
+    "stripeCustomerId": ("cus_", re.compile(r"cus_[A-Za-z0-9_]+")),
+    "stripePaymentMethodId": ("pm_", re.compile(r"pm_[A-Za-z0-9_]+")),
+}
+
+
+def _stripe_id_errors(value: str | None, name: str) -> list[FieldError]:
+    if value is None:
+        return []
+    prefix, pattern = _STRIPE_IDS[name]
+    if len(value) > 255 or not pattern.fullmatch(value):
+        msg = f"{name} must be a Stripe id: {prefix} then letters, digits or _ (at most 255)"
+        return [FieldError("INVALID", msg, ("input", name))]
+    return []
+
+
+def _stripe_errors(
+    stripe_customer: str | None, stripe_pm: str | None, customer_on_file: str | None
+) -> list[FieldError]:
+    errors = _stripe_id_errors(stripe_customer, "stripeCustomerId")
+    errors += _stripe_id_errors(stripe_pm, "stripePaymentMethodId")
+    if stripe_pm is not None and stripe_customer is None and customer_on_file is None:
+        # Stripe charges a saved payment method off-session only with its customer.
+        msg = "stripeCustomerId is required with stripePaymentMethodId"
+        errors.append(FieldError("REQUIRED", msg, ("input", "stripeCustomerId")))
+    return errors
+
+
 async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
     errors = _text(spec.name, "name", 200) + _text(spec.email, "email", 320)
     errors += _text(spec.description, "description", 1000)
@@ -172,6 +205,7 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
     if spec.email and "@" not in spec.email:
         errors.append(FieldError("INVALID", "email is not an email address", ("input", "email")))
     errors += _payment_method_errors(spec.payment_method, ("input", "paymentMethod"))
+    errors += _stripe_errors(spec.stripe_customer_id, spec.stripe_payment_method_id, None)
     clock = None
     if spec.test_clock_id is not None:
         clock = await TestClock.get_or_none(id=spec.test_clock_id, account_id=account_id)
@@ -190,6 +224,8 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
             description=spec.description,
             external_id=spec.external_id or None,
             default_payment_method=spec.payment_method,
+            stripe_customer_id=spec.stripe_customer_id,
+            stripe_payment_method_id=spec.stripe_payment_method_id,
             test_clock_id=spec.test_clock_id,
         )
     except IntegrityError as exc:
@@ -197,17 +233,43 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
         raise DomainError([FieldError("ALREADY_EXISTS", msg, ("input", "externalId"))]) from exc
 
 
-async def attach_payment_method(account_id: str, customer_id: str, pm: str) -> Customer:
-    if not pm:
-        raise required("paymentMethod is required", "input", "paymentMethod")
-    errors = _payment_method_errors(pm, ("input", "paymentMethod"))
+@dataclass
+class PaymentMethodSpec:
+    """attachPaymentMethod: a test card, Stripe's ids, or both; None leaves a field as is."""
+
+    payment_method: str | None = None
+    stripe_customer_id: str | None = None
+    stripe_payment_method_id: str | None = None
+
+
+async def attach_payment_method(
+    account_id: str, customer_id: str, spec: PaymentMethodSpec
+) -> Customer:
+    if not spec.payment_method and spec.stripe_payment_method_id is None:
+        msg = "paymentMethod is required (or stripePaymentMethodId)"
+        raise required(msg, "input", "paymentMethod")
+    errors = _payment_method_errors(spec.payment_method, ("input", "paymentMethod"))
+    errors += _stripe_id_errors(spec.stripe_customer_id, "stripeCustomerId")
+    errors += _stripe_id_errors(spec.stripe_payment_method_id, "stripePaymentMethodId")
     if errors:
         raise DomainError(errors)
     customer = await Customer.get_or_none(id=customer_id, account_id=account_id)
     if customer is None:
         raise not_found(f"no customer {customer_id}", "input", "customerId")
-    customer.default_payment_method = pm
-    await customer.save(update_fields=["default_payment_method"])
+    errors = _stripe_errors(
+        spec.stripe_customer_id, spec.stripe_payment_method_id, customer.stripe_customer_id
+    )
+    if errors:
+        raise DomainError(errors)
+    changed = []
+    for name in ("stripe_customer_id", "stripe_payment_method_id"):
+        if getattr(spec, name) is not None:
+            setattr(customer, name, getattr(spec, name))
+            changed.append(name)
+    if spec.payment_method:
+        customer.default_payment_method = spec.payment_method
+        changed.append("default_payment_method")
+    await customer.save(update_fields=changed)
     return customer
 
 

@@ -16,7 +16,7 @@ from meterbill.db.models import Customer, Invoice, PaymentAttempt
 from meterbill.db.stores import Columns, insert_rows
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
-from meterbill.services.payments import ChargeResult, get_provider
+from meterbill.services.payments import ChargeResult, CustomerIds, MethodOnFile, get_provider
 
 # Charges of one batch in flight at once: with a real processor each is a network call.
 CHARGE_CONCURRENCY = 8
@@ -29,9 +29,14 @@ ATTEMPT_COLUMNS: Columns = (
     ("payment_method", "text"),
     ("succeeded", "bool"),
     ("failure_message", "text"),
+    ("failure_code", "text"),
+    ("decline_code", "text"),
+    ("needs_customer_action", "bool"),
     ("provider_reference", "text"),
     ("created_at", "timestamptz"),
 )
+# What a processor may say is longer than the columns hold (payment_attempts).
+_MESSAGE_MAX, _CODE_MAX = 300, 100
 
 
 async def attempts_so_far(invoice_ids: list[str]) -> dict[str, int]:
@@ -46,16 +51,40 @@ async def attempts_so_far(invoice_ids: list[str]) -> dict[str, int]:
     return {str(iid): int(n) for iid, n in rows}
 
 
-async def charge(invoice: Invoice, payment_method: str, attempt: int) -> ChargeResult:
+async def methods_on_file(customer_ids: Sequence[str]) -> dict[str, MethodOnFile]:
+    """What the configured provider would charge for each customer that has something it
+    can charge (the test cards' defaultPaymentMethod, or the customer's Stripe ids)."""
+    if not customer_ids:
+        return {}
+    provider = get_provider()
+    rows = await Customer.filter(id__in=list(set(customer_ids))).values_list(
+        "id", "default_payment_method", "stripe_customer_id", "stripe_payment_method_id"
+    )
+    out = {}
+    for cid, pm, stripe_customer, stripe_pm in rows:
+        method = provider.method_on_file(CustomerIds(pm, stripe_customer, stripe_pm))
+        if method is not None:
+            out[str(cid)] = method
+    return out
+
+
+async def charge(invoice: Invoice, method: MethodOnFile, attempt: int) -> ChargeResult:
     # The key is stable per invoice attempt: a processor that honours it charges a retried
-    # job once.
+    # job once (the attempt number only grows once an attempt is recorded).
     return await get_provider().charge(
         customer_id=invoice.customer_id,
-        payment_method=payment_method,
+        payment_method=method.payment_method,
         amount=invoice.amount_due - invoice.amount_paid,
         currency=invoice.currency,
         idempotency_key=f"{invoice.id}-{attempt}",
+        provider_customer_id=method.provider_customer_id,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
     )
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return None if text is None else text[:limit]
 
 
 def record_charge(
@@ -70,8 +99,11 @@ def record_charge(
         invoice.currency,
         payment_method,
         result.succeeded,
-        result.failure_message,
-        result.reference,
+        _cut(result.failure_message, _MESSAGE_MAX),
+        _cut(result.failure_code, _CODE_MAX),
+        _cut(result.decline_code, _CODE_MAX),
+        result.needs_customer_action,
+        _cut(result.reference, _CODE_MAX),
         now,
     ]
     return row, lifecycle_invoices.charged(invoice, result, now)
@@ -89,12 +121,7 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
     if not invoices:
         return None
     due = [i for i in invoices if i.status == "OPEN"]
-    methods: dict[str, str] = {}
-    if due:
-        customers = Customer.filter(id__in=list({i.customer_id for i in due}))
-        for cid, pm in await customers.values_list("id", "default_payment_method"):
-            if pm:
-                methods[str(cid)] = str(pm)
+    methods = await methods_on_file([i.customer_id for i in due])
     to_charge = [i for i in due if i.customer_id in methods]
     counts = await attempts_so_far([i.id for i in to_charge])
     gate = asyncio.Semaphore(CHARGE_CONCURRENCY)
@@ -113,7 +140,8 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
             failed.add(i.id)
             continue
         attempt = counts.get(i.id, 0) + 1
-        row, event = record_charge(i, methods[i.customer_id], attempt, result, now)
+        pm = methods[i.customer_id].payment_method
+        row, event = record_charge(i, pm, attempt, result, now)
         attempts.append(row)
         events.append(event)
     await insert_attempts(attempts)

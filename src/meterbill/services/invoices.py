@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
-from meterbill.db.models import Customer, Invoice, InvoiceLine, PendingItem, Subscription
+from meterbill.db.models import Invoice, InvoiceLine, PendingItem, Subscription
 from meterbill.services import collection, invoice_batch, invoice_rows
 from meterbill.services.clock import clock_now
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
@@ -146,15 +146,18 @@ async def pay_invoice(account_id: str, invoice_id: str, out_of_band: bool) -> In
         if out_of_band:
             event = lifecycle_invoices.paid_out_of_band(locked, now)
         else:
-            customer = await Customer.get(id=locked.customer_id)
-            if not customer.default_payment_method:
+            method = (await collection.methods_on_file([locked.customer_id])).get(
+                locked.customer_id
+            )
+            if method is None:
                 raise DomainError(
                     [FieldError("INVALID", "the customer has no payment method", ("input", "id"))]
                 )
-            pm = customer.default_payment_method
             attempt = (await collection.attempts_so_far([locked.id])).get(locked.id, 0) + 1
-            result = await collection.charge(locked, pm, attempt)
-            row, event = collection.record_charge(locked, pm, attempt, result, now)
+            result = await collection.charge(locked, method, attempt)
+            row, event = collection.record_charge(
+                locked, method.payment_method, attempt, result, now
+            )
             await collection.insert_attempts([row])
             if not result.succeeded:
                 declined = result.failure_message or "the payment was declined"

@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import billing_clock, queue, webhooks
+from meterbill.services import billing_clock, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
@@ -50,6 +50,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     await init_db(settings)
     billing_clock.configure(settings.invoice_grace_period)
+    payments.configure(settings)
     queue.set_pool(ctx["redis"])
     # Folded usage is announced to the API processes' live subscriptions over Redis.
     hub.publish_to(ctx["redis"])
@@ -65,6 +66,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         await ctx["billing"].stop()
     if "webhooks" in ctx:
         await ctx["webhooks"].stop()
+    await payments.close()
     await close_db()
 
 

@@ -183,6 +183,12 @@ class PaymentAttempt(Model):
     payment_method = fields.CharField(max_length=100)
     succeeded = fields.BooleanField()
     failure_message = fields.CharField(max_length=300, null=True)
+    # The processor's error code and decline code (Stripe's card_declined /
+    # insufficient_funds ...), kept for dunning and for people reading the attempt.
+    failure_code = fields.CharField(max_length=100, null=True)
+    decline_code = fields.CharField(max_length=100, null=True)
+    # The payment needs the customer (3-D Secure): retrying without them will not succeed.
+    needs_customer_action = fields.BooleanField(default=False, db_default=False)
     provider_reference = fields.CharField(max_length=100, null=True)
     created_at = fields.DatetimeField()
 

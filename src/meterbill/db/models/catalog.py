@@ -64,6 +64,10 @@ class Customer(Model):
     description = fields.CharField(max_length=1000, null=True)
     external_id = fields.CharField(max_length=200, null=True)
     default_payment_method = fields.CharField(max_length=100, null=True)
+    # Stripe's ids for this customer and its saved payment method: what the Stripe
+    # provider charges (MB_PAYMENT_PROVIDER=stripe).
+    stripe_customer_id = fields.CharField(max_length=255, null=True)
+    stripe_payment_method_id = fields.CharField(max_length=255, null=True)
     test_clock_id: str | None
     test_clock: fields.ForeignKeyNullableRelation[TestClock] = fields.ForeignKeyField(
         "models.TestClock", related_name="customers", null=True, on_delete=fields.RESTRICT

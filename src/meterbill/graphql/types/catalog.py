@@ -242,6 +242,13 @@ class Customer(Node):
     default_payment_method: str | None = strawberry.field(
         description="Default payment method, e.g. pm_card_visa; null when none is on file."
     )
+    stripe_customer_id: str | None = strawberry.field(
+        description="The customer's id at Stripe (cus_...); null when none is set."
+    )
+    stripe_payment_method_id: str | None = strawberry.field(
+        description="The Stripe PaymentMethod (pm_...) that MB_PAYMENT_PROVIDER=stripe "
+        "charges; null when none is set."
+    )
     test_clock_id: strawberry.Private[str | None]
     created_at: datetime
 
@@ -261,6 +268,8 @@ class Customer(Node):
             description=r.description,
             external_id=r.external_id,
             default_payment_method=r.default_payment_method,
+            stripe_customer_id=r.stripe_customer_id,
+            stripe_payment_method_id=r.stripe_payment_method_id,
             test_clock_id=r.test_clock_id,  # type: ignore[attr-defined]
             created_at=r.created_at,
         )

@@ -17,6 +17,8 @@ _FIELDS = (
     "description",
     "external_id",
     "default_payment_method",
+    "stripe_customer_id",
+    "stripe_payment_method_id",
     "test_clock_id",
     "created_at",
 )
