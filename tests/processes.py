@@ -151,8 +151,9 @@ class OwnRedis:
 class Meterbill:
     """`meterbill serve` as its own process."""
 
-    def __init__(self, base: Path, env: dict[str, str]):
+    def __init__(self, base: Path, env: dict[str, str], args: tuple[str, ...] = ()):
         self.port = free_port()
+        self.args = args
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
         self.env.update(env)
         self.log = base / "serve.log"
@@ -162,7 +163,7 @@ class Meterbill:
     def start(self) -> None:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "meterbill"), "serve", "--port", str(self.port)],
+            [str(VENV_BIN / "meterbill"), "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=out,
             stderr=out,

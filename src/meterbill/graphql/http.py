@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
@@ -19,6 +22,7 @@ from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
+from meterbill.http.static import static_url
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import authenticate
 
@@ -31,11 +35,22 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+@cache
+def _graphiql_template() -> str:
+    return (resources.files("meterbill.graphql") / "graphiql.html").read_text(encoding="utf-8")
+
+
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, *args: Any, settings: Settings, **kw: Any):
         super().__init__(*args, **kw)
         self.settings = settings
         self.record_plans = record_fast.Plans(self.schema)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page instead of strawberry's, which loads its scripts from a CDN.
+        root = request.scope.get("root_path", "")
+        html = _graphiql_template().replace("{{STATIC}}", static_url("graphiql", root))
+        return HTMLResponse(html)
 
     # orjson: a 1000-event recordMeterEvents body decodes in 0.36 ms instead of 0.68 ms.
     # It refuses integers beyond 64 bits, which json (and so the API before it) accepts:

@@ -1,0 +1,105 @@
+"""GraphiQL on GET /graphql works with no internet access: the page and every script and
+stylesheet it loads come from meterbill (src/meterbill/static/graphiql/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from tests.browser import page, require_chromium
+from tests.processes import Meterbill
+
+HTML = {"Accept": "text/html"}
+# src= / href= attribute values, and CSS url(...) references.
+_REFS = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+_CSS_URLS = re.compile(r"""url\(\s*["']?([^"')]+)""")
+
+
+def _is_local(ref: str) -> bool:
+    return ref.startswith("data:") or (ref.startswith("/") and not ref.startswith("//"))
+
+
+async def test_graphiql_page_names_no_external_url_and_serves_its_assets(client) -> None:
+    r = await client.get("/graphql", headers=HTML)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "GraphiQL" in html
+    assert not re.search(r"(?:https?:)?//[\w.-]+\.\w+/", html), "the page names an external URL"
+    refs = _REFS.findall(html)
+    assert sorted(r for r in refs if not r.startswith("data:")) == [
+        "/static/graphiql/graphiql.min.css",
+        "/static/graphiql/graphiql.min.js",
+        "/static/graphiql/react-dom.production.min.js",
+        "/static/graphiql/react.production.min.js",
+    ]
+    for ref in refs:
+        assert _is_local(ref), ref
+        if ref.startswith("data:"):
+            continue
+        asset = await client.get(ref)
+        assert asset.status_code == 200, ref
+        kind = "text/css" if ref.endswith(".css") else "javascript"
+        assert kind in asset.headers["content-type"], (ref, asset.headers["content-type"])
+        if ref.endswith(".css"):  # fonts and images inlined, nothing fetched from elsewhere
+            assert all(_is_local(u) for u in _CSS_URLS.findall(asset.text))
+        assert "sourceMappingURL" not in asset.text[-300:]  # the maps are not shipped
+
+
+async def test_static_files_refuse_paths_outside_the_folder(client) -> None:
+    assert (await client.get("/static/graphiql/nothing.js")).status_code == 404
+    assert (await client.get("/static/../config.py")).status_code == 404
+
+
+def test_graphiql_renders_and_runs_a_query_in_chromium_offline(tmp_path: Path) -> None:
+    require_chromium()
+    mb = Meterbill(tmp_path, {"MB_DATABASE_URL": f"sqlite://{tmp_path}/mb.db"})
+    try:
+        mb.start()
+        secret = mb.create_account()
+        origin = f"127.0.0.1:{mb.port}"
+        with page() as p:
+            elsewhere: list[str] = []
+            failed: list[str] = []
+
+            # No internet: anything not asked of meterbill itself is refused and noted.
+            def route(r) -> None:
+                if urlsplit(r.request.url).netloc == origin or r.request.url.startswith("data:"):
+                    r.continue_()
+                else:
+                    elsewhere.append(r.request.url)
+                    r.abort()
+
+            p.route("**/*", route)
+            p.on("requestfailed", lambda req: failed.append(req.url))
+            errors: list[str] = []
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+            query = "query Keys { apiKeys { scopes } }"
+            headers = json.dumps({"Authorization": f"Bearer {secret}"})
+            p.goto(f"http://{origin}/graphql?" + urlencode({"q": query, "headers": headers}))
+            editor = p.locator(".graphiql-query-editor .CodeMirror")
+            editor.wait_for(state="visible", timeout=30_000)
+            assert "apiKeys" in editor.inner_text()
+            p.locator(".graphiql-execute-button").click()
+            result = p.locator(".graphiql-response .CodeMirror")
+            result.get_by_text('"ADMIN"').wait_for(timeout=30_000)
+            answer = result.inner_text()
+            assert '"scopes"' in answer and '"errors"' not in answer
+            assert elsewhere == [] and failed == [] and errors == []
+    finally:
+        mb.close()
+    assert "Traceback" not in mb.log.read_text()
+
+
+def test_graphiql_is_off_when_disabled(tmp_path: Path) -> None:
+    # MB_GRAPHIQL=false: GET /graphql from a browser is not a page (the API stays POST).
+    mb = Meterbill(
+        tmp_path, {"MB_DATABASE_URL": f"sqlite://{tmp_path}/mb.db", "MB_GRAPHIQL": "false"}
+    )
+    try:
+        mb.start()
+        r = mb.http.get("/graphql", headers=HTML)
+        assert r.status_code == 404 and "graphiql" not in r.text.lower()
+    finally:
+        mb.close()
