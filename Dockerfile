@@ -15,10 +15,14 @@ COPY src /tmp/meterbill-src/src
 RUN pip install /tmp/meterbill-src \
     && rm -rf /tmp/meterbill-src
 
-# Non-root user. Its home is the working directory, so the embedded default
-# MB_DATABASE_URL=sqlite://meterbill.db is writable (mount a volume there to keep it).
+# Non-root user. The embedded database (MB_DATA_DIR/meterbill.db) lives in a declared
+# volume: `docker run -v meterbill-data:/var/lib/meterbill/data ...` keeps it, and without
+# -v Docker still keeps it in an anonymous volume instead of the container's layer.
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/meterbill \
-        --shell /usr/sbin/nologin meterbill
+        --shell /usr/sbin/nologin meterbill \
+    && install -d -o meterbill -g meterbill /var/lib/meterbill/data
+ENV MB_DATA_DIR=/var/lib/meterbill/data
+VOLUME ["/var/lib/meterbill/data"]
 USER meterbill
 WORKDIR /var/lib/meterbill
 

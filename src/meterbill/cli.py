@@ -10,6 +10,8 @@ import sys
 
 from meterbill.config import get_settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 
 def _redact(url: str) -> str:
     """The URL without its password: startup output ends up in logs."""
@@ -23,6 +25,17 @@ def _serve(args: argparse.Namespace) -> int:
     from meterbill.logs import log_config
 
     settings = get_settings()
+    if args.workers > 1 and settings.embedded:
+        # Each process would run its own embedded worker over its own in-memory queue and
+        # its own writers on one SQLite file: not a supported shape.
+        print(
+            f"meterbill serve --workers {args.workers} needs MB_REDIS_URL (and a PostgreSQL "
+            "MB_DATABASE_URL): without Redis each process would run its own in-process worker "
+            "and queue. Run `meterbill serve` (one process) or set MB_REDIS_URL and start "
+            "`meterbill worker` beside it.",
+            file=sys.stderr,
+        )
+        return 2
     asyncio.run(run_migrations(settings))
     mode = (
         "embedded worker, in-memory queue" if settings.embedded else f"Redis {settings.redis_url}"
@@ -44,6 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
+        # Requests in flight get this long after SIGTERM (docker-compose.yml's api
+        # stop_grace_period is longer).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=log_config(settings.log_level),
         loop="auto",
         http="auto",
@@ -51,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from arq import run_worker
 
     from meterbill.worker.settings import WorkerSettings
@@ -67,8 +83,21 @@ def _worker(_: argparse.Namespace) -> int:
     from meterbill.logs import configure
 
     configure(settings.log_level)
+    if args.check:
+        return _worker_check()
     run_worker(WorkerSettings, redis_settings=WorkerSettings.redis())  # type: ignore[arg-type]
     return 0
+
+
+def _worker_check() -> int:
+    """0 when this host's worker wrote its health key within the last interval (a
+    container healthcheck), else 1."""
+    from arq.worker import async_check_health
+
+    from meterbill.worker.settings import QUEUE, WorkerSettings
+
+    key = WorkerSettings.health_check_key
+    return asyncio.run(async_check_health(WorkerSettings.redis(), key, QUEUE))
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -123,9 +152,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1, help="API processes (needs MB_REDIS_URL)")
     s.set_defaults(func=_serve)
-    sub.add_parser("worker", help="run the arq worker (needs MB_REDIS_URL)").set_defaults(
-        func=_worker
+    w = sub.add_parser("worker", help="run the arq worker (needs MB_REDIS_URL)")
+    w.add_argument(
+        "--check", action="store_true", help="exit 0 if this host's worker is alive, else 1"
     )
+    w.set_defaults(func=_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
     acc = sub.add_parser("accounts", help="manage accounts")
     acc_sub = acc.add_subparsers(dest="action", required=True)
@@ -141,6 +172,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValueError as exc:  # pydantic's ValidationError included: name the setting
+        print(f"meterbill: invalid settings: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(args))
 
 

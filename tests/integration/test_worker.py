@@ -58,8 +58,14 @@ async def test_separate_worker_process_on_real_redis() -> None:
     settings = Settings(database_url=db_url, redis_url=redis_url)
     env = {**os.environ, "MB_DATABASE_URL": db_url, "MB_REDIS_URL": redis_url}
     proc = None
+
+    def check() -> int:
+        cmd = [sys.executable, "-m", "meterbill.cli", "worker", "--check"]
+        return subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode
+
     try:
         await run_migrations(settings)
+        assert await asyncio.to_thread(check) == 1  # no worker yet: unhealthy
         proc = subprocess.Popen(
             [sys.executable, "-m", "meterbill.cli", "worker"],
             env=env,
@@ -69,6 +75,7 @@ async def test_separate_worker_process_on_real_redis() -> None:
         await init_db(settings)
         beat = await _wait_for_beat("worker:")
         assert beat.worker.endswith(f":{proc.pid}")
+        assert await asyncio.to_thread(check) == 0  # the compose healthcheck's command
         pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
         try:
             job: Job | None = await pool.enqueue_job("housekeeping")
