@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from meterbill.config import get_settings
 
@@ -49,22 +54,53 @@ def _serve(args: argparse.Namespace) -> int:
         "meterbill: create an account and its admin key with: meterbill accounts create --name NAME"
     )
     sys.stdout.flush()
-    uvicorn.run(
-        "meterbill.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-        # Requests in flight get this long after SIGTERM (docker-compose.yml's api
-        # stop_grace_period is longer).
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        log_config=log_config(settings.log_level),
-        loop="auto",
-        http="auto",
-    )
+    with _metrics_dir(args.workers):
+        uvicorn.run(
+            "meterbill.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,
+            # Requests in flight get this long after SIGTERM (docker-compose.yml's api
+            # stop_grace_period is longer).
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            log_config=log_config(settings.log_level),
+            loop="auto",
+            http="auto",
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several API processes, prometheus_client's multiprocess mode: the processes
+    (started after this) keep their metrics in files under one folder, and a scrape of any
+    of them sums all (services/metrics.py). meterbill creates the folder and removes it at
+    exit; one the operator set is emptied first (values of an earlier run would add up)."""
+    from meterbill.services.metrics import MULTIPROC_ENV
+
+    if workers <= 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        folder = given
+    else:
+        folder = tempfile.mkdtemp(prefix="meterbill-metrics-")
+        os.environ[MULTIPROC_ENV] = folder
+    print(f"meterbill: metrics of the {workers} processes summed through {folder}")
+    sys.stdout.flush()
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _worker(args: argparse.Namespace) -> int:
