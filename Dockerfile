@@ -10,9 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Build from a throw-away copy of the source; only the installed package stays in the image.
-COPY pyproject.toml README.md /tmp/meterbill-src/
+# Every dependency at the version in constraints.txt (reproducible images).
+COPY pyproject.toml README.md constraints.txt /tmp/meterbill-src/
 COPY src /tmp/meterbill-src/src
-RUN pip install /tmp/meterbill-src \
+RUN pip install -c /tmp/meterbill-src/constraints.txt /tmp/meterbill-src \
     && rm -rf /tmp/meterbill-src
 
 # Non-root user. The embedded database (MB_DATA_DIR/meterbill.db) lives in a declared
