@@ -24,6 +24,7 @@ from meterbill.graphql.http import graphql_app
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
+from meterbill.http.openapi import openapi_endpoint
 from meterbill.http.static import static_mount
 from meterbill.services import billing_clock, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", gql, methods=["GET", "POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         static_mount(),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
