@@ -9,7 +9,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-
 _ERROR = {
     "type": "object",
     "required": ["error"],
