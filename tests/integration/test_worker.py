@@ -4,6 +4,7 @@ separate `meterbill worker` process on real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -88,6 +89,12 @@ async def test_separate_worker_process_on_real_redis() -> None:
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=20)
             assert proc.returncode is not None
+            # At INFO an idle worker says nothing per cron tick (logs.QuietJobs): the
+            # start-up crons ran, yet no job line was written.
+            lines = [json.loads(line) for line in out.decode().splitlines() if line[:1] == "{"]
+            messages = [line["message"] for line in lines]
+            assert any(m.startswith("Starting worker") for m in messages), messages
+            assert not [m for m in messages if "→ cron:" in m or "← cron:" in m], messages
         await Tortoise.close_connections()
         await asyncio.to_thread(svc.release_redis_db, redis_url)
         await asyncio.to_thread(svc.drop_pg_database, pg, name)

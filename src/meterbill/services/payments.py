@@ -32,6 +32,8 @@ class PaymentProvider(Protocol):
 class TestPaymentProvider:
     """Stripe's test cards: pm_card_visa succeeds, pm_card_chargeDeclined declines."""
 
+    __test__ = False  # not a pytest test class (its name starts with Test)
+
     async def charge(
         self,
         *,
