@@ -8,6 +8,9 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import httpx
+
+from tests.apps import running
 from tests.browser import page, require_chromium
 from tests.processes import Meterbill
 
@@ -21,7 +24,13 @@ def _is_local(ref: str) -> bool:
     return ref.startswith("data:") or (ref.startswith("/") and not ref.startswith("//"))
 
 
-async def test_graphiql_page_names_no_external_url_and_serves_its_assets(client) -> None:
+async def test_graphiql_page_names_no_external_url_and_serves_its_assets(deployment) -> None:
+    # MB_GRAPHIQL is on by default only when embedded: switched on for either deployment.
+    async with running(deployment, graphiql=True) as client:
+        await _page_and_assets(client)
+
+
+async def _page_and_assets(client: httpx.AsyncClient) -> None:
     r = await client.get("/graphql", headers=HTML)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
