@@ -10,23 +10,26 @@ from contextlib import asynccontextmanager
 
 from arq import create_pool
 from arq.connections import RedisSettings
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
 from meterbill.http.openapi import openapi_endpoint
 from meterbill.http.static import static_mount
 from meterbill.services import billing_clock, queue
+from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -70,6 +73,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         app.state.pool = pool
         queue.set_pool(pool)
+        forwarder = None
+        if not settings.embedded:
+            # Workers fold usage in other processes: their announcements come over Redis.
+            hub.publish_to(pool)
+            listener = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+            forwarder = asyncio.create_task(hub.forward(listener), name="meterbill-live")
         # What start-up built (modules, schema, plans, pools) lives as long as the process:
         # moved out of the collector's generations, later collections do not walk it again.
         gc.collect()
@@ -77,6 +86,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if forwarder is not None:
+                forwarder.cancel()
+                await asyncio.gather(forwarder, return_exceptions=True)
+                await listener.aclose()
+                hub.publish_to(None)
             if embedded is not None:
                 await embedded.stop()
             else:
@@ -95,10 +109,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
+        # Live usage subscriptions (graphql-transport-ws), same path as the API.
+        WebSocketRoute("/graphql", gql),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
-        static_mount(),
+        static_mount("graphiql"),
+        *dashboard.routes(),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
     middleware = [Middleware(Observe)]

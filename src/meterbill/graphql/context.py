@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.types import Info as _Info
 
@@ -14,7 +14,7 @@ from meterbill.services.accounts import Principal
 
 @dataclass
 class Context:
-    request: Request | None
+    request: HTTPConnection | None
     response: Response | None
     principal: Principal | None
     # Loaders are created lazily per request (see graphql/loaders.py) so a batch never
@@ -24,6 +24,9 @@ class Context:
     retry_after: int | None = None
     # Set when the database could not be asked who the caller is: answered with 503.
     unavailable: bool = False
+    # A WebSocket connection's connection_init payload (graphql-transport-ws), which
+    # carries its key: browsers cannot set headers on a WebSocket.
+    connection_params: dict[str, Any] | None = None
 
     @property
     def account_id(self) -> str:

@@ -14,6 +14,7 @@ from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
+from meterbill.graphql.live import LiveSubscription
 from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
@@ -34,6 +35,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     return strawberry.Schema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
+        subscription=LiveSubscription,
         types=EXTRA_TYPES,
         extensions=exts,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=scalar_map),

@@ -1,6 +1,7 @@
 """Files that ship inside the meterbill package (package-data under src/meterbill/static/),
-served under /static by meterbill itself: pages such as GraphiQL need no internet access.
-A page's assets go in their own folder (static/graphiql/, ...); this mount serves them all."""
+served under /static/FOLDER by meterbill itself: pages such as GraphiQL need no internet
+access. A page's assets go in a folder of their own (static/graphiql/), mounted on its own, so
+one page's serving rules (headers, caching) never apply to another's files."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def read_text(path: str) -> str:
     return (resources.files("meterbill") / "static" / path).read_text(encoding="utf-8")
 
 
-def static_mount() -> Mount:
+def static_mount(folder: str) -> Mount:
+    """/static/FOLDER serving src/meterbill/static/FOLDER/."""
     # packages=: found through the import system, so an editable install serves the
     # worktree's files and a wheel its own copy.
-    return Mount(PREFIX, app=StaticFiles(packages=[("meterbill", "static")]), name="static")
+    files = StaticFiles(packages=[("meterbill", f"static/{folder}")])
+    return Mount(f"{PREFIX}/{folder}", app=files, name=f"static-{folder}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.errors import DomainError, FieldError, not_found, required
+from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
 from meterbill.services.clock import utcnow
 from meterbill.services.pages import Page, paginate
@@ -130,6 +131,15 @@ async def get_product(account_id: str, product_id: str) -> Product | None:
     return await Product.get_or_none(id=product_id, account_id=account_id)
 
 
+async def list_products(
+    account_id: str, first: int, after: str | None, active: bool | None = None
+) -> Page:
+    qs = Product.filter(account_id=account_id)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return await paginate(qs, first, after)
+
+
 # ------------------------------------------------------------------ customers
 
 
@@ -204,8 +214,22 @@ async def get_customer(account_id: str, customer_id: str) -> Customer | None:
     return await Customer.get_or_none(id=customer_id, account_id=account_id)
 
 
-async def list_customers(account_id: str, first: int, after: str | None) -> Page:
-    return await paginate(Customer.filter(account_id=account_id), first, after)
+SEARCH_MAX = 200
+
+
+async def list_customers(
+    account_id: str, first: int, after: str | None, search: str | None = None
+) -> Page:
+    """Newest first; `search` matches part of the name, email or externalId, any case."""
+    qs = Customer.filter(account_id=account_id)
+    text = (search or "").strip()
+    if len(text) > SEARCH_MAX:
+        raise BadUserInput(f"search must be at most {SEARCH_MAX} characters", ("search",))
+    if text:
+        qs = qs.filter(
+            Q(name__icontains=text) | Q(email__icontains=text) | Q(external_id__icontains=text)
+        )
+    return await paginate(qs, first, after)
 
 
 async def get_test_clock(account_id: str, clock_id: str) -> TestClock | None:

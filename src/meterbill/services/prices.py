@@ -13,6 +13,7 @@ from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.price_rules import PriceInput, validate_price
 from meterbill.billing.pricing import PriceSpec, Tier
 from meterbill.db.models import Meter, Price, PriceTier, Product
+from meterbill.services.pages import Page, paginate
 
 
 @dataclass
@@ -137,6 +138,21 @@ class TierColumns(Protocol):
     def unit_amount_decimal(self) -> str | None: ...
     @property
     def flat_amount_decimal(self) -> str | None: ...
+
+
+async def list_prices(
+    account_id: str,
+    first: int,
+    after: str | None,
+    product_id: str | None = None,
+    active: bool | None = None,
+) -> Page:
+    qs = Price.filter(account_id=account_id)
+    if product_id:
+        qs = qs.filter(product_id=product_id)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return await paginate(qs, first, after)
 
 
 def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:

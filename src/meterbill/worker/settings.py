@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import billing_clock, queue
+from meterbill.services.live import hub
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
     FUNCTIONS,
@@ -57,6 +58,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     await init_db(settings)
     billing_clock.configure(settings.invoice_grace_period)
     queue.set_pool(ctx["redis"])
+    # Folded usage is announced to the API processes' live subscriptions over Redis.
+    hub.publish_to(ctx["redis"])
     ctx["billing"] = BillingLoop()
     ctx["billing"].start()
 

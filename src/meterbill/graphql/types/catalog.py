@@ -276,6 +276,30 @@ class CustomerConnection:
 
 
 @strawberry.type
+class ProductEdge:
+    node: Product
+    cursor: str
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class PriceEdge:
+    node: Price
+    cursor: str
+
+
+@strawberry.type
+class PriceConnection:
+    edges: list[PriceEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
 class ApiKey(Node):
     id: strawberry.ID
     name: str

@@ -33,6 +33,7 @@ from meterbill.db.usage_sql import (
 )
 from meterbill.services import queue
 from meterbill.services.clock import utcnow
+from meterbill.services.live import hub
 
 log = logging.getLogger("meterbill.usage")
 
@@ -127,6 +128,8 @@ async def aggregate_batch(limit: int = BATCH) -> int:
         else:
             await _merge_rollups_python(conn, UsageRollup, deltas)
             await _merge_rollups_python(conn, UsageRollupHourly, hours)
+    # Committed: tell live usage subscriptions (contract extension live) what changed.
+    await hub.announce((k.account_id, k.meter_id, k.customer_id) for k in deltas)
     return taken
 
 
