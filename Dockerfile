@@ -10,15 +10,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Build from a throw-away copy of the source; only the installed package stays in the image.
-COPY pyproject.toml README.md /tmp/meterbill-src/
+# Every dependency at the version in constraints.txt (reproducible images).
+COPY pyproject.toml README.md constraints.txt /tmp/meterbill-src/
 COPY src /tmp/meterbill-src/src
-RUN pip install /tmp/meterbill-src \
+RUN pip install -c /tmp/meterbill-src/constraints.txt /tmp/meterbill-src \
     && rm -rf /tmp/meterbill-src
 
-# Non-root user. Its home is the working directory, so the embedded default
-# MB_DATABASE_URL=sqlite://meterbill.db is writable (mount a volume there to keep it).
+# Non-root user. The embedded database (MB_DATA_DIR/meterbill.db) lives in a declared
+# volume: `docker run -v meterbill-data:/var/lib/meterbill/data ...` keeps it, and without
+# -v Docker still keeps it in an anonymous volume instead of the container's layer.
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/meterbill \
-        --shell /usr/sbin/nologin meterbill
+        --shell /usr/sbin/nologin meterbill \
+    && install -d -o meterbill -g meterbill /var/lib/meterbill/data
+ENV MB_DATA_DIR=/var/lib/meterbill/data
+VOLUME ["/var/lib/meterbill/data"]
 USER meterbill
 WORKDIR /var/lib/meterbill
 

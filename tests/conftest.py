@@ -5,6 +5,8 @@ set, otherwise the default SQLite file + embedded worker."""
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from meterbill.app import create_app
-from meterbill.config import Settings
-from meterbill.db.setup import run_migrations
-from tests import services as svc
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The embedded default database lives in the user data directory (MB_DATA_DIR's
+    # default, via platformdirs): processes a test starts without MB_DATA_DIR must not
+    # write to the real one.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="meterbill-test-xdg-")
+
+
+from meterbill.app import create_app  # noqa: E402
+from meterbill.config import Settings  # noqa: E402
+from meterbill.db.setup import run_migrations  # noqa: E402
+from tests import services as svc  # noqa: E402
 
 
 @pytest.fixture(scope="session")

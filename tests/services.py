@@ -19,7 +19,12 @@ CLAIM = "mb:test:claim"
 
 
 def _missing(what: str, var: str) -> None:
-    msg = f"{what} not configured: set {var} to run this test"
+    missing(f"{what} not configured", var)
+
+
+def missing(what: str, var: str) -> None:
+    """Skip the test for a missing service, saying which; fail with MB_REQUIRE_SERVICES=1."""
+    msg = f"{what}: set {var} to run this test"
     if REQUIRE:
         pytest.fail(msg + " (MB_REQUIRE_SERVICES=1)")
     pytest.skip(msg)

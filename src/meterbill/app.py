@@ -26,6 +26,8 @@ from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
+from meterbill.http.openapi import openapi_endpoint
+from meterbill.http.static import static_mount
 from meterbill.services import billing_clock, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", gql),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+        static_mount("graphiql"),
         *dashboard.routes(),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from pydantic import ValidationError
 
 from meterbill.config import Settings, get_settings, settings_problems
+
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def _redact(url: str) -> str:
@@ -36,6 +43,17 @@ def _serve(args: argparse.Namespace) -> int:
     from meterbill.logs import log_config
 
     settings = _settings()
+    if args.workers > 1 and settings.embedded:
+        # Each process would run its own embedded worker over its own in-memory queue and
+        # its own writers on one SQLite file: not a supported shape.
+        print(
+            f"meterbill serve --workers {args.workers} needs MB_REDIS_URL (and a PostgreSQL "
+            "MB_DATABASE_URL): without Redis each process would run its own in-process worker "
+            "and queue. Run `meterbill serve` (one process) or set MB_REDIS_URL and start "
+            "`meterbill worker` beside it.",
+            file=sys.stderr,
+        )
+        return 2
     asyncio.run(run_migrations(settings))
     mode = (
         "embedded worker, in-memory queue" if settings.embedded else f"Redis {settings.redis_url}"
@@ -49,22 +67,56 @@ def _serve(args: argparse.Namespace) -> int:
         "meterbill: create an account and its admin key with: meterbill accounts create --name NAME"
     )
     sys.stdout.flush()
-    uvicorn.run(
-        "meterbill.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-        log_config=log_config(settings.log_level),
-        loop="auto",
-        http="auto",
-    )
+    with _metrics_dir(args.workers):
+        uvicorn.run(
+            "meterbill.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,
+            # Requests in flight get this long after SIGTERM (docker-compose.yml's api
+            # stop_grace_period is longer).
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            log_config=log_config(settings.log_level),
+            loop="auto",
+            http="auto",
+        )
     return 0
 
 
-def _worker(_: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several API processes, prometheus_client's multiprocess mode: the processes
+    (started after this) keep their metrics in files under one folder, and a scrape of any
+    of them sums all (services/metrics.py). meterbill creates the folder and removes it at
+    exit; one the operator set is emptied first (values of an earlier run would add up)."""
+    from meterbill.services.metrics import MULTIPROC_ENV
+
+    if workers <= 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        folder = given
+    else:
+        folder = tempfile.mkdtemp(prefix="meterbill-metrics-")
+        os.environ[MULTIPROC_ENV] = folder
+    print(f"meterbill: metrics of the {workers} processes summed through {folder}")
+    sys.stdout.flush()
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _worker(args: argparse.Namespace) -> int:
     from arq import run_worker
 
     from meterbill.worker.settings import WorkerSettings
@@ -80,8 +132,21 @@ def _worker(_: argparse.Namespace) -> int:
     from meterbill.logs import configure
 
     configure(settings.log_level)
+    if args.check:
+        return _worker_check()
     run_worker(WorkerSettings, redis_settings=WorkerSettings.redis())  # type: ignore[arg-type]
     return 0
+
+
+def _worker_check() -> int:
+    """0 when this host's worker wrote its health key within the last interval (a
+    container healthcheck), else 1."""
+    from arq.worker import async_check_health
+
+    from meterbill.worker.settings import QUEUE, WorkerSettings
+
+    key = WorkerSettings.health_check_key
+    return asyncio.run(async_check_health(WorkerSettings.redis(), key, QUEUE))
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -136,9 +201,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1, help="API processes (needs MB_REDIS_URL)")
     s.set_defaults(func=_serve)
-    sub.add_parser("worker", help="run the arq worker (needs MB_REDIS_URL)").set_defaults(
-        func=_worker
+    w = sub.add_parser("worker", help="run the arq worker (needs MB_REDIS_URL)")
+    w.add_argument(
+        "--check", action="store_true", help="exit 0 if this host's worker is alive, else 1"
     )
+    w.set_defaults(func=_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
     acc = sub.add_parser("accounts", help="manage accounts")
     acc_sub = acc.add_subparsers(dest="action", required=True)
@@ -154,6 +221,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        _settings()
+    except ValueError as exc:  # not pydantic's (a MB_X_FILE that cannot be read, ...)
+        print(f"meterbill: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 2)
     return int(args.func(args))
 
 

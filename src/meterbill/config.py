@@ -1,19 +1,65 @@
-"""Settings from the environment (prefix MB_), see contract/README.md."""
+"""Settings from the environment (prefix MB_), see contract/README.md.
+
+Every setting can also come from a file: MB_X_FILE=/run/secrets/x reads MB_X from that file
+(Docker / Kubernetes secrets), so passwords need not sit in the environment."""
 
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PREFIX = "MB_"
+DATABASE_FILE = "meterbill.db"
+
+
+def default_data_dir() -> Path:
+    """The platform's user data directory (~/.local/share/meterbill on Linux)."""
+    return Path(platformdirs.user_data_dir("meterbill", appauthor=False))
+
+
+class FileSettings(PydanticBaseSettingsSource):
+    """MB_X_FILE=path: the setting MB_X read from that file (its trailing newline dropped)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            var = f"{PREFIX}{name.upper()}"
+            path = env.get(f"{var}_FILE")
+            if not path:
+                continue
+            if var in env:
+                raise ValueError(f"set {var} or {var}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from exc
+        return values
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
-    database_url: str = "sqlite://meterbill.db"
+    # Where the embedded database lives: the same file whatever the working directory.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Unset: sqlite://DATA_DIR/meterbill.db.
+    database_url: str = ""
     redis_url: str | None = None
     invoice_grace_period: int = Field(3600, ge=0)
     # None means "on when embedded": the default single-process install is a dev box.
@@ -26,7 +72,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024)
     # Events in one POST /v1/meter_events body; the rest of a longer one is not read.
     bulk_max_events: int = Field(1_000_000, ge=1)
-    housekeeping_interval_minutes: int = Field(1, ge=1)
+    # The worker's heartbeat row (worker_heartbeats) is written every N minutes.
+    housekeeping_interval_minutes: int = Field(1, ge=1, le=60)
     log_level: str = "INFO"
     # Token buckets per API key (requests per second, bucket size); 0 rps = no limit.
     # Keys that can write usage (USAGE_WRITE, not ADMIN) get the larger ingestion budget.
@@ -58,6 +105,24 @@ class Settings(BaseSettings):
     # Retries inside one charge (stripe-python's, same key) before the billing pass gives
     # the invoice back for the next pass.
     stripe_max_network_retries: int = Field(2, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = FileSettings(settings_cls)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite://{self.data_dir / DATABASE_FILE}"
+        return self
 
     @field_validator("redis_url", mode="before")
     @classmethod

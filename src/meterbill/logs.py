@@ -34,6 +34,23 @@ class RequestContext(logging.Filter):
         return True
 
 
+class QuietJobs(logging.Filter):
+    """arq logs two INFO lines per job (started, finished), so an idle worker wrote two
+    every 5 s for the usage sweep alone, plus its health record every 30 s. Those become
+    DEBUG; what an operator acts on stays INFO or above: start-up, shutdown, retries,
+    cancellations, failures (arq logs job errors as exceptions)."""
+
+    ROUTINE = frozenset({"%6.2fs → %s(%s)%s", "%6.2fs ← %s ● %s", "recording health: %s"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.msg not in self.ROUTINE:
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -62,7 +79,10 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request": {"()": "meterbill.logs.RequestContext"}},
+        "filters": {
+            "request": {"()": "meterbill.logs.RequestContext"},
+            "quiet_jobs": {"()": "meterbill.logs.QuietJobs"},
+        },
         "formatters": {"json": {"()": "meterbill.logs.JsonFormatter"}},
         "handlers": {"json": handler},
         "root": {"handlers": ["json"], "level": level},
@@ -71,6 +91,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             # query text: ours are coded, and internal ones are logged by graphql/limits.py.
             "strawberry.execution": {"level": "CRITICAL"},
             "uvicorn.access": {"level": "WARNING"},
+            "arq.worker": {"filters": ["quiet_jobs"]},
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
         },

@@ -55,6 +55,15 @@ async def test_too_many_tokens(tenant):
     assert "token" in body["errors"][0]["message"]
 
 
+async def test_a_limit_message_in_the_callers_text_is_not_a_limit(tenant):
+    # Codes come from the limits' own rules, not from matching message text: a syntax
+    # error that quotes the caller's "aliases found" is a plain BAD_USER_INPUT.
+    for text in ("aliases found", "exceeds maximum operation depth", "Document contains more than"):
+        body = await tenant.gql('{ __typename "' + text + '" }')
+        assert text in body["errors"][0]["message"]
+        assert _codes(body) == ["BAD_USER_INPUT"], body
+
+
 async def test_first_over_100_is_bad_user_input(tenant):
     for field in ("meters", "customers"):
         body = await tenant.gql(f"{{ {field}(first: 101) {{ edges {{ cursor }} }} }}")

@@ -4,6 +4,7 @@ separate `meterbill worker` process on real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -58,8 +59,14 @@ async def test_separate_worker_process_on_real_redis() -> None:
     settings = Settings(database_url=db_url, redis_url=redis_url)
     env = {**os.environ, "MB_DATABASE_URL": db_url, "MB_REDIS_URL": redis_url}
     proc = None
+
+    def check() -> int:
+        cmd = [sys.executable, "-m", "meterbill.cli", "worker", "--check"]
+        return subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode
+
     try:
         await run_migrations(settings)
+        assert await asyncio.to_thread(check) == 1  # no worker yet: unhealthy
         proc = subprocess.Popen(
             [sys.executable, "-m", "meterbill.cli", "worker"],
             env=env,
@@ -69,6 +76,7 @@ async def test_separate_worker_process_on_real_redis() -> None:
         await init_db(settings)
         beat = await _wait_for_beat("worker:")
         assert beat.worker.endswith(f":{proc.pid}")
+        assert await asyncio.to_thread(check) == 0  # the compose healthcheck's command
         pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
         try:
             job: Job | None = await pool.enqueue_job("housekeeping")
@@ -81,6 +89,12 @@ async def test_separate_worker_process_on_real_redis() -> None:
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=20)
             assert proc.returncode is not None
+            # At INFO an idle worker says nothing per cron tick (logs.QuietJobs): the
+            # start-up crons ran, yet no job line was written.
+            lines = [json.loads(line) for line in out.decode().splitlines() if line[:1] == "{"]
+            messages = [line["message"] for line in lines]
+            assert any(m.startswith("Starting worker") for m in messages), messages
+            assert not [m for m in messages if "→ cron:" in m or "← cron:" in m], messages
         await Tortoise.close_connections()
         await asyncio.to_thread(svc.release_redis_db, redis_url)
         await asyncio.to_thread(svc.drop_pg_database, pg, name)

@@ -38,6 +38,8 @@ def test_no_code_leaves_session_state_on_a_connection():
     for path in SRC.rglob("*.py"):
         if path.name == "setup.py" and path.parent.name == "db":
             continue  # names the reset query it replaces, in its docstring
+        if path.name == "migration_lock.py" and path.parent.name == "db":
+            continue  # its own connection, opened for the lock and closed after it
         text = path.read_text()
         for pattern in SESSION_STATE:
             for m in re.finditer(pattern, text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -12,6 +13,7 @@ from tortoise.migrations.api import migrate as migrate_api
 
 from meterbill.config import Settings
 from meterbill.db import stores
+from meterbill.db.migration_lock import migration_lock
 
 APP = "models"
 
@@ -64,7 +66,14 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _ensure_sqlite_dir(url: str) -> None:
+    """The embedded database's folder (MB_DATA_DIR) exists before SQLite opens the file."""
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+
+
 async def init_db(settings: Settings) -> None:
+    _ensure_sqlite_dir(settings.database_url)
     # The global fallback lets worker tasks and request tasks share one ORM context.
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
     stores.configure(connections.get("default").capabilities.dialect)
@@ -76,6 +85,11 @@ async def close_db() -> None:
 
 
 async def run_migrations(settings: Settings) -> None:
-    """Apply pending migrations. Safe to run on every start."""
-    await migrate_api(config=tortoise_config(settings))
-    await Tortoise.close_connections()
+    """Apply pending migrations. Safe to run on every start, also from several processes at
+    once: they take turns (db/migration_lock.py), and the later ones find nothing to do."""
+    _ensure_sqlite_dir(settings.database_url)
+    async with migration_lock(settings.database_url):
+        try:
+            await migrate_api(config=tortoise_config(settings))
+        finally:
+            await Tortoise.close_connections()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,6 +29,7 @@ from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.live import LIVE_SCOPES, connection_secret
 from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
+from meterbill.http.static import static_url
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import authenticate
 
@@ -36,6 +40,11 @@ def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@cache
+def _graphiql_template() -> str:
+    return (resources.files("meterbill.graphql") / "graphiql.html").read_text(encoding="utf-8")
 
 
 class _TextWebSocket(ASGIWebSocketAdapter):
@@ -58,6 +67,12 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(*args, **kw)
         self.settings = settings
         self.record_plans = record_fast.Plans(self.schema)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page instead of strawberry's, which loads its scripts from a CDN.
+        root = request.scope.get("root_path", "")
+        html = _graphiql_template().replace("{{STATIC}}", static_url("graphiql", root))
+        return HTMLResponse(html)
 
     # orjson: a 1000-event recordMeterEvents body decodes in 0.36 ms instead of 0.68 ms.
     # It refuses integers beyond 64 bits, which json (and so the API before it) accepts:

@@ -1,18 +1,33 @@
 """Prometheus metrics: one small API for the rest of the code, and what /metrics serves.
 
-Counters and histograms live in this process (prometheus_client's default registry): with
-`meterbill serve --workers N` each process counts its own requests, so scrape every process
-(or sum per instance). Gauges that describe shared state (queue depth, aggregation lag,
-invoices by status) are computed from Redis / the database when /metrics is scraped, so
-every process reports the same, whole-system value for those."""
+Counters and histograms: with one process, in prometheus_client's default registry. With
+`meterbill serve --workers N`, the command sets PROMETHEUS_MULTIPROC_DIR (a folder it creates
+and removes) before the processes start: prometheus_client then keeps every process's values
+in files there, and a scrape of any process returns the sum over all of them, dead processes
+included, so a counter never goes backwards while meterbill runs.
+
+Gauges that describe shared state (queue depth, aggregation lag, invoices by status) are
+computed from Redis / the database when /metrics is scraped, by the process scraped: they are
+kept out of the per-process files (ScrapeGauge) and exported once, never summed."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 log = logging.getLogger("meterbill.metrics")
 
@@ -36,12 +51,62 @@ PAYMENT_FAILURES = Counter(
     "meterbill_payment_failures_total", "Invoice payment attempts that failed."
 )
 RATE_LIMITED = Counter("meterbill_rate_limited_total", "Requests refused by the rate limiter.")
-AGGREGATION_LAG = Gauge(
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class ScrapeGauge(Collector):
+    """A whole-system gauge set at scrape time by the process scraped: one plain value in
+    this process (prometheus_client's Gauge would write per-process files in multiprocess
+    mode, and a scrape would export one series per process)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()):
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def set(self, value: float) -> None:
+        self.values[()] = float(value)
+
+    def labels(self, *values: str) -> _Child:
+        return _Child(self, tuple(values))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, value in sorted(self.values.items()):
+            family.add_metric(list(labels), value)
+        yield family
+
+
+class _Child:
+    def __init__(self, gauge: ScrapeGauge, labels: tuple[str, ...]):
+        self.gauge, self.key = gauge, labels
+
+    def set(self, value: float) -> None:
+        self.gauge.values[self.key] = float(value)
+
+
+AGGREGATION_LAG = ScrapeGauge(
     "meterbill_aggregation_lag_seconds",
     "Age of the oldest meter event not yet aggregated (0 when none is waiting).",
 )
-QUEUE_DEPTH = Gauge("meterbill_queue_depth", "Jobs waiting in the arq queue.")
-INVOICES = Gauge("meterbill_invoices", "Invoices by status.", ["status"])
+QUEUE_DEPTH = ScrapeGauge("meterbill_queue_depth", "Jobs waiting in the arq queue.")
+INVOICES = ScrapeGauge("meterbill_invoices", "Invoices by status.", ("status",))
+_SCRAPE_GAUGES = (AGGREGATION_LAG, QUEUE_DEPTH, INVOICES)
+
+
+def _registry() -> CollectorRegistry:
+    """What a scrape exports: this process's metrics, or every process's (multiprocess)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    for gauge in _SCRAPE_GAUGES:
+        registry.register(gauge)
+    return registry
+
+
+if not os.environ.get(MULTIPROC_ENV):
+    for _g in _SCRAPE_GAUGES:
+        REGISTRY.register(_g)
 
 EVENT_STATUSES = ("accepted", "duplicate", "rejected")
 for _s in EVENT_STATUSES:
@@ -109,7 +174,22 @@ async def aggregation_lag() -> None:
     AGGREGATION_LAG.set(max(0.0, (utcnow() - oldest.created_at).total_seconds()) if oldest else 0.0)
 
 
+INVOICES_STATUSES = ("DRAFT", "OPEN", "PAID", "UNCOLLECTIBLE", "VOID")
+
+
+async def invoice_counts() -> None:
+    from tortoise.functions import Count
+
+    from meterbill.db.models import Invoice
+
+    rows = await Invoice.all().group_by("status").annotate(n=Count("id")).values("status", "n")
+    counts = {status: 0 for status in INVOICES_STATUSES}
+    counts.update({r["status"]: r["n"] for r in rows})
+    set_invoice_counts(counts)
+
+
 on_scrape("aggregation_lag", aggregation_lag)
+on_scrape("invoices", invoice_counts)
 
 
 async def render(extra: dict[str, Refresher] | None = None) -> tuple[bytes, str]:
@@ -118,11 +198,9 @@ async def render(extra: dict[str, Refresher] | None = None) -> tuple[bytes, str]
             await refresh()
         except Exception as exc:  # noqa: BLE001 - a down source leaves its last value
             log.warning("metrics source %s failed: %s", name, type(exc).__name__)
-    return generate_latest(), CONTENT_TYPE_LATEST
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
 
 
 def sample(name: str, labels: dict[str, Any] | None = None) -> float | None:
     """The current value of one sample (for tests and the CLI)."""
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value(name, labels or {})
+    return _registry().get_sample_value(name, labels or {})

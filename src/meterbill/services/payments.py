@@ -68,6 +68,8 @@ class PaymentProvider(Protocol):
 class TestPaymentProvider:
     """Stripe's test cards: pm_card_visa succeeds, pm_card_chargeDeclined declines."""
 
+    __test__ = False  # not a pytest test class (its name starts with Test)
+
     def method_on_file(self, customer: CustomerIds) -> MethodOnFile | None:
         pm = customer.default_payment_method
         return MethodOnFile(pm) if pm else None

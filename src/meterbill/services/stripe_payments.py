@@ -157,4 +157,4 @@ class StripeProvider:
         return intent_outcome(intent)
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]  # stripe-python is untyped here

@@ -34,8 +34,16 @@ def worker_name(kind: str) -> str:
 
 
 def cron_jobs() -> list[Any]:
+    every = get_settings().housekeeping_interval_minutes
     return [
-        cron(housekeeping, second={0}, run_at_startup=True, unique=False),
+        # The heartbeat row (worker_heartbeats), every MB_HOUSEKEEPING_INTERVAL_MINUTES.
+        cron(
+            housekeeping,
+            minute=set(range(0, 60, every)),
+            second={0},
+            run_at_startup=True,
+            unique=False,
+        ),
         # Every 5 s: events whose aggregation job was lost (Redis down at ingest, a worker
         # killed mid-job) are counted within seconds, not at the next request.
         cron(sweep_usage, second=set(range(0, 60, 5)), run_at_startup=True, keep_result=0),
@@ -81,8 +89,15 @@ class WorkerSettings:
     # long an accepted event waits before a worker starts aggregating it.
     poll_delay = 0.05
     job_timeout = 300
+    # On SIGTERM: take no new job, let running ones finish for this long, then cancel them
+    # (a cancelled job runs again later: every job is idempotent). docker-compose.yml's
+    # stop_grace_period for the worker is longer than this (tests/unit/test_deploy_files.py).
+    job_completion_wait = 60
     keep_result = 60
+    # Written every interval by each worker process under a key of its host (a container),
+    # so `meterbill worker --check` answers for this container's worker, not any worker.
     health_check_interval = 30
+    health_check_key = f"{QUEUE}:health-check:{socket.gethostname()}"
 
     @staticmethod
     def redis() -> RedisSettings:

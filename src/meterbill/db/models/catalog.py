@@ -40,6 +40,8 @@ class ApiKey(Model):
 
 
 class TestClock(Model):
+    __test__ = False  # not a pytest test class (its name starts with Test)
+
     id = id_field(ids.test_clock_id)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="test_clocks", on_delete=fields.CASCADE
