@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 
 from meterbill.graphql.errors import GqlError
 
+UNAUTHENTICATED_MESSAGE = "a valid API key is required: Authorization: Bearer mb_sk_..."
 USAGE_WRITE_FIELDS = frozenset({"recordMeterEvent", "recordMeterEvents", "cancelMeterEvent"})
 ADMIN_ONLY_QUERIES = frozenset({"apiKeys"})
 PUBLIC_FIELDS = frozenset({"__schema", "__type", "__typename"})
@@ -75,10 +76,7 @@ class ScopeCheck(SchemaExtension):
             return None
         principal = ctx.context.principal
         if principal is None:
-            return GqlError(
-                "UNAUTHENTICATED",
-                "a valid API key is required: Authorization: Bearer mb_sk_...",
-            )
+            return GqlError("UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE)
         kind = op.operation.value
         denied = [f for f in fields if not allowed(principal.scopes, kind, f)]
         if denied:

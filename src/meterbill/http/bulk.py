@@ -33,7 +33,9 @@ from starlette.types import Receive, Scope, Send
 
 from meterbill.billing.errors import FieldError
 from meterbill.config import Settings
-from meterbill.graphql.http import bearer
+from meterbill.graphql.auth import UNAUTHENTICATED_MESSAGE
+from meterbill.graphql.http import CHALLENGE, bearer
+from meterbill.http.limits import send_error
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
 from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
@@ -344,8 +346,7 @@ class BulkMeterEvents:
         secret = bearer(request)
         principal: Principal | None = await authenticate(secret) if secret else None
         if principal is None:
-            msg = "a valid API key is required: Authorization: Bearer mb_sk_..."
-            return await _json(send, 401, "UNAUTHENTICATED", msg)
+            return await _json(send, 401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, CHALLENGE)
         if not principal.scopes & WRITE_SCOPES:
             scopes = ", ".join(sorted(principal.scopes))
             msg = f"this key ({scopes}) may not record meter events (needs USAGE_WRITE)"
@@ -407,16 +408,6 @@ async def _json(
     message: str,
     extra: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    # The error body /graphql sends too: one shape for every error of the API.
+    headers = {k.decode(): v.decode() for k, v in extra}
+    await send_error(send, status, code, message, headers)
