@@ -5,7 +5,7 @@ every problem at once so a client fixes its integration in one round trip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -188,19 +188,29 @@ def text_problem(s: str) -> str | None:
     return "must be valid Unicode text (it holds a lone surrogate)"
 
 
+def strings(value: object) -> Iterator[str]:
+    """Every string in decoded JSON, keys included, without recursion: a client may nest
+    a value as deep as its JSON parser allows (about 1000 levels), deeper than Python's
+    recursion limit."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, Mapping):
+            for k, item in v.items():
+                if isinstance(k, str):
+                    yield k
+                stack.append(item)
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+
+
 def _nested_problem(value: object) -> str | None:
-    if isinstance(value, str):
-        return text_problem(value)
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            why = (text_problem(k) if isinstance(k, str) else None) or _nested_problem(v)
-            if why:
-                return why
-    elif isinstance(value, list | tuple):
-        for v in value:
-            why = _nested_problem(v)
-            if why:
-                return why
+    for s in strings(value):
+        why = text_problem(s)
+        if why:
+            return why
     return None
 
 

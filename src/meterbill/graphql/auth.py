@@ -1,4 +1,5 @@
-"""Scope checks for every root field, once per operation (not per resolved field).
+"""Scope checks for every root field, once per operation (not per resolved field), on the
+operation the request chose (several operations need operationName).
 
 ADMIN may do everything; READ may run queries; USAGE_WRITE may only record and cancel
 meter events. Checking the operation's root selection covers every field without any
@@ -61,8 +62,17 @@ class ScopeCheck(SchemaExtension):
         if doc is None:
             return None
         ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-        if ctx.operation_name:
-            ops = [o for o in ops if o.name and o.name.value == ctx.operation_name]
+        # What the request said: ctx.operation_name falls back to the first operation's name.
+        wanted = getattr(ctx, "_provided_operation_name", ctx.operation_name)
+        if wanted:
+            ops = [o for o in ops if o.name and o.name.value == wanted]
+        elif len(ops) > 1:
+            # The spec's rule (GetOperation): without a name the choice is ambiguous; the
+            # executor would run the first, which the client may not have meant.
+            return GqlError(
+                "BAD_USER_INPUT",
+                "operationName is required: the document holds several operations",
+            )
         if not ops:
             return None
         op = ops[0]

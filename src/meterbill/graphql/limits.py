@@ -24,6 +24,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from meterbill.billing.events import strings
+
 log = logging.getLogger("meterbill.graphql")
 
 MAX_DEPTH = 10
@@ -133,13 +135,7 @@ class ErrorCodes(SchemaExtension):
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return any("\x00" in s for s in strings(value))
 
 
 def _has_surrogate(value: object) -> bool:
@@ -154,13 +150,7 @@ def _has_surrogate(value: object) -> bool:
 
 
 def _walk_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        return not value.isascii() and _lone_surrogate(value)
-    if isinstance(value, dict):
-        return any(_walk_surrogate(k) or _walk_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_walk_surrogate(v) for v in value)
-    return False
+    return any(not s.isascii() and _lone_surrogate(s) for s in strings(value))
 
 
 def _lone_surrogate(s: str) -> bool:

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from meterbill.billing.errors import FieldError
+from meterbill.billing.events import strings
 from meterbill.config import Settings
 from meterbill.graphql.auth import UNAUTHENTICATED_MESSAGE
 from meterbill.graphql.http import CHALLENGE, bearer
@@ -68,22 +69,11 @@ def _bad_text(value: object) -> str | None:
     """Why a string somewhere in `value` cannot be stored, if one cannot: PostgreSQL text
     holds neither U+0000 nor lone surrogates, and one such event would fail its whole chunk.
     (recordMeterEvents refuses U+0000 anywhere in a request, graphql/limits.py.)"""
-    if isinstance(value, str):
-        if "\x00" in value:
+    for s in strings(value):
+        if "\x00" in s:
             return "strings must not contain the NUL character (U+0000)"
-        if _SURROGATE.search(value):
+        if _SURROGATE.search(s):
             return "strings must be valid Unicode (no lone surrogates)"
-        return None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            why = _bad_text(k) or _bad_text(v)
-            if why:
-                return why
-    elif isinstance(value, list):
-        for v in value:
-            why = _bad_text(v)
-            if why:
-                return why
     return None
 
 

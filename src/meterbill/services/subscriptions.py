@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
 from meterbill.billing.periods import (
+    OutOfCalendar,
     first_period,
     first_period_fraction,
     next_period,
@@ -170,6 +171,10 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
     try:
         periods = _periods(start, anchor, ref.interval, ref.interval_count, now)
         fraction = first_period_fraction(start, anchor, ref.interval, ref.interval_count)
+    except OutOfCalendar as exc:
+        # The start (the customer's test clock, or the backdate) is at the calendar's end.
+        field = "backdateStartDate" if req.backdate_start_date else "customerId"
+        raise DomainError.one("OUT_OF_RANGE", str(exc), "input", field) from exc
     except ValueError as exc:
         raise DomainError.one("INVALID", str(exc), "input", "billingCycleAnchor") from exc
     current = periods[-1]
