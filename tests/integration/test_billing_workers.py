@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,6 +34,7 @@ from tests.conftest import Tenant
 from tests.integration.billing_setup import assert_billed_once, make_catalog, subscribe_many
 
 N = 12
+START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 class SlowCountingProvider(TestPaymentProvider):
@@ -72,7 +73,9 @@ async def test_concurrent_cron_passes_bill_each_period_once(app: Any, provider: 
 
 async def test_concurrent_test_clock_runners_bill_each_period_once(app: Any, provider: Any) -> None:
     cat = await make_catalog()
-    clock = await test_clocks.create_test_clock(cat.account_id, utcnow(), "race")
+    # A fixed instant: from wall-clock "now", 62 days ended exactly at a period end (inside
+    # the grace) on some start dates. Jan 15 + 62 days = Mar 18, past Feb 15 and Mar 15 + grace.
+    clock = await test_clocks.create_test_clock(cat.account_id, START, "race")
     subs = await subscribe_many(cat, N, clock.id)
     target = clock.frozen_time + timedelta(days=62)
     await Clock.filter(id=clock.id).update(status="ADVANCING", frozen_time=target)
@@ -158,7 +161,7 @@ async def test_two_worker_processes_on_postgres_bill_once() -> None:
             daily = await make_catalog("Daily", interval="DAY")
             start = utcnow() - timedelta(days=1) + timedelta(seconds=15)
             wall = await subscribe_many(daily, N, backdate=start)
-            clock = await test_clocks.create_test_clock(cat.account_id, utcnow(), "two workers")
+            clock = await test_clocks.create_test_clock(cat.account_id, START, "two workers")
             clocked = await subscribe_many(cat, N, clock.id)
             s.start_workers(2)
             # The advance job goes to one worker; the other's cron picks up the ADVANCING
