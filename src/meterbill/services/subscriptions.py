@@ -131,6 +131,21 @@ def _option_errors(req: SubscriptionRequest) -> list[FieldError]:
     return errors
 
 
+# Stripe's limit for backdating: the first invoice holds at most this many lines, so a
+# backdate covers at most this many periods (each bills at least one line per licensed item).
+MAX_FIRST_INVOICE_LINES = 250
+
+
+def _too_many_lines(what: str) -> DomainError:
+    return DomainError.one(
+        "OUT_OF_RANGE",
+        f"the first invoice would hold more than {MAX_FIRST_INVOICE_LINES} lines ({what}); "
+        "backdate less far",
+        "input",
+        "backdateStartDate",
+    )
+
+
 def _periods(
     start: datetime, anchor: datetime | None, interval: str, count: int, now: datetime
 ) -> list[Period]:
@@ -138,6 +153,8 @@ def _periods(
     periods = [first_period(start, anchor, interval, count)]
     cycle_anchor = anchor or start
     while periods[-1][1] <= now:
+        if len(periods) >= MAX_FIRST_INVOICE_LINES:
+            raise _too_many_lines(f"more than {MAX_FIRST_INVOICE_LINES} billing periods")
         periods.append(next_period(cycle_anchor, interval, count, periods[-1][1]))
     return periods
 
@@ -211,6 +228,8 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
         )
         items = await plans.plan(sub.id)
         drafts = await _first_lines(items, customer.id, periods, fraction, req.billing_mode)
+        if len(drafts) > MAX_FIRST_INVOICE_LINES:
+            raise _too_many_lines(f"{len(drafts)} lines")  # rolls the subscription back
         invoice = None
         if drafts:
             invoice = await invoices.create_invoice(
