@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from meterbill.graphql.http import graphql_app
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, metrics_endpoint
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_clock, key_revocations, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         app.state.pool = pool
         queue.set_pool(pool)
+        # Embedded, the one process forgets a revoked key itself.
+        listener = None if embedded else asyncio.create_task(key_revocations.listen(pool))
         # What start-up built (modules, schema, plans, pools) lives as long as the process:
         # moved out of the collector's generations, later collections do not walk it again.
         gc.collect()
@@ -75,6 +78,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             if embedded is not None:
                 await embedded.stop()
             else:
