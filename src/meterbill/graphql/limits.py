@@ -59,17 +59,27 @@ UNAVAILABLE_MESSAGE = "the service is temporarily unavailable; retry shortly"
 
 def _is_unavailable(exc: BaseException | None) -> bool:
     """The database (or another backing service) did not answer: not a bug, a 503."""
+    from asyncpg.exceptions import (
+        AdminShutdownError,
+        CannotConnectNowError,
+        CrashShutdownError,
+        InterfaceError,
+        PostgresConnectionError,
+    )
     from tortoise.exceptions import DBConnectionError
 
-    try:
-        from asyncpg.exceptions import InterfaceError, PostgresConnectionError
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        InterfaceError = PostgresConnectionError = DBConnectionError  # type: ignore[misc,assignment]  # noqa: N806
+    # A server restarting: shutting down (57P01, 57P02) or not yet accepting (57P03).
+    restarting = AdminShutdownError | CrashShutdownError | CannotConnectNowError
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(
             exc,
-            OSError | TimeoutError | DBConnectionError | InterfaceError | PostgresConnectionError,
+            OSError
+            | TimeoutError
+            | DBConnectionError
+            | InterfaceError
+            | PostgresConnectionError
+            | restarting,
         ):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
