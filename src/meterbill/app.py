@@ -24,7 +24,7 @@ from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
-from meterbill.http.observability import Observe, metrics_endpoint
+from meterbill.http.observability import Observe, protected_metrics
 from meterbill.services import billing_clock, key_revocations, queue
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/metrics", protected_metrics(settings.metrics_token), methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
@@ -116,5 +116,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         )
     # After CORS, so that refusals still carry the CORS headers a browser needs to read them.
-    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
+    middleware.append(
+        Middleware(
+            BodyLimit,
+            max_bytes=settings.max_body_bytes,
+            read_timeout=settings.body_read_timeout,
+        )
+    )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
