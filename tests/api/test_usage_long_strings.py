@@ -51,6 +51,14 @@ def _cases(cus: str) -> list[tuple[dict[str, Any], list[str], str]]:
     ]
 
 
+async def _setup(tenant: Any, caplog: Any) -> str:
+    """Meters by id and by external id, a customer (its id); every log line captured."""
+    caplog.set_level(logging.DEBUG)
+    await make_meter(tenant)
+    await make_meter(tenant, "by_ext", customerMappingType="BY_EXTERNAL_ID")
+    return await make_customer(tenant, externalId="ext-1")
+
+
 def _no_value_logged(caplog: Any) -> None:
     text = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     for value in (LONG_NAME, LONG_ID, LONG_CUSTOMER, LONG_EXTERNAL, "١٢"):
@@ -59,10 +67,7 @@ def _no_value_logged(caplog: Any) -> None:
 
 
 async def test_record_meter_event_names_the_long_field(tenant, caplog):
-    caplog.set_level(logging.DEBUG)
-    await make_meter(tenant)
-    await make_meter(tenant, "by_ext", customerMappingType="BY_EXTERNAL_ID")
-    cus = await make_customer(tenant, externalId="ext-1")
+    cus = await _setup(tenant, caplog)
     for doc, (inp, field, says) in [(d, c) for c in _cases(cus) for d in (RECORD, GENERAL)]:
         # Twice: the second time the meter and customer are remembered (PostgreSQL's
         # shortcut, services/usage/single.py) after the good event below.
@@ -84,10 +89,7 @@ async def test_record_meter_event_names_the_long_field(tenant, caplog):
 
 
 async def test_record_meter_events_rejects_only_the_long_events(tenant, caplog):
-    caplog.set_level(logging.DEBUG)
-    await make_meter(tenant)
-    await make_meter(tenant, "by_ext", customerMappingType="BY_EXTERNAL_ID")
-    cus = await make_customer(tenant, externalId="ext-1")
+    cus = await _setup(tenant, caplog)
     cases = _cases(cus)
     batch: list[dict[str, Any]] = []
     for inp, _, _ in cases:
@@ -118,10 +120,7 @@ async def test_cancel_meter_event_names_a_long_identifier(tenant, caplog):
 
 
 async def test_bulk_rejects_a_long_line_alone_and_stores_its_chunk(tenant, caplog):
-    caplog.set_level(logging.DEBUG)
-    await make_meter(tenant)
-    await make_meter(tenant, "by_ext", customerMappingType="BY_EXTERNAL_ID")
-    cus = await make_customer(tenant, externalId="ext-1")
+    cus = await _setup(tenant, caplog)
     # Well inside one chunk (http/bulk.py CHUNK = 2500) on both sides of each bad line.
     events: list[dict[str, Any]] = [
         {"event_name": "tokens", "payload": {"customer_id": cus, "value": 1}} for _ in range(3000)
