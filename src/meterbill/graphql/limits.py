@@ -64,12 +64,16 @@ def _is_unavailable(exc: BaseException | None) -> bool:
         CannotConnectNowError,
         CrashShutdownError,
         InterfaceError,
+        InternalClientError,
         PostgresConnectionError,
     )
     from tortoise.exceptions import DBConnectionError
 
-    # A server restarting: shutting down (57P01, 57P02) or not yet accepting (57P03).
-    restarting = AdminShutdownError | CrashShutdownError | CannotConnectNowError
+    # A server restarting: shutting down (57P01, 57P02) or not yet accepting (57P03); and a
+    # pooled connection the shutdown cut mid-operation ("cannot switch to state ...").
+    restarting = (
+        AdminShutdownError | CrashShutdownError | CannotConnectNowError | InternalClientError
+    )
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(
