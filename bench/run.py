@@ -25,6 +25,10 @@ Phases, in order (the keys are described at the top of bench/RESULTS.md):
  6. upcoming_*        upcomingInvoice for the seed's subscription with a period of usage
  7. finalize_sps_*    close -> DRAFT -> finalize -> collect by 1, then 2 worker processes
  8. dashboard_*       SQL statements of one 100-subscription dashboard query (in-process)
+ 9. webhook_*         (--only webhooks, not in the default run) delivery throughput and
+                      latency (bench/webhook_delivery.py), and finalize_sps_hooks_*: 1-worker
+                      finalize rounds with two endpoints subscribed to everything (ENABLED)
+                      and with none (DISABLED), interleaved
 
 Exits non-zero when any phase fails or a correctness check of the harness does not hold.
 """
@@ -262,6 +266,9 @@ class Deployment:
             "MB_RATE_LIMIT_BURST": "1000000",
             "MB_USAGE_RATE_LIMIT_RPS": "1000000",
             "MB_USAGE_RATE_LIMIT_BURST": "1000000",
+            # Webhook phase: endpoints on local receivers, secrets under a bench key.
+            "MB_SECRET_KEY": "bench-" + secrets.token_hex(8),
+            "MB_WEBHOOK_ALLOW_PRIVATE": "true",
         }
         self.secret = ""
         self.created = False
@@ -1044,6 +1051,73 @@ async def finalize_throughput(
     return out
 
 
+HOOK_CREATE = """mutation($u: String!) { createWebhookEndpoint(input: {url: $u}) {
+  webhookEndpoint { id } userErrors { message } } }"""
+HOOK_STATUS = """mutation($id: ID!, $s: WebhookEndpointStatus!) {
+  updateWebhookEndpoint(input: {id: $id, status: $s}) { userErrors { message } } }"""
+HOOK_ROUNDS = 2
+
+
+async def finalize_with_webhooks(
+    dep: Deployment, api: Api, seed: Seed, sizes: Sizes
+) -> dict[str, Any]:
+    """finalize_sps (1 worker, as finalize_throughput measures it) with two endpoints
+    subscribed to everything, each on its own local receiver process, ENABLED versus
+    DISABLED (no delivery made), rounds interleaved (none, two, none, two, ...) so the
+    machine's drift hits both alike. Deliveries still pending when a round's worker stops
+    are failed as "endpoint disabled" by the next (none) round's worker: no HTTP."""
+    from webhook_delivery import RECEIVER
+
+    dep.stop_workers()
+    ports = [free_port(), free_port()]
+    receivers = [subprocess.Popen([sys.executable, "-c", RECEIVER, str(p)]) for p in ports]
+    try:
+        await asyncio.sleep(2)
+        ids = [
+            (
+                await _ok(
+                    api, "createWebhookEndpoint", HOOK_CREATE, {"u": f"http://127.0.0.1:{p}/hook"}
+                )
+            )["webhookEndpoint"]["id"]
+            for p in ports
+        ]
+        n = max(50, sizes.finalize_subscriptions // 2)
+        runs: dict[str, list[float]] = {"none": [], "two": []}
+        for k in range(HOOK_ROUNDS):
+            for mode in ("none", "two"):
+                for i in ids:
+                    status = "ENABLED" if mode == "two" else "DISABLED"
+                    await _ok(api, "updateWebhookEndpoint", HOOK_STATUS, {"id": i, "s": status})
+                last_end = await _due_subscriptions(api, seed, n, f"hook{mode}{k}")
+                await asyncio.sleep(max(0.0, (last_end - datetime.now(UTC)).total_seconds()) + 0.2)
+                r = await _close_finalize_collect(dep, n, 1)
+                runs[mode].append(round(r["steady"] or r["first_paid"] or r["from_spawn"], 1))
+    finally:
+        for r in receivers:
+            r.terminate()
+            r.wait()
+    none, two = statistics.median(runs["none"]), statistics.median(runs["two"])
+    return {
+        "finalize_sps_hooks_none_runs": runs["none"],
+        "finalize_sps_hooks_two_runs": runs["two"],
+        "finalize_sps_hooks_none": none,
+        "finalize_sps_hooks_two": two,
+        "finalize_sps_hooks_drop_pct": round(100 * (none - two) / none, 1),
+        "finalize_hooks_subscriptions": n,
+    }
+
+
+async def webhook_delivery_numbers(dep: Deployment, sizes: Sizes) -> dict[str, Any]:
+    """bench/webhook_delivery.py on a database of its own on the same server."""
+    from webhook_delivery import main_async
+
+    events = 1000 if sizes.name != "smoke" else 50
+    ns = argparse.Namespace(
+        database_url=dep.pg_server, events=events, rate=50.0, throughput_events=2 * events
+    )
+    return await main_async(ns)
+
+
 async def dashboard_statements(dep: Deployment) -> dict[str, Any]:
     """SQL statements of one dashboard query (DASHBOARD: 100 subscriptions with customer,
     items, prices, tiers, meters, latest invoice), counted in-process: this process runs the
@@ -1273,7 +1347,8 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                     "(timestamp, id)); harness checks the API's 30 days add up to the raw sum"
                 )
 
-            if wanted("upcoming") or wanted("finalize") or wanted("dashboard"):
+            hooks = only is not None and "webhooks" in only
+            if wanted("upcoming") or wanted("finalize") or wanted("dashboard") or hooks:
                 seed = await seed_prices(api)
             if wanted("upcoming"):
                 lat, info = await timed(
@@ -1303,6 +1378,25 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                     ">= 90% (finalize_sps_first_paid_*: from the first poll with any paid to "
                     "the last paid; finalize_sps_from_spawn_*: all n over the time from "
                     "spawning the workers; finalize_worker_cpu_s_*: each worker's CPU seconds)"
+                )
+
+            if hooks:
+                out = await timed("webhook delivery", webhook_delivery_numbers(dep, sizes))
+                results.update(out)
+                out = await timed(
+                    "finalize with webhooks", finalize_with_webhooks(dep, api, seed, sizes)
+                )
+                results.update(out)
+                notes["webhook_latency_p50_ms"] = (
+                    "bench/webhook_delivery.py: one WebhookLoop in the bench process, a local "
+                    "aiohttp receiver process; customers created at 50/s, committed -> first "
+                    "request at the receiver; webhook_throughput: 2x that many queued events "
+                    "drained to one endpoint"
+                )
+                notes["finalize_sps_hooks_two"] = (
+                    "1 worker, finalize_sps as finalize_sps_1w, two endpoints subscribed to "
+                    "every event ENABLED (two) or DISABLED (none), rounds interleaved; all "
+                    "runs listed"
                 )
 
             if wanted("dashboard"):
@@ -1417,7 +1511,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="meterbill worker processes")
     ap.add_argument(
         "--only",
-        help="comma-separated phases: ingest,single,bulk,summary,upcoming,finalize,dashboard "
+        help="comma-separated phases: ingest,single,bulk,summary,upcoming,finalize,dashboard,"
+        "webhooks "
         "(raw copy always; dashboard needs finalize's subscriptions)",
     )
     ap.add_argument("--profile", metavar="DIR", help="py-spy the API and worker per phase")

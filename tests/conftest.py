@@ -24,7 +24,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     if pg and redis:
         name, url = svc.create_pg_database(pg)
         redis_url = svc.claim_redis_db(redis)
-        settings = Settings(database_url=url, redis_url=redis_url, invoice_grace_period=3600)
+        settings = Settings(
+            database_url=url,
+            redis_url=redis_url,
+            invoice_grace_period=3600,
+            # PostgreSQL deployments encrypt webhook secrets with MB_SECRET_KEY (SQLite
+            # makes a key file beside its database).
+            secret_key="tests-secret-key",
+        )
         asyncio.run(run_migrations(settings))
         yield settings
         svc.release_redis_db(redis_url)

@@ -148,11 +148,23 @@ class OwnRedis:
             self.proc = None
 
 
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it is not gone within 15 s."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class Meterbill:
     """`meterbill serve` as its own process."""
 
-    def __init__(self, base: Path, env: dict[str, str]):
+    def __init__(self, base: Path, env: dict[str, str], args: tuple[str, ...] = ()):
         self.port = free_port()
+        self.args = args
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
         self.env.update(env)
         self.log = base / "serve.log"
@@ -162,7 +174,7 @@ class Meterbill:
     def start(self) -> None:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "meterbill"), "serve", "--port", str(self.port)],
+            [str(VENV_BIN / "meterbill"), "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=out,
             stderr=out,
@@ -191,12 +203,29 @@ class Meterbill:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def close(self) -> None:
         self.http.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
+
+
+class Worker:
+    """`meterbill worker` as its own process."""
+
+    def __init__(self, base: Path, env: dict[str, str], name: str = "worker"):
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+        self.env.update(env)
+        self.log = base / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "meterbill"), "worker"], env=self.env, stdout=out, stderr=out
+        )
+
+    def close(self) -> None:
+        terminate(self.proc)

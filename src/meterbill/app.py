@@ -11,21 +11,24 @@ from contextlib import asynccontextmanager
 
 from arq import create_pool
 from arq.connections import RedisSettings
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 
 from meterbill.config import Settings, get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.graphql.http import graphql_app
+from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.observability import Observe, protected_metrics
-from meterbill.services import billing_clock, key_revocations, queue
+from meterbill.services import billing_clock, key_revocations, queue, webhooks
+from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         billing_clock.configure(settings.invoice_grace_period)
+        webhooks.configure(settings)
         embedded: EmbeddedWorker | None = None
         if settings.embedded:
             pool = fake_pool()
@@ -70,7 +74,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.pool = pool
         queue.set_pool(pool)
         # Embedded, the one process forgets a revoked key itself.
-        listener = None if embedded else asyncio.create_task(key_revocations.listen(pool))
+        revocations = None if embedded else asyncio.create_task(key_revocations.listen(pool))
+        forwarder = None
+        if not settings.embedded:
+            # Workers fold usage in other processes: their announcements come over Redis.
+            hub.publish_to(pool)
+            listener = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+            forwarder = asyncio.create_task(hub.forward(listener), name="meterbill-live")
         # What start-up built (modules, schema, plans, pools) lives as long as the process:
         # moved out of the collector's generations, later collections do not walk it again.
         gc.collect()
@@ -78,10 +88,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            if listener is not None:
-                listener.cancel()
+            if revocations is not None:
+                revocations.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                    await revocations
+            if forwarder is not None:
+                forwarder.cancel()
+                await asyncio.gather(forwarder, return_exceptions=True)
+                await listener.aclose()
+                hub.publish_to(None)
             if embedded is not None:
                 await embedded.stop()
             else:
@@ -100,8 +115,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", gql, methods=["GET", "POST"]),
+        # Live usage subscriptions (graphql-transport-ws), same path as the API.
+        WebSocketRoute("/graphql", gql),
         Route("/metrics", protected_metrics(settings.metrics_token), methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
+        *dashboard.routes(),
     ]
     # Outermost: every answer, refusals included, gets a request id, a log line, metrics.
     middleware = [Middleware(Observe)]

@@ -39,11 +39,44 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1)
     usage_rate_limit_rps: float = Field(1000, ge=0)
     usage_rate_limit_burst: int = Field(2000, ge=1)
+    # Webhooks (contract extension "events"). secret_key encrypts the endpoints' signing
+    # secrets at rest; unset, a key file beside the SQLite database is made on first use
+    # (services/webhooks/secrets.py). With PostgreSQL every process needs the same key.
+    secret_key: str | None = Field(None, repr=False)
+    webhook_timeout: float = Field(10, gt=0, le=300)
+    # Seconds after each failed attempt; one attempt more than entries, then FAILED.
+    webhook_retry_schedule: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
+    )
+    webhook_allow_private: bool = False
+    # Attempts in flight per endpoint and per worker process: a slow endpoint holds at most
+    # this many of the process's slots.
+    webhook_endpoint_concurrency: int = Field(8, ge=1)
+    webhook_max_in_flight: int = Field(64, ge=1)
 
     @field_validator("redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if v == "" else v
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_key_is_unset(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _seconds_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [int(p) for p in v.replace(" ", "").split(",") if p]
+        return v
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _non_negative(cls, v: list[int]) -> list[int]:
+        if any(s < 0 for s in v):
+            raise ValueError("MB_WEBHOOK_RETRY_SCHEDULE: seconds must be >= 0")
+        return v
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -36,7 +36,12 @@ from graphql import (
 from meterbill.graphql.schema import build_schema
 
 # ID argument / input field names -> the type whose id they hold (xxxId -> Xxx otherwise).
-ID_ALIASES = {"item": "SubscriptionItem", "subscriptionItem": "SubscriptionItem"}
+ID_ALIASES = {
+    "item": "SubscriptionItem",
+    "subscriptionItem": "SubscriptionItem",
+    "object": "Customer",  # events(objectId): the customer's customer.created
+    "endpoint": "WebhookEndpoint",
+}
 
 # Values that make an input valid apart from the ID under test, by coordinate. Merged over
 # what the generator makes (required fields + every ID field).
@@ -143,6 +148,22 @@ async def build_world(tenant: Any, mutations: set[str]) -> dict[str, str]:
         "createApiKey",
     )
     w["ApiKey"] = p["apiKey"]["id"]
+    if "createWebhookEndpoint" in mutations:
+        # A public address no event here subscribes to: nothing is ever sent to it.
+        p = await _one(
+            tenant,
+            'mutation { createWebhookEndpoint(input: {url: "https://93.184.215.14/h", '
+            'enabledEvents: ["invoice.voided"]}) { webhookEndpoint { id } '
+            "userErrors { code message } } }",
+            {},
+            "createWebhookEndpoint",
+        )
+        w["WebhookEndpoint"] = p["webhookEndpoint"]["id"]
+        data = await tenant.data(
+            "query($o: ID!) { events(objectId: $o) { edges { node { id } } } }",
+            {"o": w["Customer"]},
+        )
+        w["Event"] = data["events"]["edges"][0]["node"]["id"]
     if "createSubscription" in mutations:
         p = await _one(
             tenant,

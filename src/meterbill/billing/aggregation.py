@@ -16,7 +16,6 @@ from urllib.parse import unquote
 
 from meterbill.billing.errors import BadUserInput
 
-FORMULAS = ("SUM", "COUNT", "LAST")
 WINDOWS = ("HOUR", "DAY")
 MAX_SUMMARY_ROWS = 10_000
 LIKE_ESCAPE = "\\"
@@ -42,6 +41,45 @@ class Rollup:
     @classmethod
     def empty(cls) -> Rollup:
         return cls(Decimal(0), 0, None, None, None)
+
+
+# ---------------------------------------------------------------- formulas
+#
+# The one definition of each aggregation. A rollup keeps every measure below (one row shape
+# serves every meter); a formula reads one measure. A measure's merge rule says how two
+# rollups combine, here in merge() and in SQL (db/rollup_sql.py generates each statement's
+# fragment from these definitions); `from_event` says what one raw event contributes to
+# each of its columns (the event's value, timestamp, id, or the constant 1).
+#
+# A new formula: its Measure (or reuse one), its FORMULAS entry, its arm in merge() and
+# value_of(), a rollup column (db/models/usage.py + a migration); a new merge rule also needs
+# its SQL in db/rollup_sql.py.
+
+ADD = "add"  # the columns add up
+LATEST = "latest"  # the columns of the greatest (timestamp, seq) win
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    rule: str
+    columns: tuple[str, ...]
+    from_event: tuple[str, ...]
+
+
+SUM = Measure("sum", ADD, ("sum",), ("value",))
+COUNT = Measure("count", ADD, ("count",), ("1",))
+LAST = Measure("last", LATEST, ("last_value", "last_ts", "last_seq"), ("value", "timestamp", "id"))
+MEASURES = (SUM, COUNT, LAST)
+# formula -> the measure it reads
+FORMULAS: dict[str, Measure] = {"SUM": SUM, "COUNT": COUNT, "LAST": LAST}
+
+
+def measures_for(formulas: Iterable[str]) -> tuple[Measure, ...]:
+    """The measures a query must read for meters of `formulas`: the additive ones always
+    (cheap, and every Rollup has them), the others only when a formula reads them."""
+    wanted = {FORMULAS[f] for f in formulas}
+    return tuple(m for m in MEASURES if m.rule == ADD or m in wanted)
 
 
 def _last_key(r: Rollup) -> tuple[datetime, int, Decimal] | None:

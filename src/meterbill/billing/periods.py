@@ -21,6 +21,7 @@ __all__ = [
     "OutOfCalendar",
     "add_days",
     "boundary",
+    "calendar_month",
     "first_period",
     "first_period_fraction",
     "next_period",
@@ -281,3 +282,12 @@ def add_days(dt: datetime, n: int) -> datetime:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {n!r}")
     return require_utc(dt, "dt") + timedelta(days=n)
+
+
+_CALENDAR_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def calendar_month(at: datetime) -> Period:
+    """The UTC calendar month [first day 00:00, next month's first day) containing `at`: the
+    billing period of a customer without a subscription."""
+    return period_containing(_CALENDAR_ANCHOR, Interval.MONTH, 1, at)

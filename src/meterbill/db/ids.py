@@ -72,3 +72,15 @@ def invoice_line_id() -> str:
 
 def event_id() -> str:
     return new_id("evt")
+
+
+def domain_event_id() -> str:
+    return new_id("evt")
+
+
+def webhook_endpoint_id() -> str:
+    return new_id("we")
+
+
+def webhook_delivery_id() -> str:
+    return new_id("whd")

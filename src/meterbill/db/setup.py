@@ -6,11 +6,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as migrate_api
 
 from meterbill.config import Settings
+from meterbill.db import stores
 
 APP = "models"
 
@@ -66,10 +67,12 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 async def init_db(settings: Settings) -> None:
     # The global fallback lets worker tasks and request tasks share one ORM context.
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    stores.configure(connections.get("default").capabilities.dialect)
 
 
 async def close_db() -> None:
     await Tortoise.close_connections()
+    stores.configure(None)
 
 
 async def run_migrations(settings: Settings) -> None:

@@ -51,10 +51,16 @@ class CatalogQuery:
 
     @strawberry.field
     async def customers(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        search: str | None = strawberry.UNSET,
     ) -> t.CustomerConnection:
         page = await query(
-            catalog.list_customers(info.context.account_id, 20 if first is None else first, after)
+            catalog.list_customers(
+                info.context.account_id, 20 if first is None else first, after, search or None
+            )
         )
         return t.CustomerConnection(
             edges=[t.CustomerEdge(node=t.Customer.of(r), cursor=cursor_of(r)) for r in page.items],
@@ -65,6 +71,47 @@ class CatalogQuery:
     async def product(self, info: Info, id: strawberry.ID) -> t.Product | None:
         row = await catalog.get_product(info.context.account_id, id)
         return t.Product.of(row) if row else None
+
+    @strawberry.field(description="Newest first.")
+    async def products(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        active: bool | None = None,
+    ) -> t.ProductConnection:
+        page = await query(
+            catalog.list_products(
+                info.context.account_id, 20 if first is None else first, after, active
+            )
+        )
+        return t.ProductConnection(
+            edges=[t.ProductEdge(node=t.Product.of(r), cursor=cursor_of(r)) for r in page.items],
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+        )
+
+    @strawberry.field(description="Newest first.")
+    async def prices(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        product_id: strawberry.ID | None = None,
+        active: bool | None = None,
+    ) -> t.PriceConnection:
+        page = await query(
+            prices.list_prices(
+                info.context.account_id,
+                20 if first is None else first,
+                after,
+                str(product_id) if product_id else None,
+                active,
+            )
+        )
+        return t.PriceConnection(
+            edges=[t.PriceEdge(node=t.Price.of(r), cursor=cursor_of(r)) for r in page.items],
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+        )
 
     @strawberry.field
     async def price(self, info: Info, id: strawberry.ID) -> t.Price | None:

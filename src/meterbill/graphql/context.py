@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.types import Info as _Info
 
@@ -14,7 +14,7 @@ from meterbill.services.accounts import Principal
 
 @dataclass
 class Context:
-    request: Request | None
+    request: HTTPConnection | None
     response: Response | None
     principal: Principal | None
     # Loaders are created lazily per request (see graphql/loaders.py) so a batch never
@@ -27,6 +27,9 @@ class Context:
     # Secrets this request hands out (createApiKey): never kept outside their hash, so a
     # stored response for an Idempotency-Key has them as null (graphql/idempotency.py).
     issued_secrets: list[str] = field(default_factory=list)
+    # A WebSocket connection's connection_init payload (graphql-transport-ws), which
+    # carries its key: browsers cannot set headers on a WebSocket.
+    connection_params: dict[str, Any] | None = None
 
     @property
     def account_id(self) -> str:

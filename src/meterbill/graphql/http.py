@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from meterbill.config import Settings
 from meterbill.graphql import record_fast
 from meterbill.graphql.context import Context
 from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
+from meterbill.graphql.live import LIVE_SCOPES, connection_secret
 from meterbill.graphql.schema import build_schema
 from meterbill.http.observability import note
 from meterbill.services import metrics, ratelimit
@@ -34,7 +41,22 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class _TextWebSocket(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames (clients refuse binary ones), while
+    encode_json gives orjson's bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except TypeError:
+            await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = _TextWebSocket  # type: ignore[assignment]
+
     def __init__(self, *args: Any, settings: Settings, **kw: Any):
         super().__init__(*args, **kw)
         self.settings = settings
@@ -55,7 +77,24 @@ class GraphQLApp(GraphQL[Context, None]):
         except TypeError:
             return json.dumps(data, separators=(",", ":"))
 
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        """graphql-transport-ws connection_init: the payload's Authorization names the key.
+        A missing, unknown, revoked or write-only key closes the socket with 4403."""
+        secret = connection_secret(context.connection_params)
+        try:
+            principal = await authenticate(secret) if secret else None
+        except Exception as exc:  # noqa: BLE001 - the database does not answer
+            log.warning("authentication unavailable: %s", type(exc).__name__)
+            raise ConnectionRejectionError() from exc
+        if principal is None or not (principal.scopes & LIVE_SCOPES):
+            raise ConnectionRejectionError()
+        context.principal = principal
+        return UNSET  # connection_ack without a payload
+
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # Authenticated by connection_init (on_ws_connect), not by headers.
+            return Context(request=request, response=None, principal=None)
         secret = bearer(request)
         try:
             principal = await authenticate(secret) if secret else None
@@ -133,5 +172,7 @@ def graphql_app(settings: Settings) -> GraphQLApp:
     return GraphQLApp(
         build_schema(introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        # The contract's protocol only (not the legacy graphql-ws).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         settings=settings,
     )

@@ -41,7 +41,12 @@ def _stored(result: Any, issued: list[str]) -> dict[str, Any] | None:
         and all(_is_unavailable(e.original_error) for e in errors)
     ):
         return None
-    return {"data": _without(data, issued), "errors": [_as_sent(e).formatted for e in errors]}
+    kept = _without(data, issued)
+    if isinstance(kept, dict):
+        # By response key too (createWebhookEndpoint): a secret is shown once, kept only as
+        # its hash or encrypted form; a replay answers it null.
+        kept = {k: _without_secret(v) for k, v in kept.items()}
+    return {"data": kept, "errors": [_as_sent(e).formatted for e in errors]}
 
 
 def _as_sent(error: GraphQLError) -> GraphQLError:
@@ -71,6 +76,12 @@ _CRASHED = {
     "data": None,
     "errors": [{"message": INTERNAL_MESSAGE, "extensions": {"code": "INTERNAL"}}],
 }
+
+
+def _without_secret(payload: Any) -> Any:
+    if isinstance(payload, dict) and payload.get("secret") is not None:
+        return {**payload, "secret": None}
+    return payload
 
 
 def _replayed(stored: dict[str, Any]) -> GraphQLExecutionResult:

@@ -14,13 +14,20 @@ from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
+from meterbill.graphql.live import LiveSubscription
 from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
+from meterbill.graphql.webhooks import WebhooksMutation, WebhooksQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery)
-MUTATION_PARTS: tuple[type, ...] = (CatalogMutation, UsageMutation, BillingMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery, WebhooksQuery)
+MUTATION_PARTS: tuple[type, ...] = (
+    CatalogMutation,
+    UsageMutation,
+    BillingMutation,
+    WebhooksMutation,
+)
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]
 
@@ -34,6 +41,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     return strawberry.Schema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
+        subscription=LiveSubscription,
         types=EXTRA_TYPES,
         extensions=exts,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=scalar_map),

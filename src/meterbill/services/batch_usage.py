@@ -15,7 +15,16 @@ from typing import Any, NamedTuple
 
 from tortoise import connections
 
-from meterbill.billing.aggregation import Rollup, fold, merge, minute_bucket, value_of
+from meterbill.billing.aggregation import (
+    Measure,
+    Rollup,
+    fold,
+    measures_for,
+    merge,
+    minute_bucket,
+    value_of,
+)
+from meterbill.db.rollup_sql import merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.billing_usage import MeterRef, metered_quantity, plain_quantity
 from meterbill.services.clock import as_utc
@@ -67,8 +76,8 @@ async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
         else:
             edges.append((k, start, end))
     for table, spans in ((HOUR_TABLE, hours), (MINUTE_TABLE, minutes)):
-        last = any(requests[k].meter.aggregation == "LAST" for k, _, _ in spans)
-        for k, rollup in await _rollups(conn, table, requests, spans, last):
+        measures = measures_for({requests[k].meter.aggregation for k, _, _ in spans})
+        for k, rollup in await _rollups(conn, table, requests, spans, measures):
             totals[k] = merge(totals[k], rollup)
     for k, value, ts, seq in await _edge_events(conn, requests, edges):
         totals[k] = fold(totals[k], value, ts, seq)
@@ -93,14 +102,6 @@ _SPANS = (
     "unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
     "$6::timestamptz[]) AS q(k, a, m, c, lo, hi)"
 )
-# LAST keeps the value of the greatest (last_ts, last_seq, last_value), as
-# billing.aggregation.merge does; only asked for when a LAST meter is in the batch.
-_LAST = (
-    ", (array_agg(r.last_value ORDER BY r.last_ts DESC, r.last_seq DESC, r.last_value DESC) "
-    "FILTER (WHERE r.last_ts IS NOT NULL))[1] AS lv, max(r.last_ts) AS lt, "
-    "(array_agg(r.last_seq ORDER BY r.last_ts DESC, r.last_seq DESC, r.last_value DESC) "
-    "FILTER (WHERE r.last_ts IS NOT NULL))[1] AS ls"
-)
 
 
 async def _rollups(
@@ -108,31 +109,19 @@ async def _rollups(
     table: str,
     requests: Sequence[UsageRequest],
     spans: list[tuple[int, datetime, datetime]],
-    last: bool,
+    measures: tuple[Measure, ...],
 ) -> list[tuple[int, Rollup]]:
     """Each span's rollups (of `table`, minutes or hours) merged by PostgreSQL in exact
     NUMERIC: one row per span."""
     if not spans:
         return []
     sql = (
-        f"SELECT q.k, sum(r.sum) AS s, sum(r.count) AS c{_LAST if last else ''} FROM {_SPANS} "
+        f"SELECT q.k, {merge_rollups(measures, 'r.')} FROM {_SPANS} "
         f"JOIN {table} r ON r.account_id = q.a AND r.meter_id = q.m "
         "AND r.customer_id = q.c AND r.bucket >= q.lo AND r.bucket < q.hi GROUP BY q.k"
     )
     rows = await conn.execute_query_dict(sql, _key_arrays(requests, spans))
-    return [
-        (
-            int(r["k"]),
-            Rollup(
-                Decimal(r["s"]),
-                int(r["c"]),
-                None if r.get("lv") is None else Decimal(r["lv"]),
-                r.get("lt"),
-                None if r.get("ls") is None else int(r["ls"]),
-            ),
-        )
-        for r in rows
-    ]
+    return [(int(r["k"]), rollup_from_row(r)) for r in rows]
 
 
 async def _edge_events(

@@ -23,13 +23,16 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
+from meterbill.db.stores import Columns, update_rows
 from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
-from meterbill.services.batch_sql import Columns, update_rows
 from meterbill.services.clock import utcnow
+from meterbill.services.lifecycle import invoices as lifecycle_invoices
+from meterbill.services.lifecycle import outbox
+from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 
 log = logging.getLogger("meterbill.billing")
 # The claim in close_due is served by a partial index with these statuses (migration 0008).
-LIVE = ("ACTIVE", "PAST_DUE")
+LIVE = lifecycle_subscriptions.LIVE
 # Rows per transaction: ~0.2 statements per subscription, short enough locks and commits
 # that invoices show up (and two workers split the work) in steps of a fraction of a second.
 BATCH = 200
@@ -71,11 +74,11 @@ async def close_subscriptions(
     pending: dict[str, list[PendingItem]] = defaultdict(list)
     for p in await PendingItem.filter(subscription_id__in=ids, invoice_id=None).order_by("id"):
         pending[p.subscription_id].append(p)
-    made, lines, sub_rows = [], [], []
+    made, lines, sub_rows, deleted = [], [], [], []
     for sub, drafts in zip(subs, usage, strict=True):
         period = ended[sub.id]
         if sub.cancel_at_period_end:
-            sub.status, sub.canceled_at = "CANCELED", period[1]
+            deleted.append(lifecycle_subscriptions.mark_canceled(sub, period[1]))
         else:
             nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
             drafts += plans.licensed(plans_by_sub.get(sub.id, []), nxt)
@@ -86,20 +89,21 @@ async def close_subscriptions(
         drafts += invoices.pending_drafts(pending.get(sub.id, []))
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
         if period[1] + grace() <= now:
-            invoice_batch.mark_finalized(invoice, now)
+            lifecycle_invoices.mark_finalized(invoice, now)
         made.append(invoice)
         lines += invoice_rows.line_rows(invoice.id, drafts)
         sub.latest_invoice_id = invoice.id
         sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
-    await invoice_rows.insert_invoices(made)
+    await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
         mine = pending.get(str(invoice.subscription_id))
         if mine:
             await PendingItem.filter(id__in=[p.id for p in mine]).update(invoice_id=invoice.id)
     await update_rows("subscriptions", _CLOSED, sub_rows)
+    await outbox.write(deleted)
     # Last: the numbers hold the account's row lock until commit.
-    await invoice_batch.save_numbers([i for i in made if i.status != "DRAFT"])
+    await lifecycle_invoices.number_finalized([i for i in made if i.status != "DRAFT"])
     return made
 
 
@@ -140,7 +144,7 @@ async def _collect_locked(query: QuerySet[Invoice], now: datetime) -> int:
         pending = await query.select_for_update(skip_locked=True)
         pending = [i for i in pending if i.collection_pending]
         error = await collection.collect_invoices(pending, now)
-    await collection.refresh_statuses([i.subscription_id for i in pending])
+    await lifecycle_subscriptions.refresh_statuses([i.subscription_id for i in pending])
     if error is not None:
         raise error
     return len(pending)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.errors import DomainError, FieldError, not_found, required
+from meterbill.billing.aggregation import FORMULAS
+from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
 from meterbill.services.clock import utcnow
+from meterbill.services.lifecycle import customers as lifecycle_customers
 from meterbill.services.pages import Page, paginate
 
-AGGREGATIONS = ("SUM", "COUNT", "LAST")
+AGGREGATIONS = tuple(FORMULAS)
 MAPPINGS = ("BY_ID", "BY_EXTERNAL_ID")
 TEST_PAYMENT_METHODS = ("pm_card_visa", "pm_card_chargeDeclined")
 
@@ -109,7 +113,9 @@ async def get_meter(account_id: str, meter_id: str) -> Meter | None:
     return await Meter.get_or_none(id=meter_id, account_id=account_id)
 
 
-async def list_meters(account_id: str, first: int, after: str | None, status: str | None) -> Page:
+async def list_meters(
+    account_id: str, first: int, after: str | None, status: str | None
+) -> Page[Any]:
     qs = Meter.filter(account_id=account_id)
     if status:
         qs = qs.filter(status=status)
@@ -128,6 +134,15 @@ async def create_product(account_id: str, name: str, description: str | None) ->
 
 async def get_product(account_id: str, product_id: str) -> Product | None:
     return await Product.get_or_none(id=product_id, account_id=account_id)
+
+
+async def list_products(
+    account_id: str, first: int, after: str | None, active: bool | None = None
+) -> Page[Any]:
+    qs = Product.filter(account_id=account_id)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return await paginate(qs, first, after)
 
 
 # ------------------------------------------------------------------ customers
@@ -166,24 +181,20 @@ async def create_customer(account_id: str, spec: CustomerSpec) -> Customer:
     if errors:
         raise DomainError(errors)
     try:
-        async with in_transaction():
-            customer = await Customer.create(
-                account_id=account_id,
-                name=spec.name,
-                email=spec.email,
-                description=spec.description,
-                external_id=spec.external_id or None,
-                default_payment_method=spec.payment_method,
-                test_clock_id=spec.test_clock_id,
-            )
+        return await lifecycle_customers.create(
+            # Stripe: a customer on a test clock was created at the clock's time.
+            None if clock is None else clock.frozen_time,
+            account_id=account_id,
+            name=spec.name,
+            email=spec.email,
+            description=spec.description,
+            external_id=spec.external_id or None,
+            default_payment_method=spec.payment_method,
+            test_clock_id=spec.test_clock_id,
+        )
     except IntegrityError as exc:
         msg = f"a customer with externalId {spec.external_id!r} already exists"
         raise DomainError([FieldError("ALREADY_EXISTS", msg, ("input", "externalId"))]) from exc
-    if clock is not None:
-        # Stripe: a customer on a test clock was created at the clock's time.
-        customer.created_at = clock.frozen_time
-        await customer.save(update_fields=["created_at"])
-    return customer
 
 
 async def attach_payment_method(account_id: str, customer_id: str, pm: str) -> Customer:
@@ -204,8 +215,22 @@ async def get_customer(account_id: str, customer_id: str) -> Customer | None:
     return await Customer.get_or_none(id=customer_id, account_id=account_id)
 
 
-async def list_customers(account_id: str, first: int, after: str | None) -> Page:
-    return await paginate(Customer.filter(account_id=account_id), first, after)
+SEARCH_MAX = 200
+
+
+async def list_customers(
+    account_id: str, first: int, after: str | None, search: str | None = None
+) -> Page[Any]:
+    """Newest first; `search` matches part of the name, email or externalId, any case."""
+    qs = Customer.filter(account_id=account_id)
+    text = (search or "").strip()
+    if len(text) > SEARCH_MAX:
+        raise BadUserInput(f"search must be at most {SEARCH_MAX} characters", ("search",))
+    if text:
+        qs = qs.filter(
+            Q(name__icontains=text) | Q(email__icontains=text) | Q(external_id__icontains=text)
+        )
+    return await paginate(qs, first, after)
 
 
 async def get_test_clock(account_id: str, clock_id: str) -> TestClock | None:

@@ -1,6 +1,7 @@
 """Collecting a batch of finalized invoices locked by the caller's transaction: one charge
 per invoice through the payment provider (a few in flight at once), the attempts and the
-invoices written with one statement each; subscription statuses refreshed after commit."""
+invoices and their events written with one statement each (services/lifecycle/invoices);
+subscription statuses refreshed after commit (services/lifecycle/subscriptions)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 
 from tortoise.functions import Count
 
-from meterbill.db.models import Customer, Invoice, PaymentAttempt, Subscription
-from meterbill.services.batch_sql import Columns, insert_rows, update_rows
+from meterbill.db.models import Customer, Invoice, PaymentAttempt
+from meterbill.db.stores import Columns, insert_rows
+from meterbill.services.lifecycle import invoices as lifecycle_invoices
+from meterbill.services.lifecycle import outbox
 from meterbill.services.payments import ChargeResult, get_provider
 
 # Charges of one batch in flight at once: with a real processor each is a network call.
@@ -28,14 +31,6 @@ ATTEMPT_COLUMNS: Columns = (
     ("failure_message", "text"),
     ("provider_reference", "text"),
     ("created_at", "timestamptz"),
-)
-_COLLECTED: Columns = (
-    ("id", "text"),
-    ("collection_pending", "bool"),
-    ("status", "text"),
-    ("paid_at", "timestamptz"),
-    ("amount_paid", "bigint"),
-    ("payment_failed", "bool"),
 )
 
 
@@ -65,8 +60,9 @@ async def charge(invoice: Invoice, payment_method: str, attempt: int) -> ChargeR
 
 def record_charge(
     invoice: Invoice, payment_method: str, attempt: int, result: ChargeResult, now: datetime
-) -> list[Any]:
-    """The attempt's row (ATTEMPT_COLUMNS); the invoice's fields are set after it."""
+) -> tuple[list[Any], outbox.EventRow]:
+    """The attempt's row (ATTEMPT_COLUMNS) and the charge's event; the invoice's fields are
+    set after the row is made."""
     row = [
         invoice.id,
         attempt,
@@ -78,13 +74,7 @@ def record_charge(
         result.reference,
         now,
     ]
-    if result.succeeded:
-        invoice.status, invoice.paid_at = "PAID", now
-        invoice.amount_paid = invoice.amount_due
-        invoice.payment_failed = False
-    else:
-        invoice.payment_failed = True
-    return row
+    return row, lifecycle_invoices.charged(invoice, result, now)
 
 
 async def insert_attempts(rows: Sequence[Sequence[Any]]) -> None:
@@ -116,40 +106,16 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
     results = await asyncio.gather(*(one(i) for i in to_charge), return_exceptions=True)
     error: BaseException | None = None
     failed: set[str] = set()
-    attempts = []
+    attempts, events = [], []
     for i, result in zip(to_charge, results, strict=True):
         if isinstance(result, BaseException):
             error = error or result
             failed.add(i.id)
             continue
         attempt = counts.get(i.id, 0) + 1
-        attempts.append(record_charge(i, methods[i.customer_id], attempt, result, now))
+        row, event = record_charge(i, methods[i.customer_id], attempt, result, now)
+        attempts.append(row)
+        events.append(event)
     await insert_attempts(attempts)
-    rows = []
-    for i in invoices:
-        if i.id not in failed:
-            i.collection_pending = False
-            rows.append([i.id, False, i.status, i.paid_at, i.amount_paid, i.payment_failed])
-    await update_rows("invoices", _COLLECTED, rows)
+    await lifecycle_invoices.save_collected([i for i in invoices if i.id not in failed], events)
     return error
-
-
-async def refresh_statuses(subscription_ids: Sequence[str | None]) -> None:
-    """PAST_DUE while one of its open invoices has a failed payment, else ACTIVE. Only rows
-    whose status changes are written, each UPDATE a statement of its own outside the
-    caller's transaction, so it holds no lock beyond itself."""
-    ids = sorted({s for s in subscription_ids if s is not None})
-    if not ids:
-        return
-    failing = {
-        str(s)
-        for s in await Invoice.filter(subscription_id__in=ids, status="OPEN", payment_failed=True)
-        .distinct()
-        .values_list("subscription_id", flat=True)
-    }
-    past = [s for s in ids if s in failing]
-    fine = [s for s in ids if s not in failing]
-    if past:
-        await Subscription.filter(id__in=past, status="ACTIVE").update(status="PAST_DUE")
-    if fine:
-        await Subscription.filter(id__in=fine, status="PAST_DUE").update(status="ACTIVE")

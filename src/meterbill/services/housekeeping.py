@@ -14,4 +14,4 @@ async def heartbeat(worker: str) -> int:
         row.beats += 1
         row.beat_at = now
         await row.save(update_fields=["beats", "beat_at"])
-    return row.beats
+    return int(row.beats)

@@ -1,5 +1,6 @@
 """Finalizing a batch of invoices locked by the caller's transaction: usage re-priced for all
-of them from one read, numbers from one UPDATE per account, one UPDATE of the invoices.
+of them from one read, then the transition (services/lifecycle/invoices: numbers from one
+UPDATE per account, one UPDATE of the invoices, one INSERT of their events).
 
 The one-invoice paths (services/invoices.finalize, the manual finalizeInvoice, test clocks)
 call the same functions with a batch of one: there is one implementation of each step."""
@@ -7,27 +8,23 @@ call the same functions with a batch of one: there is one implementation of each
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from tortoise import connections
 
 from meterbill.db.models import Invoice, InvoiceLine
 from meterbill.services import plans
-from meterbill.services.batch_sql import Columns, dialect, update_rows
 from meterbill.services.invoice_rows import (
     AMOUNT,
     CONTENT,
     LINE_COLUMNS,
     TYPE,
     USAGE_TYPE,
-    AnyInvoice,
     insert_lines,
     line_rows,
     set_totals,
     usage_drafts,
 )
+from meterbill.services.lifecycle import invoices as lifecycle_invoices
 
 Content = tuple[Any, ...]
 
@@ -76,66 +73,10 @@ async def _lines(invoice_ids: list[str]) -> dict[str, list[Content]]:
     return out
 
 
-def mark_finalized(invoice: AnyInvoice, now: datetime) -> None:
-    """DRAFT -> OPEN in memory, totals already set (PAID at once when nothing is due)."""
-    invoice.status, invoice.finalized_at = "OPEN", now
-    invoice.automatically_finalizes_at = None
-    if invoice.collection_method == "SEND_INVOICE":
-        invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
-    if invoice.amount_due == 0:
-        invoice.status, invoice.paid_at = "PAID", now
-    elif invoice.collection_method == "CHARGE_AUTOMATICALLY":
-        invoice.collection_pending = True
-
-
-async def assign_numbers(invoices: Sequence[AnyInvoice]) -> None:
-    """PREFIX-0001 numbers, gapless per account, in the batch's order: one UPDATE per account
-    reserves the batch's block under the account's row lock, which is held to commit, so
-    call this last in the transaction. Accounts go in id order: two batches never wait for
-    each other in a cycle."""
-    by_account: dict[str, list[AnyInvoice]] = defaultdict(list)
-    for i in invoices:
-        by_account[i.account_id].append(i)
-    conn = connections.get("default")
-    sql = dialect(
-        conn,
-        "UPDATE accounts SET next_invoice_seq = next_invoice_seq + $1 WHERE id = $2 "
-        "RETURNING next_invoice_seq, invoice_prefix",
-    )
-    for account_id in sorted(by_account):
-        mine = by_account[account_id]
-        row = (await conn.execute_query_dict(sql, [len(mine), account_id]))[0]
-        first = int(row["next_invoice_seq"]) - len(mine)
-        for n, i in enumerate(mine):
-            i.number = f"{row['invoice_prefix']}-{first + n:04d}"
-
-
-_FINALIZED: Columns = (
-    ("id", "text"),
-    ("number", "text"),
-    ("status", "text"),
-    ("finalized_at", "timestamptz"),
-    ("automatically_finalizes_at", "timestamptz"),
-    ("due_date", "timestamptz"),
-    ("paid_at", "timestamptz"),
-    ("collection_pending", "bool"),
-    ("subtotal", "bigint"),
-    ("total", "bigint"),
-    ("amount_due", "bigint"),
-)
-_NUMBERED: Columns = (("id", "text"), ("number", "text"))
-
-
-async def save_numbers(invoices: Sequence[AnyInvoice]) -> None:
-    """assign_numbers() for invoices already written finalized in this transaction."""
-    if invoices:
-        await assign_numbers(invoices)
-        await update_rows("invoices", _NUMBERED, [(i.id, i.number) for i in invoices])
-
-
 async def finalize_invoices(invoices: list[Invoice], now: datetime) -> None:
-    """DRAFT -> OPEN with numbers (PAID at once when nothing is due). The caller holds the
-    invoices' row locks and has checked they are drafts; the objects are updated too."""
+    """DRAFT -> OPEN with numbers (PAID at once when nothing is due), usage re-priced. The
+    caller holds the invoices' row locks and has checked they are drafts; the objects are
+    updated too."""
     if not invoices:
         return
     lines = await _lines([i.id for i in invoices])
@@ -144,7 +85,4 @@ async def finalize_invoices(invoices: list[Invoice], now: datetime) -> None:
         await _reprice_usage(cycle, lines)
     for i in invoices:
         set_totals(i, [int(c[AMOUNT]) for c in lines[i.id]])
-        mark_finalized(i, now)
-    await assign_numbers(invoices)
-    names = [c for c, _ in _FINALIZED]
-    await update_rows("invoices", _FINALIZED, [[getattr(i, c) for c in names] for i in invoices])
+    await lifecycle_invoices.finalize(invoices, now)

@@ -15,8 +15,8 @@ from meterbill.billing import invoice as inv
 from meterbill.billing.money import decimal_to_str
 from meterbill.db import ids
 from meterbill.db.models import Invoice, Subscription
+from meterbill.db.stores import Columns, insert_rows
 from meterbill.services import plans
-from meterbill.services.batch_sql import Columns, insert_rows
 from meterbill.services.batch_usage import UsageRequest, period_usages
 
 Period = tuple[datetime, datetime]
@@ -128,18 +128,6 @@ def _fields(
     }
 
 
-def new_invoice(
-    sub: Subscription,
-    reason: str,
-    period: Period,
-    created_at: datetime,
-    finalizes_at: datetime | None,
-) -> Invoice:
-    """An unsaved DRAFT invoice of `sub` (its id is set: lines and prorations can point at it
-    before it is written)."""
-    return Invoice(status="DRAFT", **_fields(sub, reason, period, created_at, finalizes_at))
-
-
 def batch_invoice(
     sub: Subscription,
     reason: str,
@@ -147,7 +135,8 @@ def batch_invoice(
     created_at: datetime,
     finalizes_at: datetime | None,
 ) -> NewInvoice:
-    """new_invoice() for a batch: written by insert_invoices()."""
+    """An unsaved DRAFT invoice of `sub` (its id is set: lines and prorations can point at it
+    before it is written by services/lifecycle/invoices.insert)."""
     return NewInvoice(id=ids.invoice_id(), **_fields(sub, reason, period, created_at, finalizes_at))
 
 

@@ -11,10 +11,12 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
-from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
-from meterbill.db.models import Customer, Invoice, PendingItem, Subscription
+from meterbill.billing.errors import DomainError, FieldError, not_found
+from meterbill.db.models import Customer, Invoice, InvoiceLine, PendingItem, Subscription
 from meterbill.services import collection, invoice_batch, invoice_rows
 from meterbill.services.clock import clock_now
+from meterbill.services.lifecycle import invoices as lifecycle_invoices
+from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.pages import Page, paginate
 
 
@@ -59,14 +61,14 @@ async def create_invoice(
     finalizes_at: datetime | None,
     *,
     with_pending: bool = True,
-) -> Invoice:
+) -> invoice_rows.NewInvoice:
     """A DRAFT invoice of `sub` (call inside the transaction that changes the subscription)."""
-    invoice = invoice_rows.new_invoice(sub, reason, period, created_at, finalizes_at)
+    invoice = invoice_rows.batch_invoice(sub, reason, period, created_at, finalizes_at)
     all_drafts = list(drafts)
     if with_pending:
         all_drafts += await claim_pending(sub.id, invoice.id)
     invoice_rows.set_totals(invoice, [d.amount for d in all_drafts])
-    await invoice.save()
+    await lifecycle_invoices.insert([invoice])
     await add_lines(invoice.id, all_drafts)
     sub.latest_invoice_id = invoice.id
     return invoice
@@ -107,7 +109,7 @@ async def finalize_and_collect(invoice_id: str, now: datetime) -> None:
 
 async def refresh_subscription_status(subscription_id: str | None) -> None:
     """PAST_DUE while one of its open invoices has a failed payment, else ACTIVE."""
-    await collection.refresh_statuses([subscription_id])
+    await lifecycle_subscriptions.refresh_statuses([subscription_id])
 
 
 # ---------------------------------------------------------------- manual transitions
@@ -120,17 +122,12 @@ async def _own(account_id: str, invoice_id: str) -> Invoice:
     return invoice
 
 
-def _bad_transition(invoice: Invoice, action: str) -> DomainError:
-    return conflict(f"cannot {action} an invoice that is {invoice.status}", "input", "id")
-
-
 async def finalize_invoice(account_id: str, invoice_id: str) -> Invoice:
     invoice = await _own(account_id, invoice_id)
-    if invoice.status != "DRAFT":
-        raise _bad_transition(invoice, "finalize")
+    lifecycle_invoices.check(invoice, "OPEN", "finalize")
     now = await clock_now(invoice.test_clock_id)
     if not await finalize(invoice.id, now):
-        raise _bad_transition(await Invoice.get(id=invoice.id), "finalize")
+        lifecycle_invoices.check(await Invoice.get(id=invoice.id), "OPEN", "finalize")
     await collect(invoice.id, now)
     return await Invoice.get(id=invoice.id)
 
@@ -144,12 +141,10 @@ async def pay_invoice(account_id: str, invoice_id: str, out_of_band: bool) -> In
     async with in_transaction():
         locked = await _lock(invoice.id)
         assert locked is not None
-        if locked.status not in ("OPEN", "UNCOLLECTIBLE"):
-            raise _bad_transition(locked, "pay")
+        lifecycle_invoices.check(locked, "PAID", "pay")
         locked.collection_pending = False
         if out_of_band:
-            locked.status, locked.paid_at = "PAID", now
-            locked.amount_paid, locked.payment_failed = locked.amount_due, False
+            event = lifecycle_invoices.paid_out_of_band(locked, now)
         else:
             customer = await Customer.get(id=locked.customer_id)
             if not customer.default_payment_method:
@@ -159,39 +154,33 @@ async def pay_invoice(account_id: str, invoice_id: str, out_of_band: bool) -> In
             pm = customer.default_payment_method
             attempt = (await collection.attempts_so_far([locked.id])).get(locked.id, 0) + 1
             result = await collection.charge(locked, pm, attempt)
-            row = collection.record_charge(locked, pm, attempt, result, now)
+            row, event = collection.record_charge(locked, pm, attempt, result, now)
             await collection.insert_attempts([row])
             if not result.succeeded:
                 declined = result.failure_message or "the payment was declined"
-        await locked.save()
+        await lifecycle_invoices.save(locked, [event])
     await refresh_subscription_status(invoice.subscription_id)
     if declined is not None:
         raise DomainError([FieldError("INVALID", declined, ("input", "id"))])
     return await Invoice.get(id=invoice.id)
 
 
-async def _move(
-    account_id: str, invoice_id: str, allowed: tuple[str, ...], to: str, action: str
-) -> Invoice:
+async def _move(account_id: str, invoice_id: str, to: str, action: str) -> Invoice:
     await _own(account_id, invoice_id)
     async with in_transaction():
         locked = await _lock(invoice_id)
         assert locked is not None
-        if locked.status not in allowed:
-            raise _bad_transition(locked, action)
-        locked.status = to
-        locked.collection_pending = False
-        await locked.save()
+        await lifecycle_invoices.move(locked, to, action)
     await refresh_subscription_status(locked.subscription_id)
     return locked
 
 
 async def void_invoice(account_id: str, invoice_id: str) -> Invoice:
-    return await _move(account_id, invoice_id, ("OPEN", "UNCOLLECTIBLE"), "VOID", "void")
+    return await _move(account_id, invoice_id, "VOID", "void")
 
 
 async def mark_uncollectible(account_id: str, invoice_id: str) -> Invoice:
-    return await _move(account_id, invoice_id, ("OPEN",), "UNCOLLECTIBLE", "mark uncollectible")
+    return await _move(account_id, invoice_id, "UNCOLLECTIBLE", "mark uncollectible")
 
 
 # ---------------------------------------------------------------- reads
@@ -217,3 +206,10 @@ async def list_invoices(
     if status:
         qs = qs.filter(status=status)
     return await paginate(qs, first, after)
+
+
+async def lines_of(account_id: str, invoice_ids: list[str]) -> list[InvoiceLine]:
+    """The lines of the account's invoices among `invoice_ids` (another account's: none)."""
+    return await InvoiceLine.filter(
+        invoice_id__in=invoice_ids, invoice__account_id=account_id
+    ).order_by("position")

@@ -250,7 +250,9 @@ async def subscription_plan(
     return _subscription(rows[0]), _plan_items(rows)
 
 
-def licensed(items: list[PlanItem], period: Period, fraction: Fraction = Fraction(1)) -> list:
+def licensed(
+    items: list[PlanItem], period: Period, fraction: Fraction = Fraction(1)
+) -> list[inv.LineDraft]:
     out: list[inv.LineDraft] = []
     for p in items:
         if not p.metered:
@@ -258,7 +260,7 @@ def licensed(items: list[PlanItem], period: Period, fraction: Fraction = Fractio
     return out
 
 
-async def usage(items: list[PlanItem], customer_id: str, period: Period) -> list:
+async def usage(items: list[PlanItem], customer_id: str, period: Period) -> list[inv.LineDraft]:
     out: list[inv.LineDraft] = []
     for p in items:
         if p.metered and p.meter is not None:

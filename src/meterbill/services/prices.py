@@ -13,6 +13,7 @@ from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.price_rules import PriceInput, validate_price
 from meterbill.billing.pricing import PriceSpec, Tier
 from meterbill.db.models import Meter, Price, PriceTier, Product
+from meterbill.services.pages import Page, paginate
 
 
 @dataclass
@@ -139,6 +140,21 @@ class TierColumns(Protocol):
     def flat_amount_decimal(self) -> str | None: ...
 
 
+async def list_prices(
+    account_id: str,
+    first: int,
+    after: str | None,
+    product_id: str | None = None,
+    active: bool | None = None,
+) -> Page[Any]:
+    qs = Price.filter(account_id=account_id)
+    if product_id:
+        qs = qs.filter(product_id=product_id)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return await paginate(qs, first, after)
+
+
 def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:
     """The pure pricing spec of a stored price (what billing.pricing prices with)."""
 
@@ -161,3 +177,8 @@ def spec_of(price: PriceColumns, tiers: Sequence[TierColumns]) -> PriceSpec:
         transform_divide_by=price.transform_divide_by,
         transform_round=price.transform_round,  # type: ignore[arg-type]
     )
+
+
+async def tiers_of(account_id: str, price_ids: Sequence[str]) -> list[PriceTier]:
+    """The tiers of the account's prices among `price_ids` (another account's: none)."""
+    return await PriceTier.filter(price_id__in=list(price_ids), price__account_id=account_id)

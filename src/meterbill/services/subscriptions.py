@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
-from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
+from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.billing.periods import (
     OutOfCalendar,
     first_period,
@@ -29,12 +29,13 @@ from meterbill.db.models import (
 from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans
 from meterbill.services.clock import as_utc, clock_now, utcnow
+from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.pages import Page, paginate
 
 MODES = ("CLASSIC", "FLEXIBLE")
 COLLECTION = ("CHARGE_AUTOMATICALLY", "SEND_INVOICE")
 BEHAVIORS = ("CREATE_PRORATIONS", "ALWAYS_INVOICE", "NONE")
-LIVE = ("ACTIVE", "PAST_DUE")
+LIVE = lifecycle_subscriptions.LIVE
 Period = tuple[datetime, datetime]
 
 
@@ -196,7 +197,7 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
         raise DomainError.one("INVALID", str(exc), "input", "billingCycleAnchor") from exc
     current = periods[-1]
     async with in_transaction():
-        sub = await Subscription.create(
+        sub = await lifecycle_subscriptions.create(
             account_id=account_id,
             customer_id=customer.id,
             test_clock_id=customer.test_clock_id,
@@ -283,8 +284,7 @@ async def update_item(
     async with in_transaction():
         sub = await Subscription.filter(id=item.subscription_id).select_for_update().first()
         assert sub is not None
-        if sub.status not in LIVE:
-            raise conflict("the subscription is canceled", "input", "itemId")
+        lifecycle_subscriptions.check_live(sub, "the subscription is canceled", "input", "itemId")
         item = await SubscriptionItem.get(id=item_id)
         old = item.quantity
         if old == quantity:
@@ -293,6 +293,7 @@ async def update_item(
         period = (sub.current_period_start, sub.current_period_end)
         item.quantity = quantity
         await item.save(update_fields=["quantity"])
+        await lifecycle_subscriptions.items_changed(sub, {"id": item.id, "quantity": old})
         if behavior == "NONE" or price.usage_type == "METERED":
             return item
         p = next(x for x in await plans.plan(sub.id) if x.item.id == item.id)
@@ -341,15 +342,12 @@ async def cancel(
     async with in_transaction():
         locked = await Subscription.filter(id=sub.id).select_for_update().first()
         assert locked is not None
-        if locked.status not in LIVE:
-            raise conflict("the subscription is already canceled", "input", "subscriptionId")
+        message = "the subscription is already canceled"
+        lifecycle_subscriptions.check_live(locked, message, "input", "subscriptionId")
         now = await clock_now(locked.test_clock_id)
         if at_period_end:
-            locked.cancel_at_period_end = True
-            await locked.save(update_fields=["cancel_at_period_end"])
+            await lifecycle_subscriptions.cancel_at_period_end(locked)
             return locked
-        locked.status, locked.canceled_at = "CANCELED", now
-        locked.cancel_at_period_end = False
         if invoice_now:
             period = (locked.current_period_start, max(now, locked.current_period_start))
             items = await plans.plan(locked.id)
@@ -358,7 +356,7 @@ async def cancel(
                 locked, "SUBSCRIPTION_CANCEL", period, drafts, now, now
             )
             invoice_id = invoice.id
-        await locked.save()
+        await lifecycle_subscriptions.cancel_now(locked, now)
     if invoice_id is not None:
         await invoices.finalize_and_collect(invoice_id, now)
     return await Subscription.get(id=sub.id)
@@ -428,3 +426,10 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:
     return await Invoice.filter(id__in=ids)
+
+
+async def items_of(account_id: str, subscription_ids: list[str]) -> list[SubscriptionItem]:
+    """The items of the account's subscriptions among `subscription_ids`."""
+    return await SubscriptionItem.filter(
+        subscription_id__in=subscription_ids, account_id=account_id
+    ).order_by("position", "id")

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 
+from meterbill.worker.loops import finish
 from meterbill.worker.tasks import billing_tick
 
 log = logging.getLogger("meterbill.billing")
@@ -26,6 +27,9 @@ class BillingLoop:
     def __init__(self, tick: float = TICK) -> None:
         self.tick = tick
         self.passes = 0  # finished passes, failed or not
+        # True while a pass runs: the webhook loop of the process starts no new attempts
+        # meanwhile (worker/webhook_loop.py), so deliveries never slow billing down.
+        self.busy = False
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -39,19 +43,19 @@ class BillingLoop:
         if self._task is None:
             return
         self._stopping.set()
-        done, _ = await asyncio.wait({self._task}, timeout=grace)
-        if not done:
-            self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await finish(self._task, grace)
         self._task = None
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            self.busy = True
             try:
                 await billing_tick({})
             except Exception:
                 # Like a failed cron job: logged, and the next tick tries again.
                 log.exception("billing pass failed")
+            finally:
+                self.busy = False
             self.passes += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.tick - time.time() % self.tick)

@@ -17,6 +17,7 @@ from redis.asyncio import ConnectionPool
 
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.settings import QUEUE, WorkerSettings, cron_jobs, worker_name
+from meterbill.worker.webhook_loop import WebhookLoop
 
 log = logging.getLogger("meterbill.worker")
 
@@ -58,11 +59,13 @@ class EmbeddedWorker:
             keep_result=WorkerSettings.keep_result,
         )
         self.billing = BillingLoop()
+        self.webhooks = WebhookLoop(yield_to=lambda: self.billing.busy)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.worker.main(), name="meterbill-embedded-worker")
         self.billing.start()
+        self.webhooks.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop polling, give running jobs `grace` seconds, then cancel the rest (jobs are
@@ -71,6 +74,7 @@ class EmbeddedWorker:
         if self._task is None:
             return
         await self.billing.stop(grace)
+        await self.webhooks.stop()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         running = [t for t in self.worker.tasks.values() if not t.done()]

@@ -15,7 +15,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_clock, queue, webhooks
+from meterbill.services.live import hub
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
     FUNCTIONS,
@@ -23,6 +24,7 @@ from meterbill.worker.tasks import (
     purge_idempotency_keys,
     sweep_usage,
 )
+from meterbill.worker.webhook_loop import WebhookLoop
 
 QUEUE = "meterbill:queue"
 
@@ -49,13 +51,20 @@ async def _startup(ctx: dict[str, Any]) -> None:
     await init_db(settings)
     billing_clock.configure(settings.invoice_grace_period)
     queue.set_pool(ctx["redis"])
+    # Folded usage is announced to the API processes' live subscriptions over Redis.
+    hub.publish_to(ctx["redis"])
     ctx["billing"] = BillingLoop()
     ctx["billing"].start()
+    webhooks.configure(settings)
+    ctx["webhooks"] = WebhookLoop(yield_to=lambda: bool(ctx["billing"].busy))
+    ctx["webhooks"].start()
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
     if "billing" in ctx:
         await ctx["billing"].stop()
+    if "webhooks" in ctx:
+        await ctx["webhooks"].stop()
     await close_db()
 
 

@@ -18,6 +18,7 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
+from meterbill.db.models.events import DomainEvent
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
 from meterbill.db.models.usage import (
@@ -26,8 +27,10 @@ from meterbill.db.models.usage import (
     UsageRollup,
     UsageRollupHourly,
 )
+from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
+    "DomainEvent",
     "IdempotencyKey",
     "Invoice",
     "InvoiceLine",
@@ -48,4 +51,7 @@ __all__ = [
     "PriceTier",
     "Product",
     "TestClock",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookPending",
 ]

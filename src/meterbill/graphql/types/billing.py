@@ -25,6 +25,7 @@ from meterbill.graphql.errors import UserError
 from meterbill.graphql.scalars import BigInt
 from meterbill.graphql.types.catalog import Customer, Price, TestClock
 from meterbill.graphql.types.common import Node, PageInfo
+from meterbill.services import invoices, subscriptions
 from meterbill.services.subscriptions import Preview
 
 
@@ -32,17 +33,16 @@ def _items_loader(info: Info):  # type: ignore[no-untyped-def]
     account_id = info.context.account_id
 
     async def fetch(ids: list[str]) -> list[m.SubscriptionItem]:
-        return await m.SubscriptionItem.filter(
-            subscription_id__in=ids, account_id=account_id
-        ).order_by("position", "id")
+        return await subscriptions.items_of(account_id, ids)
 
     return loaders.many_by(info.context, "subscription_items", fetch, lambda r: r.subscription_id)
 
 
 def _lines_loader(info: Info):  # type: ignore[no-untyped-def]
+    account_id = info.context.account_id
+
     async def fetch(ids: list[str]) -> list[m.InvoiceLine]:
-        # Invoice ids reach here only from account-scoped invoices.
-        return await m.InvoiceLine.filter(invoice_id__in=ids).order_by("position")
+        return await invoices.lines_of(account_id, ids)
 
     return loaders.many_by(info.context, "invoice_lines", fetch, lambda r: r.invoice_id)
 

@@ -25,6 +25,7 @@ from meterbill.graphql.enums import (
 from meterbill.graphql.errors import UserError
 from meterbill.graphql.scalars import BigInt
 from meterbill.graphql.types.common import Node, PageInfo
+from meterbill.services import prices
 
 
 def _dec(text: str | None) -> Decimal | None:
@@ -202,8 +203,10 @@ class Price(Node):
 
 
 def tiers_loader(info: Info):  # type: ignore[no-untyped-def]
+    account_id = info.context.account_id
+
     async def fetch(ids: list[str]) -> list[m.PriceTier]:
-        return await m.PriceTier.filter(price_id__in=ids)
+        return await prices.tiers_of(account_id, ids)
 
     return loaders.many_by(info.context, "price_tiers", fetch, lambda t: t.price_id)
 
@@ -272,6 +275,30 @@ class CustomerEdge:
 @strawberry.type
 class CustomerConnection:
     edges: list[CustomerEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class ProductEdge:
+    node: Product
+    cursor: str
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class PriceEdge:
+    node: Price
+    cursor: str
+
+
+@strawberry.type
+class PriceConnection:
+    edges: list[PriceEdge]
     page_info: PageInfo
 
 

@@ -5,9 +5,10 @@ folded only by the transaction that deletes its pending row. An hour rollup is a
 merge of its minutes: every change to a minute changes its hour in the same transaction
 (readers take whole hours from the hour table).
 
-On PostgreSQL several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds
-the events per minute in SQL, and one upsert per table adds them in exact NUMERIC arithmetic;
-SQLite has a single writer, so it reads, merges in Python with Decimal, and writes back."""
+How a backend claims and adds is its rollup store's (db/stores/rollups.py): on PostgreSQL
+several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds the events per
+minute in SQL and one upsert per table adds them; SQLite has a single writer, so it reads,
+merges in Python with Decimal, and writes back."""
 
 from __future__ import annotations
 
@@ -22,19 +23,15 @@ from typing import Any
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.aggregation import Rollup, fold, fold_all, merge, minute_bucket
+from meterbill.billing.aggregation import Rollup, fold_all, merge, minute_bucket
+from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
-from meterbill.db.usage_sql import (
-    CLAIMED_COLUMNS,
-    HOUR_TABLE,
-    RollupKey,
-    claim_pending_pg,
-    insert_rollup_if_absent,
-    is_postgres,
-    upsert_rollups_pg,
-)
+from meterbill.db.stores.rollups import fields_of as _fields
+from meterbill.db.stores.rollups import rollup_of
+from meterbill.db.usage_sql import RollupKey, insert_rollup_if_absent
 from meterbill.services import queue
 from meterbill.services.clock import utcnow
+from meterbill.services.live import hub
 
 log = logging.getLogger("meterbill.usage")
 
@@ -92,56 +89,17 @@ def waiting() -> Subquery:
     return Subquery(MeterEventPending.all().values("event_id"))
 
 
-async def _claim_sqlite(conn: Any, limit: int) -> tuple[int, list[tuple[Any, ...]]]:
-    # This transaction is SQLite's only writer: nothing to lock or skip.
-    ids = (
-        await MeterEventPending.all()
-        .order_by("event_id")
-        .limit(limit)
-        .using_db(conn)
-        .values_list("event_id", flat=True)
-    )
-    if not ids:
-        return 0, []
-    rows = await MeterEvent.filter(id__in=ids).using_db(conn).values_list(*CLAIMED_COLUMNS)
-    await MeterEventPending.filter(event_id__in=ids).using_db(conn).delete()
-    return len(ids), list(rows)
-
-
 async def aggregate_batch(limit: int = BATCH) -> int:
     """Fold up to `limit` pending events, oldest first; returns how many were taken."""
+    rollups = stores.current().rollups
     async with in_transaction() as conn:
-        if is_postgres(conn):
-            # Folded per minute by the claim itself, in exact NUMERIC arithmetic.
-            taken, deltas = await claim_pending_pg(conn, limit)
-        else:
-            taken, rows = await _claim_sqlite(conn, limit)
-            deltas = _fold_minutes(rows)
+        taken, deltas = await rollups.claim(conn, limit)
         if not taken:
             return 0
-        hours = hour_deltas(deltas)
-        if is_postgres(conn):
-            # The claim has already deleted their pending rows, in this transaction. Minutes
-            # before hours, each in key order: every writer (and cancel_event) locks in that
-            # order.
-            await upsert_rollups_pg(conn, list(deltas.items()))
-            await upsert_rollups_pg(conn, list(hours.items()), HOUR_TABLE)
-        else:
-            await _merge_rollups_python(conn, UsageRollup, deltas)
-            await _merge_rollups_python(conn, UsageRollupHourly, hours)
+        await rollups.add(conn, deltas, hour_deltas(deltas))
+    # Committed: tell live usage subscriptions (contract extension live) what changed.
+    await hub.announce((k.account_id, k.meter_id, k.customer_id) for k in deltas)
     return taken
-
-
-def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
-    deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
-    for eid, acct, meter, customer, dims, value, ts, status in rows:
-        # Only ACCEPTED events count (a canceled one takes its pending row away, but a
-        # pending row whose event is gone has no row here).
-        if status != "ACCEPTED":
-            continue
-        key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
-        deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
-    return deltas
 
 
 def hour_bucket(ts: datetime) -> datetime:
@@ -158,52 +116,6 @@ def hour_deltas(minutes: dict[RollupKey, Rollup]) -> dict[RollupKey, Rollup]:
 
 
 _RollupModel = type[UsageRollup] | type[UsageRollupHourly]
-
-
-async def _merge_rollups_python(
-    conn: Any, model: _RollupModel, deltas: dict[RollupKey, Rollup]
-) -> None:
-    if not deltas:
-        return
-    existing = await model.filter(
-        meter_id__in=list({k.meter_id for k in deltas}),
-        customer_id__in=list({k.customer_id for k in deltas}),
-        bucket__in=list({k.bucket for k in deltas}),
-    ).using_db(conn)
-    by_key = {
-        (r.meter_id, r.customer_id, minute_bucket(r.bucket), r.dimensions_key): r for r in existing
-    }
-    new: list[Any] = []
-    for k, delta in deltas.items():
-        row = by_key.get((k.meter_id, k.customer_id, k.bucket, k.dimensions_key))
-        if row is None:
-            new.append(model(**k._asdict(), **_fields(delta)))
-            continue
-        for name, value in _fields(merge(rollup_of(row), delta)).items():
-            setattr(row, name, value)
-        await row.save(using_db=conn, update_fields=list(_fields(delta)))
-    if new:
-        await model.bulk_create(new, using_db=conn)
-
-
-def _fields(r: Rollup) -> dict[str, Any]:
-    return {
-        "sum": r.sum,
-        "count": r.count,
-        "last_value": r.last_value,
-        "last_ts": r.last_ts,
-        "last_seq": r.last_seq,
-    }
-
-
-def rollup_of(row: UsageRollup | UsageRollupHourly) -> Rollup:
-    return Rollup(
-        Decimal(row.sum),
-        int(row.count),
-        None if row.last_value is None else Decimal(row.last_value),
-        row.last_ts,
-        row.last_seq,
-    )
 
 
 async def drain(max_batches: int = MAX_BATCHES_PER_JOB, batch: int = BATCH) -> int:

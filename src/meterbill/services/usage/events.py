@@ -10,6 +10,7 @@ from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import identifier_problem
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.services.clock import utcnow
+from meterbill.services.live import hub
 from meterbill.services.pages import check_first
 from meterbill.services.usage.aggregate import recompute_bucket
 
@@ -67,4 +68,5 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
         taken_back = await MeterEventPending.filter(event_id=event.id).using_db(conn).delete()
         if not taken_back:
             await recompute_bucket(conn, event)
+    await hub.announce([(account_id, event.meter_id, event.customer_id)])
     return event

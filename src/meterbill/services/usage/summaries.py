@@ -21,6 +21,7 @@ from meterbill.billing.aggregation import (
     dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
+    measures_for,
     merge,
     minute_bucket,
     summarize,
@@ -29,11 +30,12 @@ from meterbill.billing.aggregation import (
 )
 from meterbill.billing.errors import BadUserInput
 from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
 from meterbill.services.usage.aggregate import hour_bucket
 
-_ROLLUP_COLS = ("bucket", "dimensions_key", "sum", "count", "last_value", "last_ts", "last_seq")
+_ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
 
 
 def _check_keys(meter: Meter, filter: Any, group_by: list[str]) -> Mapping[str, object]:
@@ -129,8 +131,8 @@ async def _rollups_orm(
         for sub in dimension_filter_substrings(flt):
             qs = qs.filter(dimensions_key__contains=sub)
         out += [
-            (b_, dims, Rollup(Decimal(s_), int(c), _dec(lv), lt, ls))
-            for b_, dims, s_, c, lv, lt, ls in await qs.values_list(*_ROLLUP_COLS)
+            (r["bucket"], r["dimensions_key"], rollup_from_row(r))
+            for r in await qs.values(*_ROLLUP_COLS)
         ]
     return out
 
@@ -153,23 +155,13 @@ async def _window_rollups_pg(
     720 hour rollups (plus the minutes of a partial hour at either end) instead of 43,200
     minutes. Merging is associative, so summarize() over these equals summarize() over the
     minutes; each row's bucket is its window's start (date_bin from the aligned start), and
-    without a window everything falls in the one window at start. LAST keeps the value of the
-    greatest (last_ts, last_seq, last_value), as billing.aggregation.merge does."""
+    without a window everything falls in the one window at start. Each measure merges by
+    its rule, as billing.aggregation.merge does (db/rollup_sql)."""
     s, e = as_utc(start), as_utc(end)
     hs, he = _hour_split(s, e)
     step = _STEP[window] if window else e - s
-    is_last = meter.aggregation == "LAST"
-    last = (
-        ", (array_agg(last_value ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
-        "FILTER (WHERE last_ts IS NOT NULL))[1] AS lv, max(last_ts) AS lt, "
-        "(array_agg(last_seq ORDER BY last_ts DESC, last_seq DESC, last_value DESC) "
-        "FILTER (WHERE last_ts IS NOT NULL))[1] AS ls"
-        if is_last
-        else ""
-    )
-    cols = "bucket, dimensions_key, sum, count" + (
-        ", last_value, last_ts, last_seq" if is_last else ""
-    )
+    measures = measures_for([meter.aggregation])
+    cols = ", ".join(["bucket", "dimensions_key", *(c for m in measures for c in m.columns)])
     params: list[Any] = [step, s, account_id, meter.id, customer_id]
     dims = ""
     for pattern in dimension_filter_patterns(flt):
@@ -187,28 +179,10 @@ async def _window_rollups_pg(
         )
     sql = (
         "SELECT date_bin($1::interval, bucket, $2) AS w, dimensions_key AS d, "
-        f"sum(sum) AS s, sum(count) AS c{last} FROM ({' UNION ALL '.join(parts)}) r "
-        "GROUP BY 1, 2"
+        f"{merge_rollups(measures)} FROM ({' UNION ALL '.join(parts)}) r GROUP BY 1, 2"
     )
     rows = await conn.execute_query_dict(sql, params)
-    return [
-        (
-            r["w"],
-            r["d"],
-            Rollup(
-                Decimal(r["s"]),
-                int(r["c"]),
-                _dec(r.get("lv")),
-                r.get("lt"),
-                None if r.get("ls") is None else int(r["ls"]),
-            ),
-        )
-        for r in rows
-    ]
-
-
-def _dec(v: Any) -> Decimal | None:
-    return None if v is None else Decimal(v)
+    return [(r["w"], r["d"], rollup_from_row(r)) for r in rows]
 
 
 def _ceil_minute(ts: datetime) -> datetime:
