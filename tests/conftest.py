@@ -85,6 +85,19 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+def checked_status(resp: httpx.Response) -> dict[str, Any]:
+    """The body of a /graphql answer whose status must be 200, or 401 (with its Bearer
+    challenge) for a request refused for want of a valid key, as the REST endpoint does."""
+    body: dict[str, Any] = resp.json()
+    codes = {(e.get("extensions") or {}).get("code") for e in body.get("errors") or []}
+    if "UNAUTHENTICATED" in codes:
+        assert resp.status_code == 401, resp.text
+        assert resp.headers["www-authenticate"] == "Bearer"
+    else:
+        assert resp.status_code == 200, resp.text
+    return body
+
+
 @dataclass
 class Tenant:
     client: httpx.AsyncClient
@@ -103,8 +116,7 @@ class Tenant:
         resp = await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=hdrs
         )
-        assert resp.status_code == 200, resp.text
-        return resp.json()
+        return checked_status(resp)
 
     async def data(
         self, query: str, variables: dict[str, Any] | None = None, **kw: Any

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -25,10 +26,10 @@ from meterbill.graphql.http import graphql_app
 from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
-from meterbill.http.observability import Observe, metrics_endpoint
+from meterbill.http.observability import Observe, protected_metrics
 from meterbill.http.openapi import openapi_endpoint
 from meterbill.http.static import static_mount
-from meterbill.services import billing_clock, payments, queue, webhooks
+from meterbill.services import billing_clock, key_revocations, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         app.state.pool = pool
         queue.set_pool(pool)
+        # Embedded, the one process forgets a revoked key itself.
+        revocations = None if embedded else asyncio.create_task(key_revocations.listen(pool))
         forwarder = None
         if not settings.embedded:
             # Workers fold usage in other processes: their announcements come over Redis.
@@ -88,6 +91,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if revocations is not None:
+                revocations.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await revocations
             if forwarder is not None:
                 forwarder.cancel()
                 await asyncio.gather(forwarder, return_exceptions=True)
@@ -114,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", gql, methods=["GET", "POST"]),
         # Live usage subscriptions (graphql-transport-ws), same path as the API.
         WebSocketRoute("/graphql", gql),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/metrics", protected_metrics(settings.metrics_token), methods=["GET"]),
         Route("/v1/meter_events", BulkMeterEvents(settings), methods=["POST"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         static_mount("graphiql"),
@@ -133,5 +140,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         )
     # After CORS, so that refusals still carry the CORS headers a browser needs to read them.
-    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
+    middleware.append(
+        Middleware(
+            BodyLimit,
+            max_bytes=settings.max_body_bytes,
+            read_timeout=settings.body_read_timeout,
+        )
+    )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

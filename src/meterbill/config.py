@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(1, ge=1)
     db_pool_max: int = Field(10, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
+    # Seconds a client may take to send a POST /graphql body: a slow sender holds a
+    # connection no longer than this (408).
+    body_read_timeout: float = Field(10.0, gt=0)
+    # When set, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise).
+    metrics_token: str | None = None
     # Events in one POST /v1/meter_events body; the rest of a longer one is not read.
     bulk_max_events: int = Field(1_000_000, ge=1)
     # The worker's heartbeat row (worker_heartbeats) is written every N minutes.

@@ -20,6 +20,7 @@ from graphql import (
 from meterbill.db.models import ApiKey, Product
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.schema import build_schema
+from tests.conftest import checked_status
 
 SCHEMA = build_schema()
 _SCALARS: dict[str, Any] = {
@@ -80,9 +81,7 @@ def test_every_catalog_field_is_listed():
 
 async def post(client, query: str, variables=None, headers=None) -> dict[str, Any]:
     body = {"query": query, "variables": variables or {}}
-    resp = await client.post("/graphql", json=body, headers=headers or {})
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+    return checked_status(await client.post("/graphql", json=body, headers=headers or {}))
 
 
 def refused(body: dict[str, Any], code: str) -> None:
@@ -277,3 +276,26 @@ async def test_introspection_needs_no_key(client):
     assert body["data"]["__type"]["name"] == "Meter"
     # ...but introspection does not carry a data field past the check.
     refused(await post(client, "{ __typename meters { edges { cursor } } }"), "UNAUTHENTICATED")
+
+
+async def test_both_endpoints_refuse_a_missing_key_with_401_and_one_body(tenant):
+    graphql = await tenant.client.post(
+        "/graphql", json={"query": "{ meters { edges { cursor } } }"}
+    )
+    bulk = await tenant.client.post(
+        "/v1/meter_events",
+        content=b"",
+        headers={"Content-Type": "application/x-ndjson", "Authorization": "Bearer mb_sk_nope"},
+    )
+    for resp in (graphql, bulk):
+        assert resp.status_code == 401
+        assert resp.headers["www-authenticate"] == "Bearer"
+        assert resp.json() == {
+            "data": None,
+            "errors": [
+                {
+                    "message": "a valid API key is required: Authorization: Bearer mb_sk_...",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ],
+        }

@@ -33,6 +33,8 @@ async def _license_sub(tenant, start, cat=None, **inp):
 async def test_monthly_anchor_on_the_31st_bills_feb_28_then_mar_31(tenant):
     _, clock, _, sub = await _license_sub(tenant, utc(2026, 1, 31, 10))
     assert sub["currentPeriodEnd"] == "2026-02-28T10:00:00Z"
+    # Two steps: a clock moves at most two intervals at once (Jan 31 + 2 months = Mar 31).
+    await b.advance(tenant, clock, utc(2026, 2, 28, 12))
     await b.advance(tenant, clock, utc(2026, 3, 31, 12))
     invs = await b.invoices(tenant, sub["id"])
     assert [(i["billingReason"], i["periodStart"], i["periodEnd"]) for i in invs[1:]] == [

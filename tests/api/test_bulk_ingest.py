@@ -141,11 +141,11 @@ async def test_scopes(tenant):
     _, write = await create_api_key(tenant.account_id, "write", ["USAGE_WRITE"])
     body = ndjson([ev(cus, "s1")])
     code, err = await post(tenant, body, key="")
-    assert code == 401 and err[0]["error"]["code"] == "UNAUTHENTICATED"
+    assert code == 401 and err[0]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     code, err = await post(tenant, body, key="mb_sk_not_a_key")
     assert code == 401
     code, err = await post(tenant, body, key=read)
-    assert code == 403 and err[0]["error"]["code"] == "FORBIDDEN"
+    assert code == 403 and err[0]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     code, lines = await post(tenant, body, key=write)
     assert code == 200 and statuses(lines) == ["ACCEPTED"]
     code, lines = await post(tenant, ndjson([ev(cus, "s2")]))  # ADMIN
@@ -154,7 +154,7 @@ async def test_scopes(tenant):
 
 async def test_unsupported_content_type(tenant):
     code, err = await post(tenant, b"x", "text/plain")
-    assert code == 415 and err[0]["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert code == 415 and err[0]["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
 async def test_another_accounts_customer_is_not_found(tenant, other_tenant):

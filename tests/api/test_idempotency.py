@@ -131,7 +131,9 @@ async def test_concurrent_requests_with_one_key_run_once(tenant):
     assert await Product.filter(account_id=tenant.account_id).count() == 1
 
 
-async def test_internal_failure_releases_the_key(tenant, monkeypatch):
+async def test_an_internal_failure_is_kept_and_replayed(tenant, monkeypatch):
+    # Stripe's rule: once the request started executing, its response is the key's,
+    # whatever it was; a retry with the key gets it again and runs nothing.
     from meterbill.services import catalog
 
     real = catalog.create_product
@@ -140,12 +142,59 @@ async def test_internal_failure_releases_the_key(tenant, monkeypatch):
         raise RuntimeError("connection reset")
 
     monkeypatch.setattr(catalog, "create_product", broken)
-    body = (await _post(tenant, CREATE_PRODUCT, {"name": "p"}, key="retry-me")).json()
-    assert _code(body) == "INTERNAL"
+    first = await _post(tenant, CREATE_PRODUCT, {"name": "p"}, key="kept")
+    assert _code(first.json()) == "INTERNAL"
     monkeypatch.setattr(catalog, "create_product", real)
-    body = (await _post(tenant, CREATE_PRODUCT, {"name": "p"}, key="retry-me")).json()
+    again = await _post(tenant, CREATE_PRODUCT, {"name": "p"}, key="kept")
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await Product.filter(account_id=tenant.account_id).count() == 0
+
+
+async def test_a_failing_second_root_field_never_repeats_the_first(tenant, monkeypatch):
+    from meterbill.services import catalog
+
+    async def broken(*a, **kw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(catalog, "create_product", broken)
+    doc = (
+        'mutation { c: createCustomer(input: {name: "once"}) { customer { id } } '
+        'p: createProduct(input: {name: "p"}) { product { id } } }'
+    )
+    bodies = [(await _post(tenant, doc, {}, key="two-roots")).json() for _ in range(3)]
+    # (Both payloads are non-null: the failure nulls the whole data, the customer exists.)
+    assert _code(bodies[0]) == "INTERNAL"
+    assert bodies[1] == bodies[0] and bodies[2] == bodies[0]
+    assert await Customer.filter(account_id=tenant.account_id).count() == 1
+
+
+async def test_refused_variables_leave_the_key_free(tenant):
+    # Variables that do not coerce are refused before execution: nothing ran.
+    body = (await _post(tenant, CREATE_PRODUCT, {"name": 5}, key="free")).json()
+    assert _code(body) == "BAD_USER_INPUT"
+    body = (await _post(tenant, CREATE_PRODUCT, {"name": "p"}, key="free")).json()
     assert body["data"]["createProduct"]["product"]["id"]
-    assert await Product.filter(account_id=tenant.account_id).count() == 1
+
+
+async def test_a_replayed_api_key_has_no_secret_and_none_is_stored(tenant):
+    doc = (
+        'mutation { k: createApiKey(input: {name: "ci", scopes: [READ]}) '
+        "{ apiKey { id } s: secret } }"
+    )
+    first = (await _post(tenant, doc, {}, key="mint")).json()
+    secret = first["data"]["k"]["s"]
+    assert secret.startswith("mb_sk_")
+    rows = await IdempotencyKey.filter(account_id=tenant.account_id).values_list(
+        "response", flat=True
+    )
+    assert rows and all(secret not in (r or "") for r in rows)
+    replay = await _post(tenant, doc, {}, key="mint")
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["data"]["k"] == {"apiKey": first["data"]["k"]["apiKey"], "s": None}
+    # Still one key: the replay minted nothing.
+    keys = (await tenant.data("{ apiKeys { id } }"))["apiKeys"]
+    assert len(keys) == 2
 
 
 async def test_a_refused_request_does_not_take_the_key(tenant):

@@ -56,7 +56,7 @@ async def test_unauthenticated_requests_are_not_bucketed_per_key(deployment):
     async with running(deployment, rate_limit_rps=0.001, rate_limit_burst=1) as client:
         for _ in range(3):
             r = await client.post("/graphql", json={"query": "{ apiKeys { id } }"})
-            assert r.status_code == 200
+            assert r.status_code == 401
             assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -71,7 +71,7 @@ async def test_bulk_ingestion_takes_from_the_same_budget(deployment):
         ]
         assert codes == [200, 200, 429]
         refused = await client.post("/v1/meter_events", content=b"", headers=headers)
-        assert refused.json()["error"]["code"] == "RATE_LIMITED"
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert int(refused.headers["retry-after"]) >= 1
         # ...and it is one budget with GraphQL.
         assert (await _post(client, key)).status_code == 429

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
+from dateutil.relativedelta import relativedelta
 from tortoise import Tortoise
 
 from meterbill.app import create_app
@@ -166,8 +167,9 @@ async def test_two_worker_processes_on_postgres_bill_once() -> None:
             s.start_workers(2)
             # The advance job goes to one worker; the other's cron picks up the ADVANCING
             # clock too, so both run it at once.
+            # Two months, the furthest one advance may go (limits), closing both periods.
             await test_clocks.advance_test_clock(
-                cat.account_id, clock.id, clock.frozen_time + timedelta(days=62)
+                cat.account_id, clock.id, clock.frozen_time + relativedelta(months=2)
             )
 
             async def done() -> bool:

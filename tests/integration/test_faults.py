@@ -164,3 +164,48 @@ def test_one_idempotency_key_runs_once_across_two_api_processes(tmp, own_pg, own
     finally:
         a.close()
         b.close()
+
+
+def test_requests_during_a_postgres_restart_are_answered_or_unavailable_never_internal(
+    tmp, own_pg, own_redis
+):
+    # Requests keep coming while the server shuts down fast and starts again: each one
+    # succeeds or answers 503 UNAVAILABLE (a connection refused, "the database system is
+    # shutting down / starting up", a connection terminated by the shutdown), never INTERNAL.
+    import threading
+
+    mb = Meterbill(tmp, {"MB_DATABASE_URL": own_pg.url, "MB_REDIS_URL": own_redis.url})
+    answers: list[tuple[int, list[str]]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            r = mb.gql(secret, CREATE, {"n": f"load-{n}"})
+            codes = [e["extensions"]["code"] for e in r.json().get("errors") or []]
+            answers.append((r.status_code, codes))
+
+    try:
+        mb.start()
+        secret = mb.create_account()
+        threads = [threading.Thread(target=load) for _ in range(3)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(answers) > 20, "requests before the restart")
+        for _ in range(2):
+            own_pg.stop()
+            own_pg.start()
+            wait_for(lambda: _ready(mb) == 200, "/readyz back to 200 after the restart")
+            seen = len(answers)
+            wait_for(lambda seen=seen: len(answers) > seen + 20, "requests after the restart")
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert answers
+        bad = [a for a in answers if a not in ((200, []), (503, ["UNAVAILABLE"]))]
+        assert not bad, bad[:5]
+        assert (503, ["UNAVAILABLE"]) in answers  # the restart was seen
+    finally:
+        stop.set()
+        mb.close()

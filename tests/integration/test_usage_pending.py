@@ -12,7 +12,7 @@ from decimal import Decimal
 from tortoise import connections
 
 from meterbill.billing.aggregation import minute_bucket
-from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollupHourly
+from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.services import usage
 from meterbill.services.clock import utcnow
 from meterbill.services.usage import bulk
@@ -122,3 +122,39 @@ async def test_cancel_waits_for_the_worker_holding_its_event(db):
     hour = await UsageRollupHourly.get(meter_id=meter, bucket=hour_bucket(ts))
     assert (Decimal(hour.sum), hour.count) == (Decimal(1), 1)
     assert await _pending_identifiers(account) == []
+
+
+async def test_cancel_gives_way_to_a_fold_inserting_the_rollup_it_rebuilds(db):
+    # A cancel found no minute rollup to lock, and a worker's fold inserts that row before
+    # the cancel's rebuild writes it: the rebuild must not fail on the unique key (INTERNAL)
+    # but wait for the fold's commit, then rebuild under that row's lock. The window is
+    # opened by hand: both events are folded, their rollups removed, and the "worker" is an
+    # open transaction that has inserted the minute's row (kept's value) and not committed.
+    svc.require_pg()
+    account, meter, cus = await setup_meter()
+    ts = utcnow().replace(second=30, microsecond=0) - timedelta(minutes=5)
+    await record(account, [event(cus, 1, ts, "kept"), event(cus, 10, ts, "canceled")])
+    await usage.drain()
+    await UsageRollup.filter(meter_id=meter).delete()
+    await UsageRollupHourly.filter(meter_id=meter).delete()
+
+    client = connections.get("default")
+    async with client.acquire_connection() as fold:
+        tx = fold.transaction()
+        await tx.start()
+        await fold.execute(
+            "INSERT INTO usage_rollups (account_id, meter_id, customer_id, bucket, "
+            "dimensions_key, sum, count, last_value, last_ts, last_seq) "
+            "VALUES ($1, $2, $3, $4, '', 1, 1, NULL, NULL, NULL)",
+            account,
+            meter,
+            cus,
+            minute_bucket(ts),
+        )
+        cancel = asyncio.create_task(usage.cancel_event(account, "tokens", "canceled"))
+        await _until_waiting_on_locks(1)
+        await tx.commit()
+    assert (await cancel).status == "CANCELED"
+    assert await rollup_sum(meter) == (Decimal(1), 1)
+    hour = await UsageRollupHourly.get(meter_id=meter, bucket=hour_bucket(ts))
+    assert (Decimal(hour.sum), hour.count) == (Decimal(1), 1)

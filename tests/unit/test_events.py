@@ -104,6 +104,11 @@ def test_parse_value_accepts(raw: object, value: str) -> None:
         ("-1000000000000000", "magnitude"),
         ("0.0000000000001", "decimal places"),
         ("1e-13", "decimal places"),
+        # Digits of other scripts: Decimal() reads "١٢" as 12; prices refuse them too.
+        ("١٢", "decimal"),
+        ("1٫5", "decimal"),
+        ("１２", "decimal"),
+        ("1e٣", "decimal"),
     ],
 )
 def test_parse_value_rejects(raw: object, why: str) -> None:
@@ -174,6 +179,17 @@ def test_custom_payload_keys() -> None:
         ({**CUS, "value": 1}, {"m": meter(active=False)}, [("INACTIVE", ("input", "eventName"))]),
         ({**CUS, "value": 1}, {"identifier": "x" * 101}, [("INVALID", ("input", "identifier"))]),
         ({**CUS, "value": 1}, {"identifier": ""}, [("INVALID", ("input", "identifier"))]),
+        # Longer than any customer id (40) / external id (200) can be.
+        (
+            {"customer_id": "c" * 41, "value": 1},
+            {},
+            [("INVALID", ("input", "payload", "customer_id"))],
+        ),
+        (
+            {"customer_id": "c" * 201, "value": 1},
+            {"m": meter(customer_mapping_type="BY_EXTERNAL_ID")},
+            [("INVALID", ("input", "payload", "customer_id"))],
+        ),
         (
             {**CUS, "value": 1},
             {"timestamp": datetime(2025, 3, 10)},
@@ -210,13 +226,18 @@ def test_single_problems(payload: dict, kw: dict, expected: list) -> None:
     "kw",
     [
         {"identifier": "x" * 100},
+        {"payload": {"customer_id": "c" * 40, "value": 1}},
+        {
+            "payload": {"customer_id": "c" * 200, "value": 1},
+            "m": meter(customer_mapping_type="BY_EXTERNAL_ID"),
+        },
         {"timestamp": NOW - timedelta(days=35)},
         {"timestamp": NOW + timedelta(minutes=5)},
         {"timestamp": None},
     ],
 )
 def test_boundaries_accepted(kw: dict) -> None:
-    ok({**CUS, "value": 1, "model": "m" * 100}, **kw)
+    ok(kw.pop("payload", {**CUS, "value": 1, "model": "m" * 100}), **kw)
 
 
 def test_all_problems_reported_at_once_with_clear_messages() -> None:
@@ -284,3 +305,12 @@ def test_text_errors_name_each_field_holding_unstorable_text() -> None:
     ]
     assert "U+0000" in got[1].message and "surrogate" in got[2].message
     assert all("\ud800" not in e.message and "\udc00" not in e.message for e in got)
+
+
+def test_text_errors_name_an_event_name_longer_than_its_column_without_echoing_it() -> None:
+    from meterbill.billing.events import text_errors
+
+    assert text_errors("t" * 100, {"customer_id": "c" * 300}, "i" * 100, P) == []
+    got = text_errors("t" * 101, {}, "i" * 101, P)
+    assert [(e.code, e.field) for e in got] == [("INVALID", ("input", "eventName"))]
+    assert "100 characters" in got[0].message and "tt" not in got[0].message

@@ -585,3 +585,14 @@ def test_property_first_period(
     first_start, first_end = first_period(start, anchor, interval, count)
     assert first_start == start < first_end <= natural_end
     assert 0 < first_period_fraction(start, anchor, interval, count) <= 1
+
+
+@pytest.mark.parametrize("interval", ["DAY", "WEEK", "MONTH", "YEAR"])
+def test_a_boundary_past_the_calendar_is_out_of_calendar_not_a_crash(interval):
+    from meterbill.billing.periods import OutOfCalendar
+
+    end = datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(OutOfCalendar):
+        first_period(end, None, interval, 1)
+    with pytest.raises(OutOfCalendar):
+        boundary(datetime(1, 1, 1, tzinfo=UTC), interval, 1, -1)

@@ -5,7 +5,7 @@ every problem at once so a client fixes its integration in one round trip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +15,12 @@ from meterbill.billing.aggregation import EXACT, canonical_dimensions, dimension
 from meterbill.billing.errors import DomainError, FieldError
 
 MAX_IDENTIFIER_LENGTH = 100
+MAX_EVENT_NAME_LENGTH = 100
 MAX_DIMENSION_LENGTH = 100
+# The longest payload key that can name a customer, by the meter's mapping type: customer
+# ids are at most 40 characters (the id columns), external ids at most 200. A longer one
+# names nothing, and the database would refuse it even as a lookup value.
+MAX_CUSTOMER_KEY_LENGTH = {"BY_ID": 40, "BY_EXTERNAL_ID": 200}
 # Values fit NUMERIC(27, 12) exactly, and sums of them stay exact in aggregation.EXACT.
 MAX_SIGNIFICANT_DIGITS = 15
 MAX_DECIMAL_PLACES = 12
@@ -23,8 +28,9 @@ MAX_INTEGER_DIGITS = 15
 MAX_AGE = timedelta(days=35)
 MAX_AHEAD = timedelta(minutes=5)
 
-# Decimal() alone would also take "NaN", "Infinity" and "1_000".
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# Decimal() alone would also take "NaN", "Infinity" and "1_000"; ASCII digits only, as in
+# prices (billing/money.py): \d and Decimal() would both read "١٢" as 12.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _MAX_NUMBER_TEXT = 64
 
 
@@ -148,22 +154,28 @@ def validate_event(
             )
 
     if identifier is not None:
-        if identifier == "":
-            error(
-                "INVALID",
-                "identifier must not be empty (omit it to have one generated)",
-                "identifier",
-            )
-        elif len(identifier) > MAX_IDENTIFIER_LENGTH:
-            error(
-                "INVALID",
-                f"identifier is longer than {MAX_IDENTIFIER_LENGTH} characters",
-                "identifier",
-            )
+        why = identifier_problem(identifier)
+        if why:
+            error("INVALID", f"identifier {why}", "identifier")
 
     if errors:
         raise DomainError(errors)
     return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC))
+
+
+def identifier_problem(identifier: str) -> str | None:
+    """Why an event identifier (given by a client) cannot be one, or None."""
+    if identifier == "":
+        return "must not be empty (omit it to have one generated)"
+    if len(identifier) > MAX_IDENTIFIER_LENGTH:
+        return f"is longer than {MAX_IDENTIFIER_LENGTH} characters"
+    return None
+
+
+def customer_key_fits(mapping_type: str, key: str) -> bool:
+    """Whether `key` can name a customer under that mapping type (see
+    MAX_CUSTOMER_KEY_LENGTH): a longer one must not be looked up."""
+    return len(key) <= MAX_CUSTOMER_KEY_LENGTH[mapping_type]
 
 
 def text_problem(s: str) -> str | None:
@@ -176,30 +188,43 @@ def text_problem(s: str) -> str | None:
     return "must be valid Unicode text (it holds a lone surrogate)"
 
 
+def strings(value: object) -> Iterator[str]:
+    """Every string in decoded JSON, keys included, without recursion: a client may nest
+    a value as deep as its JSON parser allows (about 1000 levels), deeper than Python's
+    recursion limit."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, Mapping):
+            for k, item in v.items():
+                if isinstance(k, str):
+                    yield k
+                stack.append(item)
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+
+
 def _nested_problem(value: object) -> str | None:
-    if isinstance(value, str):
-        return text_problem(value)
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            why = (text_problem(k) if isinstance(k, str) else None) or _nested_problem(v)
-            if why:
-                return why
-    elif isinstance(value, list | tuple):
-        for v in value:
-            why = _nested_problem(v)
-            if why:
-                return why
+    for s in strings(value):
+        why = text_problem(s)
+        if why:
+            return why
     return None
 
 
 def text_errors(
     event_name: str, payload: object, identifier: str | None, field_prefix: tuple[str, ...] = ()
 ) -> list[FieldError]:
-    """The fields of an incoming event holding a string the database cannot store, each
-    named. Checked before the meter and customer are looked up, which would send them to the
-    database too."""
+    """The fields of an incoming event holding a string the database cannot store (text it
+    refuses; an event name longer than its column), each named, without echoing the value. Checked
+    before the meter and customer are looked up, which would send them to the database
+    too."""
     errors: list[FieldError] = []
     why = text_problem(event_name)
+    if not why and len(event_name) > MAX_EVENT_NAME_LENGTH:
+        why = f"is longer than {MAX_EVENT_NAME_LENGTH} characters"
     if why:
         errors.append(FieldError("INVALID", f"eventName {why}", (*field_prefix, "eventName")))
     if isinstance(payload, Mapping):
@@ -211,6 +236,8 @@ def text_errors(
             elif why := _nested_problem(v):
                 msg = f"payload.{k} {why}"
                 errors.append(FieldError("INVALID", msg, (*field_prefix, "payload", str(k))))
+    # (Its length is validate_event's to report, with the event's other problems: an
+    # identifier is only ever inserted, never looked up before that.)
     if identifier is not None and (why := text_problem(identifier)):
         errors.append(FieldError("INVALID", f"identifier {why}", (*field_prefix, "identifier")))
     return errors
@@ -240,6 +267,9 @@ def _customer(meter: MeterDef, payload: Mapping[str, object], error: _Report) ->
         error("REQUIRED", f"payload.{key} is required: it holds the {what}", "payload", key)
     elif not isinstance(raw, str):
         error("INVALID", f"payload.{key} must be a string holding the {what}", "payload", key)
+    elif not customer_key_fits(meter.customer_mapping_type, raw):
+        limit = MAX_CUSTOMER_KEY_LENGTH[meter.customer_mapping_type]
+        error("INVALID", f"payload.{key} is longer than {limit} characters", "payload", key)
     else:
         return raw
     return ""

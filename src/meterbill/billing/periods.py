@@ -18,6 +18,7 @@ from dateutil.relativedelta import relativedelta
 
 __all__ = [
     "Interval",
+    "OutOfCalendar",
     "add_days",
     "boundary",
     "calendar_month",
@@ -39,6 +40,11 @@ class Interval(StrEnum):
     WEEK = "WEEK"
     MONTH = "MONTH"
     YEAR = "YEAR"
+
+
+class OutOfCalendar(ValueError):
+    """A boundary would fall outside what a datetime holds (years 1-9999): an instant near
+    either end of the calendar (a test clock at 9999-12-31), not a bug."""
 
 
 # Enough digits that the single half-up rounding done by the caller is never disturbed by the
@@ -85,11 +91,14 @@ def _fixed_length(interval: Interval, count: int) -> timedelta:
 
 def _boundary(anchor: datetime, interval: Interval, count: int, n: int) -> datetime:
     months = _months_per_period(interval, count)
-    if months is None:
-        return anchor + n * _fixed_length(interval, count)
-    # relativedelta clips the day to the target month's length (Jan 31 + 1 month = Feb 28/29,
-    # Feb 29 + 1 year = Feb 28) and keeps the time of day, which is Stripe's month-end rule.
-    return anchor + relativedelta(months=months * n)
+    try:
+        if months is None:
+            return anchor + n * _fixed_length(interval, count)
+        # relativedelta clips the day to the target month's length (Jan 31 + 1 month = Feb
+        # 28/29, Feb 29 + 1 year = Feb 28) and keeps the time of day: Stripe's month-end rule.
+        return anchor + relativedelta(months=months * n)
+    except (OverflowError, ValueError) as exc:  # "date value out of range", "year 10000 is..."
+        raise OutOfCalendar("a billing period boundary would fall outside years 0001-9999") from exc
 
 
 def _index_containing(anchor: datetime, interval: Interval, count: int, at: datetime) -> int:

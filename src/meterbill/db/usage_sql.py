@@ -125,6 +125,28 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
     return inserted
 
 
+async def insert_rollup_if_absent(conn: Any, table: str, key: RollupKey, r: Rollup) -> bool:
+    """Insert the rollup row of `key` unless one exists (MINUTE_TABLE or HOUR_TABLE); False
+    when one did. A row a concurrent transaction is inserting makes this wait for it to
+    commit (and then answer False) instead of failing on the unique key."""
+    if table not in (MINUTE_TABLE, HOUR_TABLE):
+        raise ValueError(f"not a rollup table: {table}")
+    params = [
+        *key,
+        _dec(conn, r.sum),
+        r.count,
+        _dec(conn, r.last_value),
+        r.last_ts,
+        r.last_seq,
+    ]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)}) "
+        f"VALUES {_values(conn, 1, len(_ROLLUP_COLUMNS))} "
+        "ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO NOTHING RETURNING id"
+    )
+    return bool(await conn.execute_query_dict(sql, params))
+
+
 async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
     """Mark events as not yet folded (SQLite; in the transaction that inserts them)."""
     for lo in range(0, len(event_ids), 5000):

@@ -1,4 +1,5 @@
-"""Scope checks for every root field, once per operation (not per resolved field).
+"""Scope checks for every root field, once per operation (not per resolved field), on the
+operation the request chose (several operations need operationName).
 
 ADMIN may do everything; READ may run queries; USAGE_WRITE may only record and cancel
 meter events. Checking the operation's root selection covers every field without any
@@ -21,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 
 from meterbill.graphql.errors import GqlError
 
+UNAUTHENTICATED_MESSAGE = "a valid API key is required: Authorization: Bearer mb_sk_..."
 USAGE_WRITE_FIELDS = frozenset({"recordMeterEvent", "recordMeterEvents", "cancelMeterEvent"})
 ADMIN_ONLY_QUERIES = frozenset({"apiKeys"})
 PUBLIC_FIELDS = frozenset({"__schema", "__type", "__typename"})
@@ -60,8 +62,17 @@ class ScopeCheck(SchemaExtension):
         if doc is None:
             return None
         ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-        if ctx.operation_name:
-            ops = [o for o in ops if o.name and o.name.value == ctx.operation_name]
+        # What the request said: ctx.operation_name falls back to the first operation's name.
+        wanted = getattr(ctx, "_provided_operation_name", ctx.operation_name)
+        if wanted:
+            ops = [o for o in ops if o.name and o.name.value == wanted]
+        elif len(ops) > 1:
+            # The spec's rule (GetOperation): without a name the choice is ambiguous; the
+            # executor would run the first, which the client may not have meant.
+            return GqlError(
+                "BAD_USER_INPUT",
+                "operationName is required: the document holds several operations",
+            )
         if not ops:
             return None
         op = ops[0]
@@ -75,10 +86,7 @@ class ScopeCheck(SchemaExtension):
             return None
         principal = ctx.context.principal
         if principal is None:
-            return GqlError(
-                "UNAUTHENTICATED",
-                "a valid API key is required: Authorization: Bearer mb_sk_...",
-            )
+            return GqlError("UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE)
         kind = op.operation.value
         denied = [f for f in fields if not allowed(principal.scopes, kind, f)]
         if denied:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from meterbill.graphql import inputs as i
@@ -228,11 +230,12 @@ class CatalogMutation:
         call = accounts.create_api_key(
             info.context.account_id, input.name, [str(s.value) for s in input.scopes]
         )
-        return await mutate(
-            call,
-            lambda r: t.CreateApiKeyPayload(api_key=t.ApiKey.of(r[0]), secret=r[1]),
-            lambda e: t.CreateApiKeyPayload(user_errors=e),
-        )
+
+        def ok(r: tuple[Any, str]) -> t.CreateApiKeyPayload:
+            info.context.issued_secrets.append(r[1])
+            return t.CreateApiKeyPayload(api_key=t.ApiKey.of(r[0]), secret=r[1])
+
+        return await mutate(call, ok, lambda e: t.CreateApiKeyPayload(user_errors=e))
 
     @strawberry.mutation
     async def revoke_api_key(self, info: Info, input: i.RevokeApiKeyInput) -> t.ApiKeyPayload:

@@ -24,6 +24,9 @@ class Context:
     retry_after: int | None = None
     # Set when the database could not be asked who the caller is: answered with 503.
     unavailable: bool = False
+    # Secrets this request hands out (createApiKey): never kept outside their hash, so a
+    # stored response for an Idempotency-Key has them as null (graphql/idempotency.py).
+    issued_secrets: list[str] = field(default_factory=list)
     # A WebSocket connection's connection_init payload (graphql-transport-ws), which
     # carries its key: browsers cannot set headers on a WebSocket.
     connection_params: dict[str, Any] | None = None

@@ -35,6 +35,9 @@ from meterbill.services.accounts import authenticate
 
 log = logging.getLogger("meterbill.graphql")
 
+# 401 with the challenge, from /graphql and /v1/meter_events alike (RFC 6750).
+CHALLENGE = ((b"www-authenticate", b"Bearer"),)
+
 
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -160,7 +163,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 request, request_adapter, request_data, context, root_value, sub_response
             )
         errors = getattr(result, "errors", None) or []
-        if any((e.extensions or {}).get("code") == "UNAVAILABLE" for e in errors):
+        codes = {(e.extensions or {}).get("code") for e in errors}
+        if "UNAUTHENTICATED" in codes:
+            # As the REST endpoint answers: a request that needs a key and has no valid one.
+            sub_response.status_code = 401
+            for k, v in CHALLENGE:
+                sub_response.headers[k.decode()] = v.decode()
+        elif "UNAVAILABLE" in codes:
             # The database dropped out mid-request (the key came from the auth cache).
             sub_response.status_code = 503
             sub_response.headers["Retry-After"] = "1"

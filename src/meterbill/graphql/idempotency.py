@@ -8,28 +8,74 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
+from graphql import GraphQLError, SourceLocation
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from meterbill.graphql.errors import GqlError
-from meterbill.graphql.limits import finish_errors
+from meterbill.graphql.limits import (
+    INTERNAL_MESSAGE,
+    _is_internal,
+    _is_unavailable,
+    finish_error,
+    unavailable,
+)
 from meterbill.services import idempotency as idem
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def _stored(result: Any) -> dict[str, Any] | None:
-    """The response to keep, or None when the request had no outcome (retry may run)."""
+def _stored(result: Any, issued: list[str]) -> dict[str, Any] | None:
+    """The response to keep: whatever it was once execution started (Stripe's rule: a
+    mutation may have had effects, INTERNAL included), with the secrets it handed out
+    as null. None when execution never started (variables refused before it) or when the
+    database answered none of the root fields: the key stays free for the retry."""
     data = getattr(result, "data", None)
-    if not isinstance(data, dict) or not data or any(v is None for v in data.values()):
+    errors = list(getattr(result, "errors", None) or [])
+    if data is None and not any(e.path for e in errors):
         return None
-    errors = finish_errors(list(result.errors or [])) or []
-    # A secret (createApiKey, createWebhookEndpoint) is shown once: kept only as its hash
-    # or encrypted form, never in a stored response; a replay answers it null.
-    kept = {k: _without_secret(v) for k, v in data.items()}
-    return {"data": kept, "errors": [e.formatted for e in errors]}
+    if (
+        errors
+        and not any(v is not None for v in (data or {}).values())
+        and all(_is_unavailable(e.original_error) for e in errors)
+    ):
+        return None
+    kept = _without(data, issued)
+    if isinstance(kept, dict):
+        # By response key too (createWebhookEndpoint): a secret is shown once, kept only as
+        # its hash or encrypted form; a replay answers it null.
+        kept = {k: _without_secret(v) for k, v in kept.items()}
+    return {"data": kept, "errors": [_as_sent(e).formatted for e in errors]}
+
+
+def _as_sent(error: GraphQLError) -> GraphQLError:
+    # What ErrorCodes and the mask make of it on the way out (without logging it twice).
+    if "code" in (error.extensions or {}):
+        return error
+    if _is_unavailable(error.original_error):
+        return unavailable(error)
+    if _is_internal(error):
+        return GraphQLError(
+            INTERNAL_MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"}
+        )
+    return finish_error(error)
+
+
+def _without(value: Any, secrets: list[str]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return {k: _without(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without(v, secrets) for v in value]
+    return None if isinstance(value, str) and value in secrets else value
+
+
+_CRASHED = {
+    "data": None,
+    "errors": [{"message": INTERNAL_MESSAGE, "extensions": {"code": "INTERNAL"}}],
+}
 
 
 def _without_secret(payload: Any) -> Any:
@@ -39,10 +85,12 @@ def _without_secret(payload: Any) -> Any:
 
 
 def _replayed(stored: dict[str, Any]) -> GraphQLExecutionResult:
-    errors = [
-        GraphQLError(e["message"], path=e.get("path"), extensions=e.get("extensions"))
-        for e in stored.get("errors") or []
-    ]
+    errors = []
+    for e in stored.get("errors") or []:
+        error = GraphQLError(e["message"], path=e.get("path"), extensions=e.get("extensions"))
+        if e.get("locations"):
+            error.locations = [SourceLocation(x["line"], x["column"]) for x in e["locations"]]
+        errors.append(error)
     return GraphQLExecutionResult(data=stored["data"], errors=errors or None)
 
 
@@ -80,10 +128,13 @@ class Idempotency(SchemaExtension):
         assert claim.row_id is not None
         try:
             yield
+        except Exception:
+            await idem.complete(claim.row_id, _CRASHED)  # it ran: its effects may stand
+            raise
         except BaseException:
             await idem.release(claim.row_id)
             raise
-        stored = _stored(ctx.result)
+        stored = _stored(ctx.result, ctx.context.issued_secrets)
         if stored is None:
             await idem.release(claim.row_id)
         else:

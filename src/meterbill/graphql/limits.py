@@ -37,6 +37,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from meterbill.billing.events import strings
+
 log = logging.getLogger("meterbill.graphql")
 
 MAX_DEPTH = 10
@@ -65,17 +67,31 @@ UNAVAILABLE_MESSAGE = "the service is temporarily unavailable; retry shortly"
 
 def _is_unavailable(exc: BaseException | None) -> bool:
     """The database (or another backing service) did not answer: not a bug, a 503."""
+    from asyncpg.exceptions import (
+        AdminShutdownError,
+        CannotConnectNowError,
+        CrashShutdownError,
+        InterfaceError,
+        InternalClientError,
+        PostgresConnectionError,
+    )
     from tortoise.exceptions import DBConnectionError
 
-    try:
-        from asyncpg.exceptions import InterfaceError, PostgresConnectionError
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        InterfaceError = PostgresConnectionError = DBConnectionError  # type: ignore[misc,assignment]  # noqa: N806
+    # A server restarting: shutting down (57P01, 57P02) or not yet accepting (57P03); and a
+    # pooled connection the shutdown cut mid-operation ("cannot switch to state ...").
+    restarting = (
+        AdminShutdownError | CrashShutdownError | CannotConnectNowError | InternalClientError
+    )
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(
             exc,
-            OSError | TimeoutError | DBConnectionError | InterfaceError | PostgresConnectionError,
+            OSError
+            | TimeoutError
+            | DBConnectionError
+            | InterfaceError
+            | PostgresConnectionError
+            | restarting,
         ):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
@@ -139,13 +155,7 @@ class ErrorCodes(SchemaExtension):
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return any("\x00" in s for s in strings(value))
 
 
 def _has_surrogate(value: object) -> bool:
@@ -160,13 +170,7 @@ def _has_surrogate(value: object) -> bool:
 
 
 def _walk_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        return not value.isascii() and _lone_surrogate(value)
-    if isinstance(value, dict):
-        return any(_walk_surrogate(k) or _walk_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_walk_surrogate(v) for v in value)
-    return False
+    return any(not s.isascii() and _lone_surrogate(s) for s in strings(value))
 
 
 def _lone_surrogate(s: str) -> bool:

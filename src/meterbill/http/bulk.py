@@ -32,8 +32,11 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from meterbill.billing.errors import FieldError
+from meterbill.billing.events import strings
 from meterbill.config import Settings
-from meterbill.graphql.http import bearer
+from meterbill.graphql.auth import UNAUTHENTICATED_MESSAGE
+from meterbill.graphql.http import CHALLENGE, bearer
+from meterbill.http.limits import send_error
 from meterbill.services import metrics, ratelimit
 from meterbill.services.accounts import Principal, authenticate
 from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
@@ -66,22 +69,11 @@ def _bad_text(value: object) -> str | None:
     """Why a string somewhere in `value` cannot be stored, if one cannot: PostgreSQL text
     holds neither U+0000 nor lone surrogates, and one such event would fail its whole chunk.
     (recordMeterEvents refuses U+0000 anywhere in a request, graphql/limits.py.)"""
-    if isinstance(value, str):
-        if "\x00" in value:
+    for s in strings(value):
+        if "\x00" in s:
             return "strings must not contain the NUL character (U+0000)"
-        if _SURROGATE.search(value):
+        if _SURROGATE.search(s):
             return "strings must be valid Unicode (no lone surrogates)"
-        return None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            why = _bad_text(k) or _bad_text(v)
-            if why:
-                return why
-    elif isinstance(value, list):
-        for v in value:
-            why = _bad_text(v)
-            if why:
-                return why
     return None
 
 
@@ -344,8 +336,7 @@ class BulkMeterEvents:
         secret = bearer(request)
         principal: Principal | None = await authenticate(secret) if secret else None
         if principal is None:
-            msg = "a valid API key is required: Authorization: Bearer mb_sk_..."
-            return await _json(send, 401, "UNAUTHENTICATED", msg)
+            return await _json(send, 401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, CHALLENGE)
         if not principal.scopes & WRITE_SCOPES:
             scopes = ", ".join(sorted(principal.scopes))
             msg = f"this key ({scopes}) may not record meter events (needs USAGE_WRITE)"
@@ -407,16 +398,6 @@ async def _json(
     message: str,
     extra: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    # The error body /graphql sends too: one shape for every error of the API.
+    headers = {k.decode(): v.decode() for k, v in extra}
+    await send_error(send, status, code, message, headers)

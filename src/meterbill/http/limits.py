@@ -8,6 +8,7 @@ JSON object with the GraphQL request members is refused with 400 and a JSON erro
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -72,9 +73,14 @@ def shape_error(data: Any) -> str | None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, path: str = "/graphql"):
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, read_timeout: float = 10.0, path: str = "/graphql"
+    ):
         self.app = app
         self.max_bytes = max_bytes
+        # The whole body within this many seconds: a client sending a byte a second would
+        # otherwise hold its connection (and the server's memory for it) indefinitely.
+        self.read_timeout = read_timeout
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,7 +96,12 @@ class BodyLimit:
                 await self._too_large(send)
                 return
         try:
-            body = await self._read(receive)
+            async with asyncio.timeout(self.read_timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            message = f"the request body was not received within {self.read_timeout:g} s"
+            await send_error(send, 408, "REQUEST_TIMEOUT", message, {"Connection": "close"})
+            return
         except _TooLarge:
             await self._too_large(send)
             return

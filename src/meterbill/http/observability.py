@@ -3,6 +3,7 @@ the /metrics endpoint."""
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import os
@@ -126,3 +127,26 @@ async def metrics_endpoint(request: Request) -> Response:
 
     body, content_type = await metrics.render({"queue_depth": queue_depth})
     return Response(body, media_type=content_type)
+
+
+def protected_metrics(token: str | None) -> Any:
+    """/metrics, open (token None: bind the port where only the scraper reaches it) or
+    needing `Authorization: Bearer <token>` (MB_METRICS_TOKEN)."""
+    from meterbill.http.limits import error_body
+
+    if token is None:
+        return metrics_endpoint
+    expected = f"Bearer {token}".encode()
+
+    async def endpoint(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return Response(
+                error_body("UNAUTHENTICATED", "/metrics needs Authorization: Bearer <token>"),
+                status_code=401,
+                media_type="application/json",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await metrics_endpoint(request)
+
+    return endpoint

@@ -3,8 +3,11 @@ is kept 24 h; the same key with the same request replays that response; with ano
 request it is refused; while the first still runs, a second one is refused (IN_USE) rather
 than run twice. The unique (account, key) row decides which request runs, across processes.
 
-A request that ends without an outcome (nothing executed, or an internal failure) releases
-its key, so a retry runs again; an outcome with userErrors is an outcome and is kept."""
+Once a request started executing, its response is kept whatever it was (userErrors,
+INTERNAL: a mutation may have had effects, and a retry must not repeat them); only a request
+refused before execution (authentication, rate limit, an invalid document or variables) or
+one the database never answered leaves the key free. Secrets a response handed out are not
+kept: a replay has them as null."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def _registry() -> CollectorRegistry:
     if not os.environ.get(MULTIPROC_ENV):
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     for gauge in _SCRAPE_GAUGES:
         registry.register(gauge)
     return registry

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
@@ -31,15 +32,25 @@ def cursor_of(obj: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# Cursors this API writes are ~70 characters; ids are a prefix and base62 (db/ids.py).
+_MAX_CURSOR = 200
+_ID = re.compile(r"[A-Za-z0-9_]{1,40}")
+
+
 def _decode(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; BadUserInput for anything this API did not write (a
+    NUL, an id no row can have, an instant outside the representable UTC range) before it
+    reaches a query."""
     try:
+        if len(cursor) > _MAX_CURSOR:
+            raise ValueError
         padded = cursor + "=" * (-len(cursor) % 4)
         created, _, oid = base64.urlsafe_b64decode(padded).decode().partition("|")
         when = datetime.fromisoformat(created)
-        if not oid or when.tzinfo is None:
+        if not _ID.fullmatch(oid) or when.tzinfo is None:
             raise ValueError
-        return when, oid
-    except ValueError as exc:
+        return when.astimezone(UTC), oid
+    except (ValueError, OverflowError) as exc:
         raise BadUserInput("after is not a valid cursor", ("after",)) from exc
 
 

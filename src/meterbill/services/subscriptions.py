@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.billing.periods import (
+    OutOfCalendar,
     first_period,
     first_period_fraction,
     next_period,
@@ -131,6 +132,21 @@ def _option_errors(req: SubscriptionRequest) -> list[FieldError]:
     return errors
 
 
+# Stripe's limit for backdating: the first invoice holds at most this many lines, so a
+# backdate covers at most this many periods (each bills at least one line per licensed item).
+MAX_FIRST_INVOICE_LINES = 250
+
+
+def _too_many_lines(what: str) -> DomainError:
+    return DomainError.one(
+        "OUT_OF_RANGE",
+        f"the first invoice would hold more than {MAX_FIRST_INVOICE_LINES} lines ({what}); "
+        "backdate less far",
+        "input",
+        "backdateStartDate",
+    )
+
+
 def _periods(
     start: datetime, anchor: datetime | None, interval: str, count: int, now: datetime
 ) -> list[Period]:
@@ -138,6 +154,8 @@ def _periods(
     periods = [first_period(start, anchor, interval, count)]
     cycle_anchor = anchor or start
     while periods[-1][1] <= now:
+        if len(periods) >= MAX_FIRST_INVOICE_LINES:
+            raise _too_many_lines(f"more than {MAX_FIRST_INVOICE_LINES} billing periods")
         periods.append(next_period(cycle_anchor, interval, count, periods[-1][1]))
     return periods
 
@@ -171,6 +189,10 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
     try:
         periods = _periods(start, anchor, ref.interval, ref.interval_count, now)
         fraction = first_period_fraction(start, anchor, ref.interval, ref.interval_count)
+    except OutOfCalendar as exc:
+        # The start (the customer's test clock, or the backdate) is at the calendar's end.
+        field = "backdateStartDate" if req.backdate_start_date else "customerId"
+        raise DomainError.one("OUT_OF_RANGE", str(exc), "input", field) from exc
     except ValueError as exc:
         raise DomainError.one("INVALID", str(exc), "input", "billingCycleAnchor") from exc
     current = periods[-1]
@@ -207,6 +229,8 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
         )
         items = await plans.plan(sub.id)
         drafts = await _first_lines(items, customer.id, periods, fraction, req.billing_mode)
+        if len(drafts) > MAX_FIRST_INVOICE_LINES:
+            raise _too_many_lines(f"{len(drafts)} lines")  # rolls the subscription back
         invoice = None
         if drafts:
             invoice = await invoices.create_invoice(

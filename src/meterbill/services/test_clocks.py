@@ -11,6 +11,7 @@ from datetime import datetime
 from itertools import groupby
 
 from meterbill.billing.errors import DomainError, conflict, not_found
+from meterbill.billing.periods import OutOfCalendar, boundary
 from meterbill.db.models import Invoice, Subscription, TestClock
 from meterbill.services import billing_clock, queue
 
@@ -33,6 +34,7 @@ async def advance_test_clock(account_id: str, clock_id: str, frozen_time: dateti
     if frozen_time <= clock.frozen_time:
         msg = "frozenTime must be later than the clock's current frozenTime"
         raise DomainError.one("INVALID", msg, "input", "frozenTime")
+    await _check_reach(clock, frozen_time)
     updated = await TestClock.filter(id=clock.id, status="READY").update(
         status="ADVANCING", frozen_time=frozen_time
     )
@@ -42,6 +44,38 @@ async def advance_test_clock(account_id: str, clock_id: str, frozen_time: dateti
         "advance_test_clock", clock.id, job_id=f"advance:{clock.id}:{frozen_time.isoformat()}"
     )
     return await TestClock.get(id=clock.id)
+
+
+async def _check_reach(clock: TestClock, frozen_time: datetime) -> None:
+    """Stripe's rule: a clock moves at most two intervals of the shortest recurring
+    interval among its live subscriptions, so one advance bills a bounded number of
+    periods; and never so far that a period after it would end past the calendar."""
+    intervals = set(
+        await Subscription.filter(test_clock_id=clock.id, status__in=LIVE).values_list(
+            "interval", "interval_count"
+        )
+    )
+    for interval, count in intervals:
+        try:
+            limit = boundary(clock.frozen_time, interval, count, 2)
+        except OutOfCalendar:
+            limit = None
+        if limit is not None and frozen_time > limit:
+            raise DomainError.one(
+                "OUT_OF_RANGE",
+                f"frozenTime may be at most two intervals ({count} {interval.lower()} each) "
+                f"after the clock's current time, i.e. at most {limit.isoformat()}: advance "
+                "in steps",
+                "input",
+                "frozenTime",
+            )
+        try:
+            boundary(frozen_time, interval, count, 1)
+        except OutOfCalendar as exc:
+            msg = (
+                "frozenTime is too close to 9999-12-31: the next billing period would end after it"
+            )
+            raise DomainError.one("OUT_OF_RANGE", msg, "input", "frozenTime") from exc
 
 
 async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.stores.rollups import fields_of as _fields
 from meterbill.db.stores.rollups import rollup_of
-from meterbill.db.usage_sql import RollupKey
+from meterbill.db.usage_sql import RollupKey, insert_rollup_if_absent
 from meterbill.services import queue
 from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
@@ -142,49 +143,75 @@ async def recompute_bucket(conn: Any, event: MeterEvent) -> None:
         "customer_id": event.customer_id,
         "dimensions_key": event.dimensions_key,
     }
-    row = await _locked(conn, UsageRollup, bucket=minute, **where)
-    events = (
-        await MeterEvent.filter(
-            **where,
-            timestamp__gte=minute,
-            timestamp__lt=minute + timedelta(minutes=1),
-            status="ACCEPTED",
+
+    async def minute_rollup() -> Rollup:
+        events = (
+            await MeterEvent.filter(
+                **where,
+                timestamp__gte=minute,
+                timestamp__lt=minute + timedelta(minutes=1),
+                status="ACCEPTED",
+            )
+            .using_db(conn)
+            .values_list("value", "timestamp", "id")
         )
-        .using_db(conn)
-        .values_list("value", "timestamp", "id")
-    )
-    # The minute's few pending events by their ids (an index probe each), not a scan of the
-    # whole backlog.
-    pending: set[Any] = set()
-    if events:
-        qs = MeterEventPending.filter(event_id__in=[i for _, _, i in events]).using_db(conn)
-        pending.update(await qs.values_list("event_id", flat=True))
-    r = fold_all((Decimal(v), t, i) for v, t, i in events if i not in pending)
-    await _store(conn, UsageRollup, row, event.account_id, r, bucket=minute, **where)
+        # The minute's few pending events by their ids (an index probe each), not a scan of
+        # the whole backlog.
+        pending: set[Any] = set()
+        if events:
+            qs = MeterEventPending.filter(event_id__in=[i for _, _, i in events]).using_db(conn)
+            pending.update(await qs.values_list("event_id", flat=True))
+        return fold_all((Decimal(v), t, i) for v, t, i in events if i not in pending)
 
     hour = hour_bucket(event.timestamp)
-    hour_row = await _locked(conn, UsageRollupHourly, bucket=hour, **where)
-    minutes = await UsageRollup.filter(
-        **where, bucket__gte=hour, bucket__lt=hour + timedelta(hours=1)
-    ).using_db(conn)
-    h = Rollup.empty()
-    for m in minutes:
-        h = merge(h, rollup_of(m))
-    await _store(conn, UsageRollupHourly, hour_row, event.account_id, h, bucket=hour, **where)
+
+    async def hour_rollup() -> Rollup:
+        minutes = await UsageRollup.filter(
+            **where, bucket__gte=hour, bucket__lt=hour + timedelta(hours=1)
+        ).using_db(conn)
+        h = Rollup.empty()
+        for m in minutes:
+            h = merge(h, rollup_of(m))
+        return h
+
+    await _rebuild(conn, UsageRollup, minute_rollup, event.account_id, bucket=minute, **where)
+    await _rebuild(conn, UsageRollupHourly, hour_rollup, event.account_id, bucket=hour, **where)
+
+
+async def _rebuild(
+    conn: Any,
+    model: _RollupModel,
+    compute: Callable[[], Awaitable[Rollup]],
+    account_id: str,
+    **key: Any,
+) -> None:
+    """Make the rollup of `key` what `compute` reads, under the row's lock. With no row to
+    lock, a worker's fold may be inserting one meanwhile: the insert then waits for that
+    worker's commit and gives way (an upsert, never a unique-key failure), and the rebuild
+    starts again under the lock of the row the worker made, reading what it committed."""
+    row = await _locked(conn, model, **key)
+    r = await compute()
+    if row is None and r.count:
+        table = model._meta.db_table
+        rk = RollupKey(
+            account_id, key["meter_id"], key["customer_id"], key["bucket"], key["dimensions_key"]
+        )
+        if await insert_rollup_if_absent(conn, table, rk, r):
+            return
+        row = await _locked(conn, model, **key)
+        r = await compute()
+    await _store(conn, row, r)
 
 
 async def _locked(conn: Any, model: _RollupModel, **key: Any) -> Any:
     return await model.filter(**key).select_for_update().using_db(conn).first()
 
 
-async def _store(
-    conn: Any, model: _RollupModel, row: Any, account_id: str, r: Rollup, **key: Any
-) -> None:
-    """Make the rollup of `key` equal `r`; no row for an empty one, so no empty group in
-    summaries (as if the bucket had never seen an event)."""
+async def _store(conn: Any, row: Any, r: Rollup) -> None:
+    """Make an existing rollup row equal `r` (None: there is none, and `r` is empty); no row
+    for an empty one, so no empty group in summaries (as if the bucket had never seen an
+    event)."""
     if row is None:
-        if r.count:
-            await model.create(using_db=conn, account_id=account_id, **key, **_fields(r))
         return
     if r.count == 0:
         await row.delete(using_db=conn)

@@ -29,9 +29,12 @@ from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import (
     MAX_AGE,
     MAX_AHEAD,
+    MAX_EVENT_NAME_LENGTH,
     MAX_IDENTIFIER_LENGTH,
     MeterDef,
+    customer_key_fits,
     parse_value,
+    text_errors,
     validate_event,
 )
 from meterbill.db import ids
@@ -185,7 +188,10 @@ class BulkIngest:
             if type(obj) is dict:
                 name = obj.get("event_name")
                 if type(name) is str and name not in self._meters:
-                    names.add(name)
+                    if len(name) <= MAX_EVENT_NAME_LENGTH:
+                        names.add(name)
+                    else:
+                        self._meters[name] = None  # no meter has it; _reference says why
         if names:
             meters = {
                 m.event_name: m
@@ -228,7 +234,9 @@ class BulkIngest:
         if meter is None or not isinstance(payload, Mapping):
             return None, meter
         raw = payload.get(meter.customer_key)
-        return (raw if isinstance(raw, str) and raw else None), meter
+        if isinstance(raw, str) and raw and customer_key_fits(meter.mapping, raw):
+            return raw, meter
+        return None, meter  # validate_event says what is wrong, if anything
 
     # ------------------------------------------------------------------ checking
 
@@ -313,6 +321,12 @@ class BulkIngest:
         inp = shape(obj)
         if isinstance(inp, FieldError):
             return ("REJECTED", None, [inp])
+        # Strings longer than their columns (the payload's text was checked on decoding).
+        unstorable = text_errors(inp.event_name, None, inp.identifier)
+        if unstorable:
+            bad_ident = any(e.field == ("identifier",) for e in unstorable)
+            ident = None if bad_ident else inp.identifier
+            return ("REJECTED", ident, [_snake(e) for e in unstorable])
         meter = self._meters.get(inp.event_name)
         if meter is None:
             msg = f"no meter has eventName {inp.event_name!r}"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.errors import DomainError, FieldError
+from meterbill.billing.events import identifier_problem
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
@@ -40,6 +41,9 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
     there: a worker folded it; if that worker's transaction is still running, the delete
     waits for it to end (on PostgreSQL), so the rebuild reads its committed rollups. Lock
     order as the workers': pending rows, then minutes, then hours."""
+    why = identifier_problem(identifier)
+    if why:  # and the database would refuse it even as a lookup value
+        raise _error("INVALID", f"identifier {why}")
     now = utcnow()
     async with in_transaction() as conn:
         event = (

@@ -18,8 +18,10 @@ from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import (
     MAX_AGE,
     MAX_AHEAD,
+    MAX_EVENT_NAME_LENGTH,
     MAX_IDENTIFIER_LENGTH,
     MeterDef,
+    customer_key_fits,
     parse_value,
     text_errors,
     validate_event,
@@ -58,7 +60,9 @@ def _customer_key(meter: Meter, payload: Any) -> str | None:
     if not isinstance(payload, Mapping):
         return None
     raw = payload.get(meter.customer_payload_key)
-    return raw if isinstance(raw, str) and raw else None
+    if isinstance(raw, str) and raw and customer_key_fits(meter.customer_mapping_type, raw):
+        return raw
+    return None  # validate_event says what is wrong, if anything
 
 
 async def _resolve(
@@ -347,15 +351,17 @@ async def record_events(
 
 def _unstorable(inputs: Sequence[EventInput], batch: bool) -> dict[int, EventResult]:
     """REJECTED results for the events holding a string the database cannot store (U+0000,
-    lone surrogates), by index: they must not reach any query. One orjson pass clears a
-    whole batch at once (it refuses lone surrogates and writes U+0000 as an escape); the
-    per-event check names the fields when it does not."""
+    lone surrogates, longer than its column: text_errors), by index: they must not reach
+    any query. One orjson pass and a length test clear a whole batch at once (orjson
+    refuses lone surrogates and writes U+0000 as an escape); the per-event check names the
+    fields when they do not."""
     try:
         blob = orjson.dumps([(i.event_name, i.identifier, i.payload) for i in inputs])
-        if b"\\u0000" not in blob:
-            return {}
+        clean = b"\\u0000" not in blob
     except (orjson.JSONEncodeError, TypeError):
-        pass  # a lone surrogate, or a value orjson cannot write (in-process callers)
+        clean = False  # a lone surrogate, or a value orjson cannot write (in-process callers)
+    if clean and not any(_too_long(i) for i in inputs):
+        return {}
     out = {}
     for i, inp in enumerate(inputs):
         prefix = ("input", str(i)) if batch else ("input",)
@@ -363,6 +369,11 @@ def _unstorable(inputs: Sequence[EventInput], batch: bool) -> dict[int, EventRes
         if errors:
             out[i] = EventResult(i, "REJECTED", inp.identifier, errors=errors)
     return out
+
+
+def _too_long(inp: EventInput) -> bool:
+    # text_errors' length rule, as a quick test of the usual event (it names the field).
+    return len(inp.event_name) > MAX_EVENT_NAME_LENGTH
 
 
 async def record_event(account_id: str, inp: EventInput) -> EventResult:
