@@ -61,7 +61,12 @@ export type ApiKeyScope =
 
 export type AttachPaymentMethodInput = {
   customerId: Scalars['ID']['input'];
-  paymentMethod: Scalars['String']['input'];
+  /** A test payment method (see CreateCustomerInput.paymentMethod); required unless stripePaymentMethodId is given. */
+  paymentMethod?: InputMaybe<Scalars['String']['input']>;
+  /** The customer's id at Stripe (cus_...): charged with MB_PAYMENT_PROVIDER=stripe. */
+  stripeCustomerId?: InputMaybe<Scalars['String']['input']>;
+  /** A PaymentMethod id at Stripe (pm_...) saved on stripeCustomerId: what MB_PAYMENT_PROVIDER=stripe charges, off-session. */
+  stripePaymentMethodId?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type BillingMode =
@@ -123,6 +128,10 @@ export type CreateCustomerInput = {
   name?: InputMaybe<Scalars['String']['input']>;
   /** A test payment method: pm_card_visa (succeeds) or pm_card_chargeDeclined (declines). */
   paymentMethod?: InputMaybe<Scalars['String']['input']>;
+  /** The customer's id at Stripe (cus_...): charged with MB_PAYMENT_PROVIDER=stripe. */
+  stripeCustomerId?: InputMaybe<Scalars['String']['input']>;
+  /** A PaymentMethod id at Stripe (pm_...) saved on stripeCustomerId: what MB_PAYMENT_PROVIDER=stripe charges, off-session. */
+  stripePaymentMethodId?: InputMaybe<Scalars['String']['input']>;
   testClockId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -176,6 +185,21 @@ export type CreateTestClockInput = {
   name?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type CreateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  enabledEvents?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** http or https. */
+  url: Scalars['String']['input'];
+};
+
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload';
+  /** whsec_ + base64 of 24 or more random bytes; shown once. */
+  secret?: Maybe<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+  webhookEndpoint?: Maybe<WebhookEndpoint>;
+};
+
 export type Customer = Node & {
   __typename?: 'Customer';
   createdAt: Scalars['DateTime']['output'];
@@ -187,6 +211,10 @@ export type Customer = Node & {
   externalId?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   name?: Maybe<Scalars['String']['output']>;
+  /** The customer's id at Stripe (cus_...); null when none is set. */
+  stripeCustomerId?: Maybe<Scalars['String']['output']>;
+  /** The Stripe PaymentMethod (pm_...) that MB_PAYMENT_PROVIDER=stripe charges; null when none is set. */
+  stripePaymentMethodId?: Maybe<Scalars['String']['output']>;
   testClock?: Maybe<TestClock>;
 };
 
@@ -212,6 +240,31 @@ export type CustomerPayload = {
   __typename?: 'CustomerPayload';
   customer?: Maybe<Customer>;
   userErrors: Array<UserError>;
+};
+
+export type Event = Node & {
+  __typename?: 'Event';
+  createdAt: Scalars['DateTime']['output'];
+  /** Snapshot of the object when it happened: its GraphQL scalar and enum fields (camelCase, the same serialization as the API) plus "object": "invoice", "subscription", "customer", ... */
+  data: Scalars['JSON']['output'];
+  /** evt_... */
+  id: Scalars['ID']['output'];
+  /** Id of the object the event is about (in_..., sub_..., cus_..., ...). */
+  objectId: Scalars['ID']['output'];
+  /** e.g. invoice.paid; the types are listed in README.md. */
+  type: Scalars['String']['output'];
+};
+
+export type EventConnection = {
+  __typename?: 'EventConnection';
+  edges: Array<EventEdge>;
+  pageInfo: PageInfo;
+};
+
+export type EventEdge = {
+  __typename?: 'EventEdge';
+  cursor: Scalars['String']['output'];
+  node: Event;
 };
 
 export type GroupingWindow =
@@ -431,8 +484,10 @@ export type Mutation = {
   createProduct: ProductPayload;
   createSubscription: SubscriptionPayload;
   createTestClock: TestClockPayload;
+  createWebhookEndpoint: CreateWebhookEndpointPayload;
   /** Events for an inactive meter are rejected with code INACTIVE; usage already recorded stays billable. */
   deactivateMeter: MeterPayload;
+  deleteWebhookEndpoint: WebhookEndpointPayload;
   finalizeInvoice: InvoicePayload;
   markInvoiceUncollectible: InvoicePayload;
   payInvoice: InvoicePayload;
@@ -440,9 +495,12 @@ export type Mutation = {
   recordMeterEvent: RecordMeterEventPayload;
   /** At most 1000 events; each is accepted, a duplicate, or rejected on its own. */
   recordMeterEvents: RecordMeterEventsPayload;
+  /** Deliver an event to an endpoint again, as a new delivery. */
+  resendWebhookEvent: WebhookDeliveryPayload;
   revokeApiKey: ApiKeyPayload;
   updateMeter: MeterPayload;
   updateSubscriptionItem: SubscriptionItemPayload;
+  updateWebhookEndpoint: WebhookEndpointPayload;
   voidInvoice: InvoicePayload;
 };
 
@@ -502,8 +560,18 @@ export type MutationCreateTestClockArgs = {
 };
 
 
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
 export type MutationDeactivateMeterArgs = {
   input: MeterIdInput;
+};
+
+
+export type MutationDeleteWebhookEndpointArgs = {
+  input: WebhookEndpointIdInput;
 };
 
 
@@ -537,6 +605,11 @@ export type MutationRecordMeterEventsArgs = {
 };
 
 
+export type MutationResendWebhookEventArgs = {
+  input: ResendWebhookEventInput;
+};
+
+
 export type MutationRevokeApiKeyArgs = {
   input: RevokeApiKeyInput;
 };
@@ -549,6 +622,11 @@ export type MutationUpdateMeterArgs = {
 
 export type MutationUpdateSubscriptionItemArgs = {
   input: UpdateSubscriptionItemInput;
+};
+
+
+export type MutationUpdateWebhookEndpointArgs = {
+  input: UpdateWebhookEndpointInput;
 };
 
 
@@ -662,6 +740,9 @@ export type Query = {
   apiKeys: Array<ApiKey>;
   customer?: Maybe<Customer>;
   customers: CustomerConnection;
+  event?: Maybe<Event>;
+  /** Newest first. */
+  events: EventConnection;
   invoice?: Maybe<Invoice>;
   invoices: InvoiceConnection;
   meter?: Maybe<Meter>;
@@ -688,6 +769,9 @@ export type Query = {
   testClock?: Maybe<TestClock>;
   /** The invoice the subscription would produce at the end of its current period, with usage recorded (and aggregated) so far: metered usage in arrears for the current period plus licensed fees in advance for the next one. Not stored; id is null. */
   upcomingInvoice?: Maybe<Invoice>;
+  /** Newest first. */
+  webhookDeliveries: WebhookDeliveryConnection;
+  webhookEndpoints: Array<WebhookEndpoint>;
 };
 
 
@@ -700,6 +784,19 @@ export type QueryCustomersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   search?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryEventArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  objectId?: InputMaybe<Scalars['ID']['input']>;
+  type?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -794,6 +891,15 @@ export type QueryUpcomingInvoiceArgs = {
   subscriptionId: Scalars['ID']['input'];
 };
 
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId: Scalars['ID']['input'];
+  eventId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<WebhookDeliveryStatus>;
+};
+
 export type RecordMeterEventPayload = {
   __typename?: 'RecordMeterEventPayload';
   /** true when the identifier was already recorded: nothing was counted again. */
@@ -834,6 +940,11 @@ export type RecurringInterval =
   | 'MONTH'
   | 'WEEK'
   | 'YEAR';
+
+export type ResendWebhookEventInput = {
+  endpointId: Scalars['ID']['input'];
+  eventId: Scalars['ID']['input'];
+};
 
 export type RevokeApiKeyInput = {
   id: Scalars['ID']['input'];
@@ -953,6 +1064,14 @@ export type UpdateSubscriptionItemInput = {
   quantity: Scalars['Int']['input'];
 };
 
+export type UpdateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  enabledEvents?: InputMaybe<Array<Scalars['String']['input']>>;
+  id: Scalars['ID']['input'];
+  status?: InputMaybe<WebhookEndpointStatus>;
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type UsageType =
   | 'LICENSED'
   | 'METERED';
@@ -976,6 +1095,72 @@ export type UserErrorCode =
   | 'OUT_OF_RANGE'
   | 'REQUIRED'
   | 'TOO_LATE';
+
+export type WebhookDelivery = Node & {
+  __typename?: 'WebhookDelivery';
+  attemptCount: Scalars['Int']['output'];
+  endpoint: WebhookEndpoint;
+  event: Event;
+  /** whd_... */
+  id: Scalars['ID']['output'];
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why the last attempt failed (timeout, connection refused, non-2xx ...). */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** HTTP status of the last attempt; null when it got no response. */
+  lastResponseStatus?: Maybe<Scalars['Int']['output']>;
+  /** Null when no further attempt is scheduled. */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookDeliveryStatus;
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+export type WebhookDeliveryPayload = {
+  __typename?: 'WebhookDeliveryPayload';
+  userErrors: Array<UserError>;
+  webhookDelivery?: Maybe<WebhookDelivery>;
+};
+
+export type WebhookDeliveryStatus =
+  | 'FAILED'
+  | 'PENDING'
+  | 'SUCCEEDED';
+
+export type WebhookEndpoint = Node & {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  /** Event types delivered; ["*"] means all. */
+  enabledEvents: Array<Scalars['String']['output']>;
+  /** we_... */
+  id: Scalars['ID']['output'];
+  status: WebhookEndpointStatus;
+  url: Scalars['String']['output'];
+};
+
+export type WebhookEndpointIdInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type WebhookEndpointPayload = {
+  __typename?: 'WebhookEndpointPayload';
+  userErrors: Array<UserError>;
+  webhookEndpoint?: Maybe<WebhookEndpoint>;
+};
+
+export type WebhookEndpointStatus =
+  | 'DISABLED'
+  | 'ENABLED';
 
 export type DashboardCustomerQueryVariables = Exact<{
   id: Scalars['ID']['input'];
