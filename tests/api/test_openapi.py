@@ -49,4 +49,8 @@ async def test_openapi_describes_the_bulk_endpoint(client, tenant) -> None:
     assert lines[0]["status"] in result["properties"]["status"]["enum"]
     refused = await client.post("/v1/meter_events", content=b"{}")
     assert refused.status_code == 401
-    assert set(refused.json()["error"]) == set(schemas["Error"]["properties"]["error"]["required"])
+    body = refused.json()
+    assert set(body) == set(schemas["Error"]["required"])
+    item = schemas["Error"]["properties"]["errors"]["items"]
+    assert set(body["errors"][0]) == set(item["required"])
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -9,22 +9,34 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+# The body of every refusal, the same on /graphql (http/limits.error_body).
 _ERROR = {
     "type": "object",
-    "required": ["error"],
+    "required": ["data", "errors"],
     "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
+        "data": {"type": "null"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message", "extensions"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "extensions": {
+                        "type": "object",
+                        "required": ["code"],
+                        "properties": {"code": {"type": "string"}},
+                    },
+                },
+            },
+        },
     },
 }
 
 
 def _error(description: str, code: str) -> dict[str, Any]:
     return {
-        "description": f"{description} (error.code {code})",
+        "description": f"{description} (errors[0].extensions.code {code})",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
 
