@@ -28,27 +28,20 @@ from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.live import LIVE_SCOPES, connection_secret
 from meterbill.graphql.schema import build_schema
-from meterbill.http.observability import note
-from meterbill.http.static import static_url
 from meterbill.services import metrics, ratelimit
 from meterbill.services.auth_guard import (
     AUTH_FAILURES_MESSAGE,
     authenticate_request,
     client_address,
 )
+from meterbill.web.auth import CHALLENGE, bearer
+from meterbill.web.observability import note
+from meterbill.web.static import static_url
 
 log = logging.getLogger("meterbill.graphql")
 
+
 # 401 with the challenge, from /graphql and /v1/meter_events alike (RFC 6750).
-CHALLENGE = ((b"www-authenticate", b"Bearer"),)
-
-
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 @cache
 def _graphiql_template() -> str:
     return (resources.files("meterbill.graphql") / "graphiql.html").read_text(encoding="utf-8")

@@ -34,9 +34,6 @@ from starlette.types import Receive, Scope, Send
 from meterbill.billing.errors import FieldError
 from meterbill.billing.events import strings
 from meterbill.config import Settings
-from meterbill.graphql.auth import UNAUTHENTICATED_MESSAGE
-from meterbill.graphql.http import CHALLENGE, bearer
-from meterbill.http.limits import send_error
 from meterbill.services import metrics, ratelimit
 from meterbill.services.auth_guard import (
     AUTH_FAILURES_MESSAGE,
@@ -44,6 +41,8 @@ from meterbill.services.auth_guard import (
     client_address,
 )
 from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
+from meterbill.web.auth import CHALLENGE, UNAUTHENTICATED_MESSAGE, bearer
+from meterbill.web.errors import send_error
 
 WRITE_SCOPES = frozenset({"ADMIN", "USAGE_WRITE"})
 # One event never needs more; a longer line is rejected without being held in memory.
