@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     db_pool_min: int = Field(1, ge=1)
     db_pool_max: int = Field(10, ge=1)
+    # MB_DATABASE_URL is a PgBouncer in transaction pooling mode: keep no prepared
+    # statements across transactions.
+    db_pgbouncer: bool = False
     max_body_bytes: int = Field(1 << 20, ge=1024)
     # Seconds a client may take to send a POST /graphql body: a slow sender holds a
     # connection no longer than this (408).
