@@ -7,7 +7,9 @@ PostgreSQL: a transaction-level advisory lock taken in a transaction kept open, 
 connection of its own, for as long as the migrations run, then closed: never a pooled
 connection, and no session state. Through PgBouncer in transaction pooling mode the open
 transaction keeps this client on one server connection, so the lock holds there too (a
-session lock would stay behind on whichever server connection took it). SQLite: an exclusive flock on a file beside the database."""
+session lock would stay behind on whichever server connection took it).
+
+SQLite: an exclusive flock on a file beside the database."""
 
 from __future__ import annotations
 
