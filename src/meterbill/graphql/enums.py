@@ -142,3 +142,23 @@ class BillingReason(Enum):
 class InvoiceLineType(Enum):
     SUBSCRIPTION = "SUBSCRIPTION"
     PRORATION = "PRORATION"
+
+
+@strawberry.enum
+class CustomerBalanceTransactionType(Enum):
+    ADJUSTMENT = strawberry.enum_value(
+        "ADJUSTMENT", description="Created with createCustomerBalanceTransaction."
+    )
+    APPLIED_TO_INVOICE = strawberry.enum_value(
+        "APPLIED_TO_INVOICE",
+        description="An invoice used the balance at finalization (credit taken, or a carried "
+        "debt added).",
+    )
+    INVOICE_CREDIT = strawberry.enum_value(
+        "INVOICE_CREDIT", description="An invoice whose total was below zero credited the customer."
+    )
+    INVOICE_TOO_SMALL = strawberry.enum_value(
+        "INVOICE_TOO_SMALL",
+        description="An invoice whose amount due was below the currency's minimum charge was "
+        "carried to the balance.",
+    )

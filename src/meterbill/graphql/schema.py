@@ -15,6 +15,7 @@ from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.live import LiveSubscription
+from meterbill.graphql.money import MoneyMutation
 from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
@@ -26,6 +27,7 @@ MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
     UsageMutation,
     BillingMutation,
+    MoneyMutation,
     WebhooksMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.

@@ -88,12 +88,14 @@ async def close_subscriptions(
         )
         drafts += invoices.pending_drafts(pending.get(sub.id, []))
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
-        if period[1] + grace() <= now:
-            lifecycle_invoices.mark_finalized(invoice, now)
         made.append(invoice)
         lines += invoice_rows.line_rows(invoice.id, drafts)
         sub.latest_invoice_id = invoice.id
         sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
+    # Drafts whose grace has already passed are finalized in this transaction.
+    await lifecycle_invoices.prepare_finalization(
+        [i for i in made if i.period_end + grace() <= now], now
+    )
     await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some

@@ -68,6 +68,10 @@ INVOICE_COLUMNS: Columns = (
     ("finalized_at", "timestamptz"),
     ("paid_at", "timestamptz"),
     ("due_date", "timestamptz"),
+    ("starting_balance", "bigint"),
+    ("ending_balance", "bigint"),
+    ("attempt_count", "int"),
+    ("next_payment_attempt", "timestamptz"),
 )
 
 
@@ -100,6 +104,10 @@ class NewInvoice:
     finalized_at: datetime | None = None
     paid_at: datetime | None = None
     due_date: datetime | None = None
+    starting_balance: int = 0
+    ending_balance: int | None = None
+    attempt_count: int = 0
+    next_payment_attempt: datetime | None = None
 
 
 AnyInvoice = Invoice | NewInvoice

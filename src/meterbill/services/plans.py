@@ -83,6 +83,8 @@ class SubscriptionRow:
     cancel_at_period_end: bool
     clock_frozen_time: datetime | None
     has_pending: bool
+    # The customer's balance in the subscription's currency (0 when in another one).
+    balance: int = 0
 
 
 @dataclass
@@ -128,7 +130,10 @@ ORDER BY s.id, i."position", i.id, t."position\""""
 
 _HAS_PENDING = (
     ",\n EXISTS (SELECT 1 FROM pending_items pi WHERE pi.subscription_id = s.id"
-    " AND pi.invoice_id IS NULL) AS s_has_pending"
+    " AND pi.invoice_id IS NULL) AS s_has_pending,\n"
+    " (SELECT cu.balance FROM customers cu WHERE cu.id = s.customer_id) AS s_balance,\n"
+    " (SELECT cu.balance_currency FROM customers cu WHERE cu.id = s.customer_id)"
+    " AS s_balance_currency"
 )
 
 
@@ -156,6 +161,9 @@ def _subscription(r: dict[str, Any]) -> SubscriptionRow:
         cancel_at_period_end=bool(r["s_cancel_at_end"]),
         clock_frozen_time=None if frozen is None else _ts(frozen),
         has_pending=bool(r.get("s_has_pending")),
+        balance=int(r.get("s_balance") or 0)
+        if r.get("s_balance_currency") in (None, r["s_currency"])
+        else 0,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from meterbill.billing import balance as balance_rule
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.billing.periods import (
@@ -394,6 +395,7 @@ class Preview:
     created_at: datetime
     lines: list[inv.LineDraft]
     totals: inv.Totals
+    starting_balance: int = 0
 
 
 async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
@@ -421,7 +423,11 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
             drafts += invoices.pending_drafts(pending)
     order = {"METERED": 0, "LICENSED": 1}
     drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
-    return Preview(sub, period[0], period[1], now, drafts, inv.totals(d.amount for d in drafts))
+    t = inv.totals(d.amount for d in drafts)
+    # What finalizing it now would take from the customer's balance.
+    due = balance_rule.settle(t.total, sub.balance, sub.currency).amount_due
+    totals = inv.Totals(t.subtotal, t.total, due)
+    return Preview(sub, period[0], period[1], now, drafts, totals, sub.balance)
 
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:

@@ -218,6 +218,12 @@ class Invoice:
     finalized_at: datetime | None
     paid_at: datetime | None
     due_date: datetime | None
+    starting_balance: BigInt = strawberry.field(
+        description="The customer's balance when this invoice was finalized (0 before)."
+    )
+    ending_balance: BigInt | None = strawberry.field(
+        description="The customer's balance after this invoice took from it; null until finalized."
+    )
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
@@ -260,6 +266,8 @@ class Invoice:
             finalized_at=r.finalized_at,
             paid_at=r.paid_at,
             due_date=r.due_date,
+            starting_balance=BigInt(r.starting_balance),
+            ending_balance=None if r.ending_balance is None else BigInt(r.ending_balance),
         )
 
     @classmethod
@@ -286,6 +294,8 @@ class Invoice:
             finalized_at=None,
             paid_at=None,
             due_date=None,
+            starting_balance=BigInt(p.starting_balance),
+            ending_balance=None,
         )
 
 

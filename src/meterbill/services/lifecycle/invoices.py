@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from meterbill.billing.balance import too_small
 from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
+from meterbill.services.clock import utcnow
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
-from meterbill.services.lifecycle import outbox
+from meterbill.services.lifecycle import balances, outbox
 from meterbill.services.payments import ChargeResult
 
 # status -> the statuses it may move to (a draft with nothing due is finalized OPEN, then
@@ -53,6 +55,10 @@ _FIELDS = (
     "finalized_at",
     "paid_at",
     "due_date",
+    "starting_balance",
+    "ending_balance",
+    "attempt_count",
+    "next_payment_attempt",
 )
 
 
@@ -93,14 +99,25 @@ async def insert(invoices: Sequence[AnyInvoice]) -> None:
 # ---------------------------------------------------------------- finalization
 
 
+async def prepare_finalization(invoices: Sequence[AnyInvoice], now: datetime) -> None:
+    """DRAFT -> OPEN (or PAID) in memory for a batch whose totals are set: each invoice
+    takes its customer's balance (written now, under the customers' row locks), then
+    mark_finalized. Every finalization path comes through here."""
+    await balances.settle_invoices(invoices, now)
+    for i in invoices:
+        mark_finalized(i, now)
+
+
 def mark_finalized(invoice: AnyInvoice, now: datetime) -> None:
-    """DRAFT -> OPEN in memory, totals already set (PAID at once when nothing is due)."""
+    """DRAFT -> OPEN in memory, totals and balance already applied (PAID at once when
+    nothing is due, or when the amount due is below the currency's minimum charge: it was
+    carried to the customer's balance)."""
     check(invoice, "OPEN", "finalize")
     invoice.status, invoice.finalized_at = "OPEN", now
     invoice.automatically_finalizes_at = None
     if invoice.collection_method == "SEND_INVOICE":
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
-    if invoice.amount_due == 0:
+    if invoice.amount_due == 0 or too_small(invoice.amount_due, invoice.currency):
         invoice.status, invoice.paid_at = "PAID", now
     elif invoice.collection_method == "CHARGE_AUTOMATICALLY":
         invoice.collection_pending = True
@@ -142,6 +159,8 @@ _FINALIZED: Columns = (
     ("subtotal", "bigint"),
     ("total", "bigint"),
     ("amount_due", "bigint"),
+    ("starting_balance", "bigint"),
+    ("ending_balance", "bigint"),
 )
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
@@ -152,8 +171,7 @@ async def finalize(invoices: Sequence[Invoice], now: datetime) -> None:
     updated too."""
     if not invoices:
         return
-    for i in invoices:
-        mark_finalized(i, now)
+    await prepare_finalization(invoices, now)
     await _assign_numbers(invoices)
     names = [c for c, _ in _FINALIZED]
     await update_rows("invoices", _FINALIZED, [[getattr(i, c) for c in names] for i in invoices])
@@ -227,4 +245,7 @@ async def move(invoice: Invoice, to: str, action: str) -> None:
     check(invoice, to, action)
     invoice.status = to
     invoice.collection_pending = False
+    invoice.next_payment_attempt = None
+    if to == "VOID":
+        await balances.give_back(invoice, utcnow())
     await save(invoice, [event(_EVENT_OF[to], invoice)])

@@ -1,0 +1,79 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from meterbill.db.ids import balance_transaction_id
+from tortoise import fields
+from tortoise.indexes import Index
+
+# Issue 13 (money): customer balance and its transactions, what each invoice took from it,
+# dunning (attempt count, next attempt, the account's billing settings). New columns are
+# nullable or have a default: existing rows need no backfill.
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0011_payment_provider_ids')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='BillingSettings',
+            fields=[
+                ('account_id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=40)),
+                ('payment_retry_days', fields.CharField(max_length=100)),
+                ('subscription_after_retries', fields.CharField(max_length=16)),
+                ('invoice_after_retries', fields.CharField(max_length=20)),
+            ],
+            options={'table': 'billing_settings', 'app': 'models', 'pk_attr': 'account_id', 'table_description': "An account's dunning settings (an account without a row has the defaults)."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CustomerBalanceTransaction',
+            fields=[
+                ('id', fields.CharField(primary_key=True, default=balance_transaction_id, unique=True, db_index=True, max_length=40)),
+                ('account_id', fields.CharField(max_length=40)),
+                ('customer_id', fields.CharField(max_length=40)),
+                ('type', fields.CharField(max_length=20)),
+                ('amount', fields.BigIntField()),
+                ('currency', fields.CharField(max_length=3)),
+                ('ending_balance', fields.BigIntField()),
+                ('invoice_id', fields.CharField(null=True, max_length=40)),
+                ('description', fields.CharField(null=True, max_length=500)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'customer_balance_transactions', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'created_at'])], 'pk_attr': 'id', 'table_description': "One change of a customer's balance (Stripe's customer balance transaction)."},
+            bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='Customer',
+            name='balance',
+            field=fields.BigIntField(default=0, db_default=0),
+        ),
+        ops.AddField(
+            model_name='Customer',
+            name='balance_currency',
+            field=fields.CharField(null=True, max_length=3),
+        ),
+        ops.AddField(
+            model_name='Invoice',
+            name='attempt_count',
+            field=fields.IntField(default=0, db_default=0),
+        ),
+        ops.AddField(
+            model_name='Invoice',
+            name='ending_balance',
+            field=fields.BigIntField(null=True),
+        ),
+        ops.AddField(
+            model_name='Invoice',
+            name='next_payment_attempt',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Invoice',
+            name='starting_balance',
+            field=fields.BigIntField(default=0, db_default=0),
+        ),
+        ops.AddIndex(
+            model_name='Invoice',
+            index=Index(fields=['next_payment_attempt']),
+        ),
+    ]
