@@ -268,10 +268,14 @@ def licensed(
     return out
 
 
-async def usage(items: list[PlanItem], customer_id: str, period: Period) -> list[inv.LineDraft]:
+async def usage(
+    items: list[PlanItem], customer_id: str, period: Period, *, final: bool = False
+) -> list[inv.LineDraft]:
+    """Usage lines of `period`; `final` (cancel now): up to and at its end, aggregated or
+    not."""
     out: list[inv.LineDraft] = []
     for p in items:
         if p.metered and p.meter is not None:
-            q = await metered_quantity(p.meter, customer_id, period[0], period[1])
+            q = await metered_quantity(p.meter, customer_id, period[0], period[1], final=final)
             out += inv.usage_lines(p.name, p.price.id, p.spec, q, period)
     return out

@@ -352,7 +352,7 @@ async def cancel(
         if invoice_now:
             period = (locked.current_period_start, max(now, locked.current_period_start))
             items = await plans.plan(locked.id)
-            drafts = await plans.usage(items, locked.customer_id, period)
+            drafts = await plans.usage(items, locked.customer_id, period, final=True)
             invoice = await invoices.create_invoice(
                 locked, "SUBSCRIPTION_CANCEL", period, drafts, now, now
             )
