@@ -47,3 +47,30 @@ async def money_invoices(tenant: Any, sub_id: str) -> list[dict[str, Any]]:
         {"s": sub_id},
     )
     return [e["node"] for e in reversed(d["invoices"]["edges"])]
+
+
+ATTACH = """mutation($c: ID!, $pm: String) { attachPaymentMethod(input: {customerId: $c,
+  paymentMethod: $pm}) { customer { id } userErrors { field code message } } }"""
+SETTINGS = """mutation($i: UpdateBillingSettingsInput!) { updateBillingSettings(input: $i) {
+  billingSettings { paymentRetryDays subscriptionAfterRetries invoiceAfterRetries }
+  userErrors { field code message } } }"""
+DUNNING_FIELDS = "id status attemptCount nextPaymentAttempt amountDue amountPaid billingReason"
+
+
+async def attach(tenant: Any, customer_id: str, pm: str) -> None:
+    d = await tenant.data(ATTACH, {"c": customer_id, "pm": pm})
+    assert d["attachPaymentMethod"]["userErrors"] == [], d
+
+
+async def dunning_invoices(tenant: Any, sub_id: str) -> list[dict[str, Any]]:
+    d = await tenant.data(
+        "query($s: ID!) { invoices(subscriptionId: $s, first: 100) { edges { node { "
+        f"{DUNNING_FIELDS} }} }} }} }}",
+        {"s": sub_id},
+    )
+    return [e["node"] for e in reversed(d["invoices"]["edges"])]
+
+
+async def status(tenant: Any, sub_id: str) -> str:
+    d = await tenant.data("query($s: ID!) { subscription(id: $s) { status } }", {"s": sub_id})
+    return str(d["subscription"]["status"])

@@ -162,3 +162,16 @@ class CustomerBalanceTransactionType(Enum):
         description="An invoice whose amount due was below the currency's minimum charge was "
         "carried to the balance.",
     )
+
+
+@strawberry.enum
+class DunningSubscriptionAction(Enum):
+    CANCEL = "CANCEL"
+    MARK_UNPAID = "MARK_UNPAID"
+    LEAVE_PAST_DUE = "LEAVE_PAST_DUE"
+
+
+@strawberry.enum
+class DunningInvoiceAction(Enum):
+    LEAVE_OPEN = "LEAVE_OPEN"
+    MARK_UNCOLLECTIBLE = "MARK_UNCOLLECTIBLE"

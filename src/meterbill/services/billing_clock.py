@@ -146,10 +146,34 @@ async def _collect_locked(query: QuerySet[Invoice], now: datetime) -> int:
         pending = await query.select_for_update(skip_locked=True)
         pending = [i for i in pending if i.collection_pending]
         error = await collection.collect_invoices(pending, now)
-    await lifecycle_subscriptions.refresh_statuses([i.subscription_id for i in pending])
+    await lifecycle_subscriptions.refresh_statuses([i.subscription_id for i in pending], now)
     if error is not None:
         raise error
     return len(pending)
+
+
+async def _retry_locked(query: QuerySet[Invoice], now: datetime) -> int:
+    """Dunning: charge the invoices whose next automatic attempt is due (SKIP LOCKED, and
+    re-checked under the lock: the attempt moves next_payment_attempt on or clears it, so
+    a second runner finds nothing due and no invoice is charged twice)."""
+    async with in_transaction():
+        due = await query.select_for_update(skip_locked=True)
+        due = [
+            i
+            for i in due
+            if i.status == "OPEN"
+            and i.next_payment_attempt is not None
+            and i.next_payment_attempt <= now
+        ]
+        error = await collection.collect_invoices(due, now)
+    # A subscription whose invoice dunning just marked uncollectible keeps the status
+    # subscriptionAfterRetries gave it.
+    await lifecycle_subscriptions.refresh_statuses(
+        [i.subscription_id for i in due if i.status != "UNCOLLECTIBLE"], now
+    )
+    if error is not None:
+        raise error
+    return len(due)
 
 
 async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
@@ -179,6 +203,16 @@ async def collect_due(now: datetime, limit: int = BATCH) -> int:
     transaction."""
     return await _collect_locked(
         Invoice.filter(test_clock_id=None, collection_pending=True).limit(limit), now
+    )
+
+
+async def retry_due(now: datetime, limit: int = BATCH) -> int:
+    """Retry up to `limit` wall-clock invoices whose next automatic attempt is due."""
+    return await _retry_locked(
+        Invoice.filter(test_clock_id=None, status="OPEN", next_payment_attempt__lte=now)
+        .order_by("next_payment_attempt", "id")
+        .limit(limit),
+        now,
     )
 
 
@@ -215,11 +249,20 @@ async def collect_these(invoice_ids: Sequence[str], now: datetime) -> int:
     return done
 
 
+async def retry_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        query = Invoice.filter(id__in=chunk, status="OPEN", next_payment_attempt__lte=now)
+        done += await _retry_locked(query.order_by("id"), now)
+    return done
+
+
 @dataclass
 class CronResult:
     closed: int = 0
     finalized: int = 0
     collected: int = 0
+    retried: int = 0
 
 
 async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult:
@@ -232,8 +275,10 @@ async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult
         closed, finalized_at_close = await close_due(at, batch)
         finalized = await finalize_due(at, batch)
         collected = await collect_due(at, batch)
+        retried = await retry_due(at, batch)
         result.closed += closed
         result.finalized += finalized_at_close + finalized
         result.collected += collected
-        if not (closed or finalized or collected):
+        result.retried += retried
+        if not (closed or finalized or collected or retried):
             return result

@@ -16,9 +16,10 @@ from meterbill.db.models import Invoice, Subscription, TestClock
 from meterbill.services import billing_clock, queue
 
 log = logging.getLogger("meterbill.test_clocks")
-LIVE = ("ACTIVE", "PAST_DUE")
-# At one instant: collect what was finalized, finalize what is due, then close periods.
-_CLOSE, _FINALIZE, _COLLECT = 2, 1, 0
+LIVE = billing_clock.LIVE
+# At one instant: collect what was finalized, finalize what is due, close periods, then
+# retry failed payments that are due.
+_RETRY, _CLOSE, _FINALIZE, _COLLECT = 3, 2, 1, 0
 
 
 async def create_test_clock(account_id: str, frozen_time: datetime, name: str | None) -> TestClock:
@@ -88,7 +89,11 @@ async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str
     pending = await Invoice.filter(test_clock_id=clock_id, collection_pending=True).values_list(
         "finalized_at", "id"
     )
+    retries = await Invoice.filter(
+        test_clock_id=clock_id, status="OPEN", next_payment_attempt__lte=target
+    ).values_list("next_payment_attempt", "id")
     events = [(t, _CLOSE, str(i)) for t, i in subs]
+    events += [(t, _RETRY, str(i)) for t, i in retries]
     events += [(t, _FINALIZE, str(i)) for t, i in drafts]
     events += [(t or target, _COLLECT, str(i)) for t, i in pending]
     events.sort()
@@ -101,6 +106,8 @@ async def _steps(kind: int, ids: list[str], at: datetime) -> bool:
         return await billing_clock.close_these(ids, at) > 0
     if kind == _FINALIZE:
         return await billing_clock.finalize_these(ids, at) > 0
+    if kind == _RETRY:
+        return await billing_clock.retry_these(ids, at) > 0
     return await billing_clock.collect_these(ids, at) > 0
 
 

@@ -8,6 +8,29 @@ from tortoise.indexes import Index
 # dunning (attempt count, next attempt, the account's billing settings). New columns are
 # nullable or have a default: existing rows need no backfill.
 
+# The wall-clock billing claim's partial index (0008) with UNPAID, now a live status (its
+# periods are still closed and invoiced): the claim's IN list must match the index's.
+_INDEX = "subscriptions_wall_clock_due"
+
+
+async def _index_with_unpaid(apps, schema_editor) -> None:
+    if schema_editor.client.capabilities.dialect == "postgres":
+        await schema_editor.client.execute_script(
+            f"DROP INDEX IF EXISTS {_INDEX}; CREATE INDEX {_INDEX} ON subscriptions "
+            "(current_period_end) WHERE test_clock_id IS NULL "
+            "AND status IN ('ACTIVE', 'PAST_DUE', 'UNPAID')"
+        )
+
+
+async def _index_without_unpaid(apps, schema_editor) -> None:
+    if schema_editor.client.capabilities.dialect == "postgres":
+        await schema_editor.client.execute_script(
+            f"DROP INDEX IF EXISTS {_INDEX}; CREATE INDEX {_INDEX} ON subscriptions "
+            "(current_period_end) WHERE test_clock_id IS NULL "
+            "AND status IN ('ACTIVE', 'PAST_DUE')"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0011_payment_provider_ids')]
 
@@ -76,4 +99,5 @@ class Migration(migrations.Migration):
             model_name='Invoice',
             index=Index(fields=['next_payment_attempt']),
         ),
+        ops.RunPython(_index_with_unpaid, _index_without_unpaid),
     ]

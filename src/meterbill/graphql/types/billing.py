@@ -224,6 +224,10 @@ class Invoice:
     ending_balance: BigInt | None = strawberry.field(
         description="The customer's balance after this invoice took from it; null until finalized."
     )
+    attempt_count: int = strawberry.field(description="Automatic payment attempts made so far.")
+    next_payment_attempt: datetime | None = strawberry.field(
+        description="When the next automatic attempt is scheduled; null when none is."
+    )
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
@@ -268,6 +272,8 @@ class Invoice:
             due_date=r.due_date,
             starting_balance=BigInt(r.starting_balance),
             ending_balance=None if r.ending_balance is None else BigInt(r.ending_balance),
+            attempt_count=r.attempt_count,
+            next_payment_attempt=r.next_payment_attempt,
         )
 
     @classmethod
@@ -296,6 +302,8 @@ class Invoice:
             due_date=None,
             starting_balance=BigInt(p.starting_balance),
             ending_balance=None,
+            attempt_count=0,
+            next_payment_attempt=None,
         )
 
 

@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from meterbill.billing import dunning
 from meterbill.db import models as m
 from meterbill.graphql import loaders
 from meterbill.graphql.context import Info
-from meterbill.graphql.enums import CustomerBalanceTransactionType
+from meterbill.graphql.enums import (
+    CustomerBalanceTransactionType,
+    DunningInvoiceAction,
+    DunningSubscriptionAction,
+)
 from meterbill.graphql.errors import UserError
 from meterbill.graphql.scalars import BigInt
 from meterbill.graphql.types.common import Node, PageInfo
@@ -75,4 +80,32 @@ class CustomerBalanceTransactionConnection:
 @strawberry.type
 class CustomerBalanceTransactionPayload:
     customer_balance_transaction: CustomerBalanceTransaction | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class BillingSettings:
+    payment_retry_days: list[int] = strawberry.field(
+        description="Retry k+1 happens paymentRetryDays[k] days after attempt k+1 failed; "
+        "default [3, 5, 7]."
+    )
+    subscription_after_retries: DunningSubscriptionAction = strawberry.field(
+        description="Default CANCEL."
+    )
+    invoice_after_retries: DunningInvoiceAction = strawberry.field(
+        description="Default LEAVE_OPEN."
+    )
+
+    @classmethod
+    def of(cls, s: dunning.Settings) -> BillingSettings:
+        return cls(
+            payment_retry_days=list(s.retry_days),
+            subscription_after_retries=DunningSubscriptionAction(s.subscription_after),
+            invoice_after_retries=DunningInvoiceAction(s.invoice_after),
+        )
+
+
+@strawberry.type
+class BillingSettingsPayload:
+    billing_settings: BillingSettings | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

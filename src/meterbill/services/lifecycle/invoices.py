@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from meterbill.billing import dunning
 from meterbill.billing.balance import too_small
 from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
@@ -198,9 +199,35 @@ def charged(invoice: Invoice, result: ChargeResult, now: datetime) -> outbox.Eve
         invoice.status, invoice.paid_at = "PAID", now
         invoice.amount_paid = invoice.amount_due
         invoice.payment_failed = False
+        invoice.next_payment_attempt = None
         return event("invoice.paid", invoice)
     invoice.payment_failed = True
     return event("invoice.payment_failed", invoice)
+
+
+def automatic_attempt(
+    invoice: Invoice, result: ChargeResult, now: datetime, settings: dunning.Settings
+) -> tuple[outbox.EventRow, list[outbox.EventRow], bool]:
+    """An automatic attempt's outcome in memory (the billing clock's, not payInvoice's): the
+    charge's event, the invoice's next attempt by the retry schedule and, once the last one
+    failed, invoiceAfterRetries. Returns (the charge's event, further events, whether the
+    retries are exhausted: the caller applies subscriptionAfterRetries). A failed first
+    invoice of a subscription is not retried (the subscription is INCOMPLETE)."""
+    invoice.attempt_count += 1
+    charge_event = charged(invoice, result, now)
+    if result.succeeded:
+        return charge_event, [], False
+    if invoice.billing_reason == "SUBSCRIPTION_CREATE":
+        invoice.next_payment_attempt = None
+        return charge_event, [], False
+    invoice.next_payment_attempt = dunning.next_attempt(invoice.attempt_count, now, settings)
+    if invoice.next_payment_attempt is not None:
+        return charge_event, [], False
+    more = []
+    if settings.invoice_after == "MARK_UNCOLLECTIBLE" and can_move(invoice, "UNCOLLECTIBLE"):
+        invoice.status = "UNCOLLECTIBLE"
+        more.append(event("invoice.marked_uncollectible", invoice))
+    return charge_event, more, True
 
 
 _COLLECTED: Columns = (
@@ -210,6 +237,8 @@ _COLLECTED: Columns = (
     ("paid_at", "timestamptz"),
     ("amount_paid", "bigint"),
     ("payment_failed", "bool"),
+    ("attempt_count", "int"),
+    ("next_payment_attempt", "timestamptz"),
 )
 
 
@@ -218,7 +247,18 @@ async def save_collected(invoices: Sequence[Invoice], events: Sequence[outbox.Ev
     rows = []
     for i in invoices:
         i.collection_pending = False
-        rows.append([i.id, False, i.status, i.paid_at, i.amount_paid, i.payment_failed])
+        rows.append(
+            [
+                i.id,
+                False,
+                i.status,
+                i.paid_at,
+                i.amount_paid,
+                i.payment_failed,
+                i.attempt_count,
+                i.next_payment_attempt,
+            ]
+        )
     await update_rows("invoices", _COLLECTED, rows)
     await outbox.write(events)
 
@@ -227,6 +267,7 @@ def paid_out_of_band(invoice: Invoice, now: datetime) -> outbox.EventRow:
     check(invoice, "PAID", "pay")
     invoice.status, invoice.paid_at = "PAID", now
     invoice.amount_paid, invoice.payment_failed = invoice.amount_due, False
+    invoice.next_payment_attempt = None
     return event("invoice.paid", invoice)
 
 

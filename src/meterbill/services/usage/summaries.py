@@ -274,9 +274,7 @@ async def _unaggregated(
     if lo < hi and start < end:
         # Locked before the rollups are read (the caller's transaction): the aggregation's
         # claim skips them until commit, so none is counted both here and in a rollup.
-        in_minutes = base.filter(timestamp__gte=lo, timestamp__lt=hi).values_list(
-            "id", flat=True
-        )
+        in_minutes = base.filter(timestamp__gte=lo, timestamp__lt=hi).values_list("id", flat=True)
         pending = (
             await MeterEventPending.filter(event_id__in=Subquery(in_minutes))
             .select_for_update()
