@@ -151,9 +151,9 @@ async def refresh_statuses(
     subscription_ids: Sequence[str | None], now: datetime | None = None
 ) -> None:
     """PAST_DUE while one of its open invoices has a failed payment or (with `now`, the
-    subscriptions' clock) is past its due date; ACTIVE again (from PAST_DUE or UNPAID) once
-    none is (UNPAID: once none is OPEN or UNCOLLECTIBLE). Each direction is a transaction of its own, outside the caller's, so it holds
-    no lock beyond itself."""
+    subscriptions' clock) is past its due date; ACTIVE again (from PAST_DUE, or from UNPAID
+    once none is OPEN or UNCOLLECTIBLE) when none is. Each direction is a transaction of its
+    own, outside the caller's, so it holds no lock beyond itself."""
     ids = sorted({s for s in subscription_ids if s is not None})
     if not ids:
         return
