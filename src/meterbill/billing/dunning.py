@@ -14,6 +14,8 @@ SUBSCRIPTION_ACTIONS = ("CANCEL", "MARK_UNPAID", "LEAVE_PAST_DUE")
 INVOICE_ACTIONS = ("LEAVE_OPEN", "MARK_UNCOLLECTIBLE")
 MAX_RETRIES = 8
 MAX_RETRY_DAYS = 30
+# A subscription whose first payment failed is INCOMPLETE this long, then INCOMPLETE_EXPIRED.
+INCOMPLETE_EXPIRY = timedelta(hours=23)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,16 @@ class SubscriptionStatus(Enum):
     PAST_DUE = "PAST_DUE"
     UNPAID = "UNPAID"
     CANCELED = "CANCELED"
+    INCOMPLETE = strawberry.enum_value(
+        "INCOMPLETE",
+        description="The first invoice's automatic payment failed at creation; ACTIVE once it "
+        "is paid.",
+    )
+    INCOMPLETE_EXPIRED = strawberry.enum_value(
+        "INCOMPLETE_EXPIRED",
+        description="INCOMPLETE for 23 hours: its first invoice was voided; nothing more is "
+        "billed.",
+    )
 
 
 @strawberry.enum

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from meterbill.billing import dunning
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
@@ -176,6 +177,48 @@ async def _retry_locked(query: QuerySet[Invoice], now: datetime) -> int:
     return len(due)
 
 
+async def _expire_locked(query: QuerySet[Subscription], now: datetime) -> int:
+    """INCOMPLETE for INCOMPLETE_EXPIRY: INCOMPLETE_EXPIRED, the first invoice VOID (it gives
+    back what it took from the balance). Invoices, then subscriptions, locked (SKIP LOCKED)
+    and re-checked: a first invoice paid meanwhile keeps its subscription."""
+    ids = [str(i) for i in await query.values_list("id", flat=True)]
+    if not ids:
+        return 0
+    async with in_transaction():
+        first = {
+            str(i.subscription_id): i
+            for i in await Invoice.filter(
+                subscription_id__in=ids, billing_reason="SUBSCRIPTION_CREATE"
+            ).select_for_update(skip_locked=True)
+        }
+        subs = await Subscription.filter(id__in=ids, status="INCOMPLETE").select_for_update(
+            skip_locked=True
+        )
+        events = []
+        done = 0
+        for sub in subs:
+            invoice = first.get(sub.id)
+            if sub.created_at + dunning.INCOMPLETE_EXPIRY > now:
+                continue
+            if invoice is not None and invoice.status == "PAID":
+                continue  # paid meanwhile: refresh_statuses makes it ACTIVE
+            if invoice is not None and lifecycle_invoices.can_move(invoice, "VOID"):
+                await lifecycle_invoices.move(invoice, "VOID", "void", now)
+            events.append(lifecycle_subscriptions.mark_expired(sub))
+            await sub.save(update_fields=["status"])
+            done += 1
+        await outbox.write(events)
+    return done
+
+
+async def _overdue(query: QuerySet[Invoice], now: datetime) -> int:
+    """SEND_INVOICE invoices still OPEN at their due date: their ACTIVE subscriptions become
+    PAST_DUE (refresh_statuses, which takes its own locks)."""
+    subs = {str(s) for s in await query.values_list("subscription_id", flat=True) if s}
+    await lifecycle_subscriptions.refresh_statuses(sorted(subs), now)
+    return len(subs)
+
+
 async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
     """Close up to `limit` ended periods of wall-clock subscriptions (oldest first) in one
     transaction; returns (closed, of which finalized at once)."""
@@ -213,6 +256,31 @@ async def retry_due(now: datetime, limit: int = BATCH) -> int:
         .order_by("next_payment_attempt", "id")
         .limit(limit),
         now,
+    )
+
+
+async def expire_due(now: datetime, limit: int = BATCH) -> int:
+    """Expire up to `limit` wall-clock INCOMPLETE subscriptions created 23 hours ago."""
+    return await _expire_locked(
+        Subscription.filter(
+            test_clock_id=None, status="INCOMPLETE", created_at__lte=now - dunning.INCOMPLETE_EXPIRY
+        )
+        .order_by("created_at")
+        .limit(limit),
+        now,
+    )
+
+
+def _overdue_query() -> QuerySet[Invoice]:
+    return Invoice.filter(
+        status="OPEN", collection_method="SEND_INVOICE", subscription__status="ACTIVE"
+    )
+
+
+async def overdue_due(now: datetime, limit: int = BATCH) -> int:
+    """Past-due wall-clock SEND_INVOICE invoices: their subscriptions become PAST_DUE."""
+    return await _overdue(
+        _overdue_query().filter(test_clock_id=None, due_date__lte=now).limit(limit), now
     )
 
 
@@ -257,6 +325,20 @@ async def retry_these(invoice_ids: Sequence[str], now: datetime) -> int:
     return done
 
 
+async def expire_these(subscription_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(subscription_ids):
+        done += await _expire_locked(Subscription.filter(id__in=chunk), now)
+    return done
+
+
+async def overdue_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        done += await _overdue(_overdue_query().filter(id__in=chunk, due_date__lte=now), now)
+    return done
+
+
 @dataclass
 class CronResult:
     closed: int = 0
@@ -276,6 +358,8 @@ async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult
         finalized = await finalize_due(at, batch)
         collected = await collect_due(at, batch)
         retried = await retry_due(at, batch)
+        retried += await expire_due(at, batch)
+        await overdue_due(at, batch)  # moves no row of its own: never a reason to loop
         result.closed += closed
         result.finalized += finalized_at_close + finalized
         result.collected += collected

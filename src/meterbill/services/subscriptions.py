@@ -240,6 +240,7 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
             await sub.save()
     if invoice is not None:
         await invoices.finalize_and_collect(invoice.id, now)
+        await lifecycle_subscriptions.mark_incomplete(sub.id, invoice.id)
     return await Subscription.get(id=sub.id)
 
 

@@ -31,6 +31,24 @@ async def _index_without_unpaid(apps, schema_editor) -> None:
         )
 
 
+class _WidenStatus(ops.AlterField):
+    """subscriptions.status to 20 characters (INCOMPLETE_EXPIRED has 18). PostgreSQL widens
+    the column in place; SQLite does not enforce the length, and its AlterField would rebuild
+    the table without the indexes the billing claim reads."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if state_editor and state_editor.client.capabilities.dialect == "postgres":
+            await state_editor.client.execute_script(
+                "ALTER TABLE subscriptions ALTER COLUMN status TYPE VARCHAR(20)"
+            )
+
+    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
+        if state_editor and state_editor.client.capabilities.dialect == "postgres":
+            await state_editor.client.execute_script(
+                "ALTER TABLE subscriptions ALTER COLUMN status TYPE VARCHAR(10)"
+            )
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0011_payment_provider_ids')]
 
@@ -98,6 +116,11 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Invoice',
             index=Index(fields=['next_payment_attempt']),
+        ),
+        _WidenStatus(
+            model_name='Subscription',
+            name='status',
+            field=fields.CharField(default='ACTIVE', max_length=20),
         ),
         ops.RunPython(_index_with_unpaid, _index_without_unpaid),
     ]

@@ -23,7 +23,7 @@ class Subscription(Model):
     )
     # Copied from the customer (whose clock never changes) so the clock's work is one filter.
     test_clock_id = fields.CharField(max_length=40, null=True)
-    status = fields.CharField(max_length=10, default="ACTIVE")
+    status = fields.CharField(max_length=20, default="ACTIVE")
     billing_mode = fields.CharField(max_length=10)
     collection_method = fields.CharField(max_length=22)
     days_until_due = fields.IntField(null=True)

@@ -280,7 +280,7 @@ async def save(invoice: Invoice, events: Sequence[outbox.EventRow]) -> None:
 # ---------------------------------------------------------------- manual moves
 
 
-async def move(invoice: Invoice, to: str, action: str) -> None:
+async def move(invoice: Invoice, to: str, action: str, now: datetime | None = None) -> None:
     """OPEN/UNCOLLECTIBLE -> VOID, OPEN -> UNCOLLECTIBLE (the invoice locked by the caller);
     it is no longer collected."""
     check(invoice, to, action)
@@ -288,5 +288,5 @@ async def move(invoice: Invoice, to: str, action: str) -> None:
     invoice.collection_pending = False
     invoice.next_payment_attempt = None
     if to == "VOID":
-        await balances.give_back(invoice, utcnow())
+        await balances.give_back(invoice, now or utcnow())
     await save(invoice, [event(_EVENT_OF[to], invoice)])

@@ -24,7 +24,10 @@ NEXT: dict[str, tuple[str, ...]] = {
     "ACTIVE": ("PAST_DUE", "UNPAID", "CANCELED"),
     "PAST_DUE": ("ACTIVE", "UNPAID", "CANCELED"),
     "UNPAID": ("ACTIVE", "CANCELED"),
+    "INCOMPLETE": ("ACTIVE", "INCOMPLETE_EXPIRED", "CANCELED"),
 }
+# Left for ACTIVE only once every invoice is settled (paid or voided).
+_SETTLE_FIRST = ("UNPAID", "INCOMPLETE")
 _FIELDS = (
     "id",
     "customer_id",
@@ -126,10 +129,10 @@ async def _move(ids: list[str], frm: tuple[str, ...], to: str) -> None:
     runner that changed one first leaves it alone here): one event per row changed."""
     async with in_transaction():
         subs = await Subscription.filter(id__in=ids, status__in=frm).select_for_update()
-        unpaid = [s.id for s in subs if s.status == "UNPAID"]
+        unpaid = [s.id for s in subs if s.status in _SETTLE_FIRST]
         if unpaid:
-            # UNPAID is left once every invoice is settled (paid or voided), not merely
-            # when none has a failed attempt: its invoices are never attempted.
+            # UNPAID and INCOMPLETE are left once every invoice is settled (paid or voided),
+            # not merely when none has a failed attempt: their invoices are not retried.
             owing = set(
                 await Invoice.filter(
                     subscription_id__in=unpaid, status__in=("OPEN", "UNCOLLECTIBLE")
@@ -157,9 +160,10 @@ async def refresh_statuses(
     ids = sorted({s for s in subscription_ids if s is not None})
     if not ids:
         return
-    overdue = Q(payment_failed=True)
+    # A failed first invoice makes the subscription INCOMPLETE instead (mark_incomplete).
+    overdue = Q(payment_failed=True) & ~Q(billing_reason="SUBSCRIPTION_CREATE")
     if now is not None:
-        overdue |= Q(due_date__lt=now)
+        overdue |= Q(due_date__lte=now)
     failing = {
         str(s)
         for s in await Invoice.filter(overdue, subscription_id__in=ids, status="OPEN")
@@ -171,4 +175,25 @@ async def refresh_statuses(
     if past:
         await _move(past, ("ACTIVE",), "PAST_DUE")
     if fine:
-        await _move(fine, ("PAST_DUE", "UNPAID"), "ACTIVE")
+        await _move(fine, ("PAST_DUE", *_SETTLE_FIRST), "ACTIVE")
+
+
+async def mark_incomplete(subscription_id: str, invoice_id: str) -> None:
+    """The first invoice's automatic payment failed at creation: ACTIVE -> INCOMPLETE (the
+    invoice, then the subscription, locked: the order every path takes)."""
+    async with in_transaction():
+        invoice = await Invoice.filter(id=invoice_id).select_for_update().first()
+        if invoice is None or invoice.status != "OPEN" or not invoice.payment_failed:
+            return
+        sub = await Subscription.filter(id=subscription_id).select_for_update().first()
+        if sub is None or sub.status != "ACTIVE":
+            return
+        sub.status = "INCOMPLETE"
+        await sub.save(update_fields=["status"])
+        await outbox.write([event("customer.subscription.updated", sub, {"status": "ACTIVE"})])
+
+
+def mark_expired(sub: Subscription) -> outbox.EventRow:
+    """INCOMPLETE -> INCOMPLETE_EXPIRED in memory (locked by the caller); returns the event."""
+    sub.status = "INCOMPLETE_EXPIRED"
+    return event("customer.subscription.updated", sub, {"status": "INCOMPLETE"})
