@@ -173,7 +173,7 @@ async def test_seats_and_cancellation(db: Any) -> None:
             "created_at", "id"
         )
     ]
-    assert seats == {"items": {"id": item.id, "quantity": 1}}
+    assert seats == {"items": [{"id": item.id, "price": cat.license_price, "quantity": 1}]}
     assert cancel == {"cancelAtPeriodEnd": False}
     assert await _types(cat.account_id, other.id) == [
         "customer.subscription.created",

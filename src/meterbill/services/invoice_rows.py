@@ -206,7 +206,8 @@ async def usage_drafts(
     for k, (sub_id, customer_id, period) in enumerate(asks):
         for p in plans_by_sub.get(sub_id, []):
             if p.metered and p.meter is not None:
-                requests.append(UsageRequest(p.meter, customer_id, period[0], period[1]))
+                start = plans.usage_start(p, period)
+                requests.append(UsageRequest(p.meter, customer_id, start, period[1]))
                 slots.append((k, p, period))
     out: list[list[inv.LineDraft]] = [[] for _ in asks]
     for (k, p, period), q in zip(slots, await period_usages(requests), strict=True):

@@ -28,7 +28,7 @@ def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
     return [
         inv.LineDraft(
             "PRORATION",
-            "LICENSED",
+            p.usage_type,
             p.description,
             p.price_id,
             None,

@@ -5,7 +5,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 # Issue 13 (money): customer balance and its transactions, what each invoice took from it,
-# dunning (attempt count, next attempt, the account's billing settings). New columns are
+# dunning (attempt count, next attempt, the account's billing settings), subscription changes
+# (a metered item's usage start, a pending item's usage type). New columns are
 # nullable or have a default: existing rows need no backfill.
 
 # The wall-clock billing claim's partial index (0008) with UNPAID, now a live status (its
@@ -116,6 +117,16 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Invoice',
             index=Index(fields=['next_payment_attempt']),
+        ),
+        ops.AddField(
+            model_name='PendingItem',
+            name='usage_type',
+            field=fields.CharField(default='LICENSED', db_default='LICENSED', max_length=8),
+        ),
+        ops.AddField(
+            model_name='SubscriptionItem',
+            name='usage_from',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
         _WidenStatus(
             model_name='Subscription',

@@ -61,6 +61,9 @@ class SubscriptionItem(Model):
     quantity = fields.IntField(default=1)
     position = fields.IntField(default=0)
     created_at = fields.DatetimeField()
+    # A metered item whose price changed mid-period bills its usage from here (the usage
+    # before it was billed at the old price); null: from the period's start.
+    usage_from = fields.DatetimeField(null=True)
 
     class Meta:
         table = "subscription_items"
@@ -162,6 +165,8 @@ class PendingItem(Model):
         "models.Subscription", related_name="pending_items", on_delete=fields.CASCADE
     )
     price_id = fields.CharField(max_length=40)
+    # LICENSED (a proration) or METERED (usage up to a metered price's change).
+    usage_type = fields.CharField(max_length=8, default="LICENSED", db_default="LICENSED")
     description = fields.CharField(max_length=500)
     quantity = decimal_text_field()
     amount = money_field()

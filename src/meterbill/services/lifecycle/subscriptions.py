@@ -72,16 +72,25 @@ async def create(**fields: Any) -> Subscription:
     return sub
 
 
-async def items_changed(sub: Subscription, previous: dict[str, Any]) -> None:
-    """An item of `sub` (locked by the caller) changed: `previous` says what it was."""
+async def items_changed(sub: Subscription, previous: list[dict[str, Any]]) -> None:
+    """Items of `sub` (locked by the caller) changed: `previous` says what the changed and
+    removed ones were (id, price, quantity); added items are not in it."""
     await outbox.write([event("customer.subscription.updated", sub, {"items": previous})])
 
 
 async def cancel_at_period_end(sub: Subscription) -> None:
     """Cancel when the period ends (`sub` locked by the caller and checked live)."""
-    sub.cancel_at_period_end = True
+    await set_cancel_at_period_end(sub, True)
+
+
+async def set_cancel_at_period_end(sub: Subscription, value: bool) -> None:
+    """Schedule (True) or undo (False) the cancellation at period end (`sub` locked by the
+    caller and checked live); no change, no event."""
+    if sub.cancel_at_period_end == value:
+        return
+    sub.cancel_at_period_end = value
     await sub.save(update_fields=["cancel_at_period_end"])
-    previous = {"cancel_at_period_end": False}
+    previous = {"cancel_at_period_end": not value}
     await outbox.write([event("customer.subscription.updated", sub, previous)])
 
 
