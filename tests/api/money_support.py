@@ -74,3 +74,13 @@ async def dunning_invoices(tenant: Any, sub_id: str) -> list[dict[str, Any]]:
 async def status(tenant: Any, sub_id: str) -> str:
     d = await tenant.data("query($s: ID!) { subscription(id: $s) { status } }", {"s": sub_id})
     return str(d["subscription"]["status"])
+
+
+async def event_types(tenant: Any, object_id: str) -> list[str]:
+    """The types of the events recorded about `object_id` (sorted: events of one instant
+    have no order among themselves)."""
+    d = await tenant.data(
+        "query($o: ID!) { events(objectId: $o, first: 100) { edges { node { type } } } }",
+        {"o": object_id},
+    )
+    return sorted(e["node"]["type"] for e in d["events"]["edges"])

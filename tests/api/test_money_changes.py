@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests import billing_helpers as b
-from tests.api.money_support import balance, money_invoices, seat_price
+from tests.api.money_support import balance, event_types, money_invoices, seat_price
 from tests.billing_helpers import utc
 
 UPDATE = """mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) {
@@ -106,6 +106,8 @@ async def test_add_and_remove_items_and_undo_a_scheduled_cancellation(tenant):
     ]
     res = await _update(tenant, {"subscriptionId": sub["id"], "cancelAtPeriodEnd": False})
     assert res["subscription"]["cancelAtPeriodEnd"] is False
+    # Items, scheduled and undone: three updates.
+    assert (await event_types(tenant, sub["id"])).count("customer.subscription.updated") == 3
     up = await b.upcoming(tenant, sub["id"])
     prorations = sorted(ln["amount"] for ln in up["lines"] if ln["type"] == "PRORATION")
     assert prorations == [-500, 2000]  # half of 10.00 back, half of 2 x 20.00

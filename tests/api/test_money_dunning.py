@@ -11,6 +11,7 @@ from tests.api.money_support import (
     SETTINGS,
     attach,
     dunning_invoices,
+    event_types,
     seat_price,
     status,
 )
@@ -61,6 +62,17 @@ async def test_default_schedule_retries_then_cancels_and_leaves_the_invoice_open
         (4, None, "CANCELED"),
     ]
     assert cycle["status"] == "OPEN"
+    # Through the transition seam: one event per change.
+    assert await event_types(tenant, cycle["id"]) == [
+        "invoice.created",
+        "invoice.finalized",
+        *["invoice.payment_failed"] * 4,
+    ]
+    assert await event_types(tenant, sub) == [
+        "customer.subscription.created",
+        "customer.subscription.deleted",
+        "customer.subscription.updated",  # PAST_DUE
+    ]
     # Canceled: no more invoices.
     await b.advance(tenant, clock, utc(2026, 3, 2))
     assert len(await dunning_invoices(tenant, sub)) == 2

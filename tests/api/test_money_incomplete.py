@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests import billing_helpers as b
-from tests.api.money_support import attach, dunning_invoices, seat_price, status
+from tests.api.money_support import attach, dunning_invoices, event_types, seat_price, status
 from tests.billing_helpers import utc
 
 PAY = """mutation($i: ID!) { payInvoice(input: {id: $i}) { invoice { status }
@@ -46,6 +46,12 @@ async def test_incomplete_expires_after_23_hours_with_its_invoice_void(tenant):
     assert await status(tenant, sub["id"]) == "INCOMPLETE_EXPIRED"
     invs = await dunning_invoices(tenant, sub["id"])
     assert [i["status"] for i in invs] == ["VOID"]
+    assert (await event_types(tenant, invs[0]["id"]))[-1] == "invoice.voided"
+    assert await event_types(tenant, sub["id"]) == [
+        "customer.subscription.created",
+        "customer.subscription.updated",  # INCOMPLETE
+        "customer.subscription.updated",  # INCOMPLETE_EXPIRED
+    ]
     # Nothing more is billed.
     await b.advance(tenant, clock, utc(2026, 2, 2, 10))
     assert len(await dunning_invoices(tenant, sub["id"])) == 1

@@ -140,25 +140,21 @@ async def _plan_ops(
     return ops, errors
 
 
-async def _billed(sub: Subscription, price_id: str, at: datetime) -> list[inv.Billed]:
-    """What was billed for `price_id`'s licensed time still ahead of `at` (invoiced, voided
-    ones excepted, and pending): FLEXIBLE credits are shares of it."""
+async def _billed(
+    sub: Subscription, price_id: str, at: datetime, period: Period
+) -> list[inv.Billed]:
+    """What was billed for `price_id`'s licensed time of the current `period` still ahead of
+    `at` (invoiced, voided ones excepted, and pending): FLEXIBLE credits are shares of it.
+    A draft cycle invoice's fee for the next period is not part of it."""
+    ahead = {"price_id": price_id, "usage_type": "LICENSED", "period_end__gt": at}
+    ahead["period_start__lt"] = period[1]
     lines = (
-        await InvoiceLine.filter(
-            invoice__subscription_id=sub.id,
-            price_id=price_id,
-            usage_type="LICENSED",
-            period_end__gt=at,
-        )
+        await InvoiceLine.filter(invoice__subscription_id=sub.id, **ahead)
         .exclude(invoice__status="VOID")
         .values_list("amount", "period_start", "period_end")
     )
     pending = await PendingItem.filter(
-        subscription_id=sub.id,
-        price_id=price_id,
-        usage_type="LICENSED",
-        invoice_id=None,
-        period_end__gt=at,
+        subscription_id=sub.id, invoice_id=None, **ahead
     ).values_list("amount", "period_start", "period_end")
     return [inv.Billed(int(a), s, e) for a, s, e in [*lines, *pending]]
 
@@ -197,7 +193,7 @@ async def _change_drafts(
             continue
         credit = None
         if old is not None and sub.billing_mode == "FLEXIBLE":
-            credit = inv.unused_credit(await _billed(sub, old.price.id, now), now)
+            credit = inv.unused_credit(await _billed(sub, old.price.id, now, period), now)
         drafts += inv.change_lines(
             None if old is None else _seats(old),
             None if new is None else _seats(new),
