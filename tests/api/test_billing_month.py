@@ -120,9 +120,9 @@ async def test_metered_only_flexible_has_no_first_invoice_classic_a_zero_one(ten
     assert inv["total"] == 0 and inv["status"] == "PAID"
 
 
-async def test_declined_card_past_due_until_paid(tenant):
+async def test_declined_card_incomplete_until_paid(tenant):
     _, _, cus, sub = await _seed(tenant, pm="pm_card_chargeDeclined")
-    assert sub["status"] == "PAST_DUE"
+    assert sub["status"] == "INCOMPLETE"
     inv = sub["latestInvoice"]
     assert inv["status"] == "OPEN" and inv["amountPaid"] == 0
     retry = await tenant.data(

@@ -85,6 +85,22 @@ export type BillingScheme =
   | 'PER_UNIT'
   | 'TIERED';
 
+export type BillingSettings = {
+  __typename?: 'BillingSettings';
+  /** Default LEAVE_OPEN. */
+  invoiceAfterRetries: DunningInvoiceAction;
+  /** Retry k+1 happens paymentRetryDays[k] days after attempt k+1 failed; default [3, 5, 7]. */
+  paymentRetryDays: Array<Scalars['Int']['output']>;
+  /** Default CANCEL. */
+  subscriptionAfterRetries: DunningSubscriptionAction;
+};
+
+export type BillingSettingsPayload = {
+  __typename?: 'BillingSettingsPayload';
+  billingSettings?: Maybe<BillingSettings>;
+  userErrors: Array<UserError>;
+};
+
 export type CancelMeterEventInput = {
   eventName: Scalars['String']['input'];
   identifier: Scalars['String']['input'];
@@ -101,6 +117,8 @@ export type CancelSubscriptionInput = {
   atPeriodEnd?: InputMaybe<Scalars['Boolean']['input']>;
   /** When cancelling now: invoice the usage not yet invoiced immediately. */
   invoiceNow?: InputMaybe<Scalars['Boolean']['input']>;
+  /** When cancelling now: credit the unused time of licensed items on the final invoice. */
+  prorate?: InputMaybe<Scalars['Boolean']['input']>;
   subscriptionId: Scalars['ID']['input'];
 };
 
@@ -119,6 +137,14 @@ export type CreateApiKeyPayload = {
   /** Shown once; only a hash is stored. */
   secret?: Maybe<Scalars['String']['output']>;
   userErrors: Array<UserError>;
+};
+
+export type CreateCustomerBalanceTransactionInput = {
+  /** Non-zero; negative credits the customer. */
+  amount: Scalars['BigInt']['input'];
+  currency: Scalars['String']['input'];
+  customerId: Scalars['ID']['input'];
+  description?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type CreateCustomerInput = {
@@ -202,6 +228,12 @@ export type CreateWebhookEndpointPayload = {
 
 export type Customer = Node & {
   __typename?: 'Customer';
+  /** Stripe's customer balance, minor units of balanceCurrency: negative is credit the customer holds (taken by the next invoices), positive is debt the next invoice adds. */
+  balance: Scalars['BigInt']['output'];
+  /** Null until the first balance transaction. */
+  balanceCurrency?: Maybe<Scalars['String']['output']>;
+  /** Newest first. */
+  balanceTransactions: CustomerBalanceTransactionConnection;
   createdAt: Scalars['DateTime']['output'];
   /** Default payment method, e.g. pm_card_visa; null when none is on file. */
   defaultPaymentMethod?: Maybe<Scalars['String']['output']>;
@@ -217,6 +249,55 @@ export type Customer = Node & {
   stripePaymentMethodId?: Maybe<Scalars['String']['output']>;
   testClock?: Maybe<TestClock>;
 };
+
+
+export type CustomerBalanceTransactionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type CustomerBalanceTransaction = Node & {
+  __typename?: 'CustomerBalanceTransaction';
+  /** Minor units; negative adds credit, positive adds debt (Stripe's sign convention). */
+  amount: Scalars['BigInt']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  currency: Scalars['String']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  /** The customer's balance after this transaction. */
+  endingBalance: Scalars['BigInt']['output'];
+  /** cbtxn_... */
+  id: Scalars['ID']['output'];
+  invoice?: Maybe<Invoice>;
+  type: CustomerBalanceTransactionType;
+};
+
+export type CustomerBalanceTransactionConnection = {
+  __typename?: 'CustomerBalanceTransactionConnection';
+  edges: Array<CustomerBalanceTransactionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type CustomerBalanceTransactionEdge = {
+  __typename?: 'CustomerBalanceTransactionEdge';
+  cursor: Scalars['String']['output'];
+  node: CustomerBalanceTransaction;
+};
+
+export type CustomerBalanceTransactionPayload = {
+  __typename?: 'CustomerBalanceTransactionPayload';
+  customerBalanceTransaction?: Maybe<CustomerBalanceTransaction>;
+  userErrors: Array<UserError>;
+};
+
+export type CustomerBalanceTransactionType =
+  /** Created with createCustomerBalanceTransaction. */
+  | 'ADJUSTMENT'
+  /** An invoice used the balance at finalization (credit taken, or a carried debt added). */
+  | 'APPLIED_TO_INVOICE'
+  /** An invoice whose total was below zero credited the customer. */
+  | 'INVOICE_CREDIT'
+  /** An invoice whose amount due was below the currency's minimum charge was carried to the balance. */
+  | 'INVOICE_TOO_SMALL';
 
 export type CustomerConnection = {
   __typename?: 'CustomerConnection';
@@ -241,6 +322,15 @@ export type CustomerPayload = {
   customer?: Maybe<Customer>;
   userErrors: Array<UserError>;
 };
+
+export type DunningInvoiceAction =
+  | 'LEAVE_OPEN'
+  | 'MARK_UNCOLLECTIBLE';
+
+export type DunningSubscriptionAction =
+  | 'CANCEL'
+  | 'LEAVE_PAST_DUE'
+  | 'MARK_UNPAID';
 
 export type Event = Node & {
   __typename?: 'Event';
@@ -276,6 +366,8 @@ export type Invoice = {
   amountDue: Scalars['BigInt']['output'];
   amountPaid: Scalars['BigInt']['output'];
   amountRemaining: Scalars['BigInt']['output'];
+  /** Automatic payment attempts made so far. */
+  attemptCount: Scalars['Int']['output'];
   /** When a DRAFT will be finalized by the worker (end of the grace period). */
   automaticallyFinalizesAt?: Maybe<Scalars['DateTime']['output']>;
   billingReason: BillingReason;
@@ -283,15 +375,21 @@ export type Invoice = {
   currency: Scalars['String']['output'];
   customer: Customer;
   dueDate?: Maybe<Scalars['DateTime']['output']>;
+  /** The customer's balance after this invoice took from it; null until finalized. */
+  endingBalance?: Maybe<Scalars['BigInt']['output']>;
   finalizedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Null on a preview (upcomingInvoice). */
   id?: Maybe<Scalars['ID']['output']>;
   lines: Array<InvoiceLine>;
+  /** When the next automatic attempt is scheduled; null when none is. */
+  nextPaymentAttempt?: Maybe<Scalars['DateTime']['output']>;
   /** Per-account sequence like ALPACA-0001; null until finalized. */
   number?: Maybe<Scalars['String']['output']>;
   paidAt?: Maybe<Scalars['DateTime']['output']>;
   periodEnd: Scalars['DateTime']['output'];
   periodStart: Scalars['DateTime']['output'];
+  /** The customer's balance when this invoice was finalized (0 before). */
+  startingBalance: Scalars['BigInt']['output'];
   status: InvoiceStatus;
   subscription?: Maybe<Subscription>;
   /** Sum of line amounts. */
@@ -479,6 +577,7 @@ export type Mutation = {
   cancelSubscription: SubscriptionPayload;
   createApiKey: CreateApiKeyPayload;
   createCustomer: CustomerPayload;
+  createCustomerBalanceTransaction: CustomerBalanceTransactionPayload;
   createMeter: MeterPayload;
   createPrice: PricePayload;
   createProduct: ProductPayload;
@@ -498,7 +597,9 @@ export type Mutation = {
   /** Deliver an event to an endpoint again, as a new delivery. */
   resendWebhookEvent: WebhookDeliveryPayload;
   revokeApiKey: ApiKeyPayload;
+  updateBillingSettings: BillingSettingsPayload;
   updateMeter: MeterPayload;
+  updateSubscription: SubscriptionPayload;
   updateSubscriptionItem: SubscriptionItemPayload;
   updateWebhookEndpoint: WebhookEndpointPayload;
   voidInvoice: InvoicePayload;
@@ -532,6 +633,11 @@ export type MutationCreateApiKeyArgs = {
 
 export type MutationCreateCustomerArgs = {
   input: CreateCustomerInput;
+};
+
+
+export type MutationCreateCustomerBalanceTransactionArgs = {
+  input: CreateCustomerBalanceTransactionInput;
 };
 
 
@@ -615,8 +721,18 @@ export type MutationRevokeApiKeyArgs = {
 };
 
 
+export type MutationUpdateBillingSettingsArgs = {
+  input: UpdateBillingSettingsInput;
+};
+
+
 export type MutationUpdateMeterArgs = {
   input: UpdateMeterInput;
+};
+
+
+export type MutationUpdateSubscriptionArgs = {
+  input: UpdateSubscriptionInput;
 };
 
 
@@ -738,6 +854,7 @@ export type ProrationBehavior =
 export type Query = {
   __typename?: 'Query';
   apiKeys: Array<ApiKey>;
+  billingSettings: BillingSettings;
   customer?: Maybe<Customer>;
   customers: CustomerConnection;
   event?: Maybe<Event>;
@@ -1006,6 +1123,16 @@ export type SubscriptionItemPayload = {
   userErrors: Array<UserError>;
 };
 
+export type SubscriptionItemUpdateInput = {
+  /** true removes the item. */
+  deleted?: InputMaybe<Scalars['Boolean']['input']>;
+  /** An item of this subscription; omit to add a new item. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  /** A new price for the item (same currency and interval), or the price of a new item. */
+  priceId?: InputMaybe<Scalars['ID']['input']>;
+  quantity?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type SubscriptionPayload = {
   __typename?: 'SubscriptionPayload';
   subscription?: Maybe<Subscription>;
@@ -1015,6 +1142,10 @@ export type SubscriptionPayload = {
 export type SubscriptionStatus =
   | 'ACTIVE'
   | 'CANCELED'
+  /** The first invoice's automatic payment failed at creation; ACTIVE once it is paid. */
+  | 'INCOMPLETE'
+  /** INCOMPLETE for 23 hours: its first invoice was voided; nothing more is billed. */
+  | 'INCOMPLETE_EXPIRED'
   | 'PAST_DUE'
   | 'UNPAID';
 
@@ -1053,9 +1184,24 @@ export type TransformQuantityInput = {
   round: RoundingDirection;
 };
 
+export type UpdateBillingSettingsInput = {
+  invoiceAfterRetries?: InputMaybe<DunningInvoiceAction>;
+  /** 0 to 8 entries, each 1 to 30; [] turns retries off. */
+  paymentRetryDays?: InputMaybe<Array<Scalars['Int']['input']>>;
+  subscriptionAfterRetries?: InputMaybe<DunningSubscriptionAction>;
+};
+
 export type UpdateMeterInput = {
   displayName: Scalars['String']['input'];
   id: Scalars['ID']['input'];
+};
+
+export type UpdateSubscriptionInput = {
+  /** false undoes a scheduled cancellation; true schedules one. */
+  cancelAtPeriodEnd?: InputMaybe<Scalars['Boolean']['input']>;
+  items?: InputMaybe<Array<SubscriptionItemUpdateInput>>;
+  prorationBehavior?: InputMaybe<ProrationBehavior>;
+  subscriptionId: Scalars['ID']['input'];
 };
 
 export type UpdateSubscriptionItemInput = {

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from meterbill.billing.money import round_minor
-from meterbill.billing.periods import prorate
+from meterbill.billing.periods import prorate, proration_fraction
 from meterbill.billing.pricing import PricedLine, PriceSpec, price_lines
 
 _ONE = Fraction(1)
@@ -134,38 +134,98 @@ def proration_lines(
     fraction: Fraction,
 ) -> list[LineDraft]:
     """Credit for the unused time at the old quantity, charge for the rest at the new one."""
-    when = at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    credit = -round_minor(prorate(seats_exact(spec, old_quantity), fraction))
-    charge = round_minor(prorate(seats_exact(spec, new_quantity), fraction))
-    return [
-        LineDraft(
-            "PRORATION",
-            "LICENSED",
-            f"Unused time on {old_quantity} × {name} after {when}",
-            price_id,
-            None,
-            Decimal(old_quantity),
-            None,
-            credit,
-            at,
-            period[1],
-        ),
-        LineDraft(
-            "PRORATION",
-            "LICENSED",
-            f"Remaining time on {new_quantity} × {name} after {when}",
-            price_id,
-            None,
-            Decimal(new_quantity),
-            None,
-            charge,
-            at,
-            period[1],
-        ),
-    ]
+    return change_lines(
+        Seats(name, price_id, spec, old_quantity),
+        Seats(name, price_id, spec, new_quantity),
+        period,
+        at,
+        fraction,
+    )
 
 
 def totals(amounts: Iterable[int]) -> Totals:
     subtotal = sum(amounts, 0)
     # A credit larger than the charges is not paid out; nothing is due.
     return Totals(subtotal, subtotal, max(subtotal, 0))
+
+
+@dataclass(frozen=True)
+class Seats:
+    """A licensed item as a change sees it: its price and quantity."""
+
+    name: str
+    price_id: str
+    spec: PriceSpec
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Billed:
+    """An amount billed for an item over [start, end) (a licensed or proration line)."""
+
+    amount: int
+    start: datetime
+    end: datetime
+
+
+def unused_credit(billed: Iterable[Billed], at: datetime) -> int:
+    """FLEXIBLE mode's credit (negative): the unused share, to the second, of what was
+    actually billed, each amount over its own span; rounded once, half-up."""
+    exact = sum(
+        (
+            prorate(b.amount, proration_fraction(b.start, b.end, at, b.end))
+            for b in billed
+            if b.end > b.start
+        ),
+        Decimal(0),
+    )
+    return -round_minor(exact)
+
+
+def change_lines(
+    old: Seats | None,
+    new: Seats | None,
+    period: tuple[datetime, datetime],
+    at: datetime,
+    fraction: Fraction,
+    credit: int | None = None,
+) -> list[LineDraft]:
+    """A licensed item changed at `at` (seats, price, added: old None, removed: new None):
+    credit for the unused time of the old, charge for the rest of the period on the new.
+    `credit` overrides the old's credit (FLEXIBLE: unused_credit of what was billed)."""
+    when = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    out = []
+    if old is not None:
+        amount = credit
+        if amount is None:
+            amount = -round_minor(prorate(seats_exact(old.spec, old.quantity), fraction))
+        out.append(
+            LineDraft(
+                "PRORATION",
+                "LICENSED",
+                f"Unused time on {old.quantity} × {old.name} after {when}",
+                old.price_id,
+                None,
+                Decimal(old.quantity),
+                None,
+                amount,
+                at,
+                period[1],
+            )
+        )
+    if new is not None:
+        out.append(
+            LineDraft(
+                "PRORATION",
+                "LICENSED",
+                f"Remaining time on {new.quantity} × {new.name} after {when}",
+                new.price_id,
+                None,
+                Decimal(new.quantity),
+                None,
+                round_minor(prorate(seats_exact(new.spec, new.quantity), fraction)),
+                at,
+                period[1],
+            )
+        )
+    return out

@@ -136,7 +136,11 @@ def period_containing(
 
 
 def first_period(
-    start: datetime, anchor: datetime | None, interval: Interval | str, interval_count: int
+    start: datetime,
+    anchor: datetime | None,
+    interval: Interval | str,
+    interval_count: int,
+    latest_anchor: datetime | None = None,
 ) -> Period:
     """The first billing period of a subscription starting at `start`.
 
@@ -154,30 +158,43 @@ def first_period(
         return start, _boundary(start, iv, count, 1)
     anchor = require_utc(anchor, "anchor")
     natural_end = _boundary(start, iv, count, 1)
-    if anchor > natural_end:
+    latest = max(natural_end, latest_anchor) if latest_anchor is not None else natural_end
+    if anchor > latest:
         raise ValueError(
             f"billing cycle anchor {anchor.isoformat()} is more than one period after the "
-            f"start {start.isoformat()} (latest allowed: {natural_end.isoformat()})"
+            f"start {start.isoformat()} (latest allowed: {latest.isoformat()})"
         )
+    if anchor > natural_end:
+        # A backdated start with an anchor up to one interval after the creation: one first
+        # period up to the anchor (Stripe: created Oct 15, backdated to Sep 1, anchor Nov 1).
+        return start, anchor
     n = _index_containing(anchor, iv, count, start)
     return start, _boundary(anchor, iv, count, n + 1)
 
 
 def first_period_fraction(
-    start: datetime, anchor: datetime | None, interval: Interval | str, interval_count: int
+    start: datetime,
+    anchor: datetime | None,
+    interval: Interval | str,
+    interval_count: int,
+    latest_anchor: datetime | None = None,
 ) -> Fraction:
     """The share of a whole period that the first period is, for prorating licensed fees.
 
     The whole period is the anchor's period that contains `start` — so a start on Mar 10 with
     a monthly anchor on Apr 1 is 22/31 of March, not 22/30 of a period measured from the start.
+    A first period longer than one interval (a backdate with a later anchor) is the sum of
+    its shares of each of the anchor's periods it covers (Sep 1 to Nov 1: 2).
     """
     start = require_utc(start, "start")
     iv, count = _interval(interval), _count(interval_count)
-    first_start, first_end = first_period(start, anchor, iv, count)
-    whole_start, whole_end = period_containing(
-        start if anchor is None else anchor, iv, count, start
-    )
-    return proration_fraction(whole_start, whole_end, first_start, first_end)
+    first_start, first_end = first_period(start, anchor, iv, count, latest_anchor)
+    base = start if anchor is None else require_utc(anchor, "anchor")
+    total = Fraction(0)
+    for a, b in periods_between(base, iv, count, first_start, first_end):
+        whole_start, whole_end = period_containing(base, iv, count, a)
+        total += proration_fraction(whole_start, whole_end, a, min(b, first_end))
+    return total
 
 
 def next_period(

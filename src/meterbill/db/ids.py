@@ -84,3 +84,7 @@ def webhook_endpoint_id() -> str:
 
 def webhook_delivery_id() -> str:
     return new_id("whd")
+
+
+def balance_transaction_id() -> str:
+    return new_id("cbtxn")

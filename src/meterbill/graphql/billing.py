@@ -14,7 +14,7 @@ from meterbill.graphql.errors import mutate, query
 from meterbill.graphql.types import billing as t
 from meterbill.graphql.types.catalog import TestClock
 from meterbill.graphql.types.common import PageInfo
-from meterbill.services import invoices, subscriptions, test_clocks
+from meterbill.services import invoices, subscription_changes, subscriptions, test_clocks
 from meterbill.services.pages import cursor_of
 
 
@@ -178,7 +178,28 @@ class BillingMutation:
             input.subscription_id,
             bool(input.at_period_end),
             bool(input.invoice_now),
+            bool(input.prorate),
         )
+        return await mutate(call, *_sub_payload())
+
+    @strawberry.mutation
+    async def update_subscription(
+        self, info: Info, input: i.UpdateSubscriptionInput
+    ) -> t.SubscriptionPayload:
+        req = subscription_changes.UpdateRequest(
+            subscription_id=input.subscription_id,
+            cancel_at_period_end=input.cancel_at_period_end,
+            items=None
+            if input.items is None
+            else [
+                subscription_changes.ItemChange(it.id, it.price_id, it.quantity, bool(it.deleted))
+                for it in input.items
+            ],
+            proration_behavior=(
+                input.proration_behavior or i.ProrationBehavior.CREATE_PRORATIONS
+            ).value,
+        )
+        call = subscription_changes.update_subscription(info.context.account_id, req)
         return await mutate(call, *_sub_payload())
 
     @strawberry.mutation

@@ -98,6 +98,16 @@ class SubscriptionStatus(Enum):
     PAST_DUE = "PAST_DUE"
     UNPAID = "UNPAID"
     CANCELED = "CANCELED"
+    INCOMPLETE = strawberry.enum_value(
+        "INCOMPLETE",
+        description="The first invoice's automatic payment failed at creation; ACTIVE once it "
+        "is paid.",
+    )
+    INCOMPLETE_EXPIRED = strawberry.enum_value(
+        "INCOMPLETE_EXPIRED",
+        description="INCOMPLETE for 23 hours: its first invoice was voided; nothing more is "
+        "billed.",
+    )
 
 
 @strawberry.enum
@@ -142,3 +152,36 @@ class BillingReason(Enum):
 class InvoiceLineType(Enum):
     SUBSCRIPTION = "SUBSCRIPTION"
     PRORATION = "PRORATION"
+
+
+@strawberry.enum
+class CustomerBalanceTransactionType(Enum):
+    ADJUSTMENT = strawberry.enum_value(
+        "ADJUSTMENT", description="Created with createCustomerBalanceTransaction."
+    )
+    APPLIED_TO_INVOICE = strawberry.enum_value(
+        "APPLIED_TO_INVOICE",
+        description="An invoice used the balance at finalization (credit taken, or a carried "
+        "debt added).",
+    )
+    INVOICE_CREDIT = strawberry.enum_value(
+        "INVOICE_CREDIT", description="An invoice whose total was below zero credited the customer."
+    )
+    INVOICE_TOO_SMALL = strawberry.enum_value(
+        "INVOICE_TOO_SMALL",
+        description="An invoice whose amount due was below the currency's minimum charge was "
+        "carried to the balance.",
+    )
+
+
+@strawberry.enum
+class DunningSubscriptionAction(Enum):
+    CANCEL = "CANCEL"
+    MARK_UNPAID = "MARK_UNPAID"
+    LEAVE_PAST_DUE = "LEAVE_PAST_DUE"
+
+
+@strawberry.enum
+class DunningInvoiceAction(Enum):
+    LEAVE_OPEN = "LEAVE_OPEN"
+    MARK_UNCOLLECTIBLE = "MARK_UNCOLLECTIBLE"

@@ -205,6 +205,11 @@ class CancelSubscriptionInput:
         default=False,
         description="When cancelling now: invoice the usage not yet invoiced immediately.",
     )
+    prorate: bool | None = strawberry.field(
+        default=False,
+        description="When cancelling now: credit the unused time of licensed items on the "
+        "final invoice.",
+    )
 
 
 @strawberry.input
@@ -218,3 +223,27 @@ class PayInvoiceInput:
     paid_out_of_band: bool | None = strawberry.field(
         default=False, description="Mark paid without charging (money received elsewhere)."
     )
+
+
+@strawberry.input
+class SubscriptionItemUpdateInput:
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="An item of this subscription; omit to add a new item."
+    )
+    price_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A new price for the item (same currency and interval), or the price of "
+        "a new item.",
+    )
+    quantity: int | None = None
+    deleted: bool | None = strawberry.field(default=False, description="true removes the item.")
+
+
+@strawberry.input
+class UpdateSubscriptionInput:
+    subscription_id: strawberry.ID
+    cancel_at_period_end: bool | None = strawberry.field(
+        default=None, description="false undoes a scheduled cancellation; true schedules one."
+    )
+    items: list[SubscriptionItemUpdateInput] | None = None
+    proration_behavior: ProrationBehavior | None = ProrationBehavior.CREATE_PRORATIONS

@@ -15,17 +15,25 @@ from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.live import LiveSubscription
+from meterbill.graphql.money import MoneyMutation, MoneyQuery
 from meterbill.graphql.observability import OperationInfo
 from meterbill.graphql.scalars import scalar_map
 from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
 from meterbill.graphql.webhooks import WebhooksMutation, WebhooksQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery, WebhooksQuery)
+QUERY_PARTS: tuple[type, ...] = (
+    CatalogQuery,
+    UsageQuery,
+    BillingQuery,
+    MoneyQuery,
+    WebhooksQuery,
+)
 MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
     UsageMutation,
     BillingMutation,
+    MoneyMutation,
     WebhooksMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.

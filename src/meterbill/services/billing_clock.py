@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from meterbill.billing import dunning
 from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
@@ -88,12 +89,14 @@ async def close_subscriptions(
         )
         drafts += invoices.pending_drafts(pending.get(sub.id, []))
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
-        if period[1] + grace() <= now:
-            lifecycle_invoices.mark_finalized(invoice, now)
         made.append(invoice)
         lines += invoice_rows.line_rows(invoice.id, drafts)
         sub.latest_invoice_id = invoice.id
         sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
+    # Drafts whose grace has already passed are finalized in this transaction.
+    await lifecycle_invoices.prepare_finalization(
+        [i for i in made if i.period_end + grace() <= now], now
+    )
     await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
@@ -144,10 +147,76 @@ async def _collect_locked(query: QuerySet[Invoice], now: datetime) -> int:
         pending = await query.select_for_update(skip_locked=True)
         pending = [i for i in pending if i.collection_pending]
         error = await collection.collect_invoices(pending, now)
-    await lifecycle_subscriptions.refresh_statuses([i.subscription_id for i in pending])
+    await lifecycle_subscriptions.refresh_statuses([i.subscription_id for i in pending], now)
     if error is not None:
         raise error
     return len(pending)
+
+
+async def _retry_locked(query: QuerySet[Invoice], now: datetime) -> int:
+    """Dunning: charge the invoices whose next automatic attempt is due (SKIP LOCKED, and
+    re-checked under the lock: the attempt moves next_payment_attempt on or clears it, so
+    a second runner finds nothing due and no invoice is charged twice)."""
+    async with in_transaction():
+        due = await query.select_for_update(skip_locked=True)
+        due = [
+            i
+            for i in due
+            if i.status == "OPEN"
+            and i.next_payment_attempt is not None
+            and i.next_payment_attempt <= now
+        ]
+        error = await collection.collect_invoices(due, now)
+    # A subscription whose invoice dunning just marked uncollectible keeps the status
+    # subscriptionAfterRetries gave it.
+    await lifecycle_subscriptions.refresh_statuses(
+        [i.subscription_id for i in due if i.status != "UNCOLLECTIBLE"], now
+    )
+    if error is not None:
+        raise error
+    return len(due)
+
+
+async def _expire_locked(query: QuerySet[Subscription], now: datetime) -> int:
+    """INCOMPLETE for INCOMPLETE_EXPIRY: INCOMPLETE_EXPIRED, the first invoice VOID (it gives
+    back what it took from the balance). Invoices, then subscriptions, locked (SKIP LOCKED)
+    and re-checked: a first invoice paid meanwhile keeps its subscription."""
+    ids = [str(i) for i in await query.values_list("id", flat=True)]
+    if not ids:
+        return 0
+    async with in_transaction():
+        first = {
+            str(i.subscription_id): i
+            for i in await Invoice.filter(
+                subscription_id__in=ids, billing_reason="SUBSCRIPTION_CREATE"
+            ).select_for_update(skip_locked=True)
+        }
+        subs = await Subscription.filter(id__in=ids, status="INCOMPLETE").select_for_update(
+            skip_locked=True
+        )
+        events = []
+        done = 0
+        for sub in subs:
+            invoice = first.get(sub.id)
+            if sub.created_at + dunning.INCOMPLETE_EXPIRY > now:
+                continue
+            if invoice is not None and invoice.status == "PAID":
+                continue  # paid meanwhile: refresh_statuses makes it ACTIVE
+            if invoice is not None and lifecycle_invoices.can_move(invoice, "VOID"):
+                await lifecycle_invoices.move(invoice, "VOID", "void", now)
+            events.append(lifecycle_subscriptions.mark_expired(sub))
+            await sub.save(update_fields=["status"])
+            done += 1
+        await outbox.write(events)
+    return done
+
+
+async def _overdue(query: QuerySet[Invoice], now: datetime) -> int:
+    """SEND_INVOICE invoices still OPEN at their due date: their ACTIVE subscriptions become
+    PAST_DUE (refresh_statuses, which takes its own locks)."""
+    subs = {str(s) for s in await query.values_list("subscription_id", flat=True) if s}
+    await lifecycle_subscriptions.refresh_statuses(sorted(subs), now)
+    return len(subs)
 
 
 async def close_due(now: datetime, limit: int = BATCH) -> tuple[int, int]:
@@ -177,6 +246,41 @@ async def collect_due(now: datetime, limit: int = BATCH) -> int:
     transaction."""
     return await _collect_locked(
         Invoice.filter(test_clock_id=None, collection_pending=True).limit(limit), now
+    )
+
+
+async def retry_due(now: datetime, limit: int = BATCH) -> int:
+    """Retry up to `limit` wall-clock invoices whose next automatic attempt is due."""
+    return await _retry_locked(
+        Invoice.filter(test_clock_id=None, status="OPEN", next_payment_attempt__lte=now)
+        .order_by("next_payment_attempt", "id")
+        .limit(limit),
+        now,
+    )
+
+
+async def expire_due(now: datetime, limit: int = BATCH) -> int:
+    """Expire up to `limit` wall-clock INCOMPLETE subscriptions created 23 hours ago."""
+    return await _expire_locked(
+        Subscription.filter(
+            test_clock_id=None, status="INCOMPLETE", created_at__lte=now - dunning.INCOMPLETE_EXPIRY
+        )
+        .order_by("created_at")
+        .limit(limit),
+        now,
+    )
+
+
+def _overdue_query() -> QuerySet[Invoice]:
+    return Invoice.filter(
+        status="OPEN", collection_method="SEND_INVOICE", subscription__status="ACTIVE"
+    )
+
+
+async def overdue_due(now: datetime, limit: int = BATCH) -> int:
+    """Past-due wall-clock SEND_INVOICE invoices: their subscriptions become PAST_DUE."""
+    return await _overdue(
+        _overdue_query().filter(test_clock_id=None, due_date__lte=now).limit(limit), now
     )
 
 
@@ -213,11 +317,34 @@ async def collect_these(invoice_ids: Sequence[str], now: datetime) -> int:
     return done
 
 
+async def retry_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        query = Invoice.filter(id__in=chunk, status="OPEN", next_payment_attempt__lte=now)
+        done += await _retry_locked(query.order_by("id"), now)
+    return done
+
+
+async def expire_these(subscription_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(subscription_ids):
+        done += await _expire_locked(Subscription.filter(id__in=chunk), now)
+    return done
+
+
+async def overdue_these(invoice_ids: Sequence[str], now: datetime) -> int:
+    done = 0
+    for chunk in _chunks(invoice_ids):
+        done += await _overdue(_overdue_query().filter(id__in=chunk, due_date__lte=now), now)
+    return done
+
+
 @dataclass
 class CronResult:
     closed: int = 0
     finalized: int = 0
     collected: int = 0
+    retried: int = 0
 
 
 async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult:
@@ -230,8 +357,12 @@ async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult
         closed, finalized_at_close = await close_due(at, batch)
         finalized = await finalize_due(at, batch)
         collected = await collect_due(at, batch)
+        retried = await retry_due(at, batch)
+        retried += await expire_due(at, batch)
+        await overdue_due(at, batch)  # moves no row of its own: never a reason to loop
         result.closed += closed
         result.finalized += finalized_at_close + finalized
         result.collected += collected
-        if not (closed or finalized or collected):
+        result.retried += retried
+        if not (closed or finalized or collected or retried):
             return result

@@ -21,11 +21,11 @@ class MeterRef(Protocol):
 
 
 async def metered_quantity(
-    meter: MeterRef, customer_id: str, start: datetime, end: datetime
+    meter: MeterRef, customer_id: str, start: datetime, end: datetime, *, final: bool = False
 ) -> Decimal:
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
     the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
-    total = await meter_period_usage(meter, customer_id, start, end)
+    total = await meter_period_usage(meter, customer_id, start, end, final=final)
     return plain_quantity(total)
 
 

@@ -6,16 +6,20 @@ subscription statuses refreshed after commit (services/lifecycle/subscriptions).
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tortoise.functions import Count
 
-from meterbill.db.models import Customer, Invoice, PaymentAttempt
+from meterbill.billing import dunning
+from meterbill.db.models import Customer, Invoice, PaymentAttempt, Subscription
 from meterbill.db.stores import Columns, insert_rows
+from meterbill.services import billing_settings
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
+from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.payments import ChargeResult, CustomerIds, MethodOnFile, get_provider
 
 # Charges of one batch in flight at once: with a real processor each is a network call.
@@ -92,7 +96,14 @@ def record_charge(
 ) -> tuple[list[Any], outbox.EventRow]:
     """The attempt's row (ATTEMPT_COLUMNS) and the charge's event; the invoice's fields are
     set after the row is made."""
-    row = [
+    row = attempt_row(invoice, payment_method, attempt, result, now)
+    return row, lifecycle_invoices.charged(invoice, result, now)
+
+
+def attempt_row(
+    invoice: Invoice, payment_method: str, attempt: int, result: ChargeResult, now: datetime
+) -> list[Any]:
+    return [
         invoice.id,
         attempt,
         invoice.amount_due - invoice.amount_paid,
@@ -106,7 +117,6 @@ def record_charge(
         _cut(result.reference, _CODE_MAX),
         now,
     ]
-    return row, lifecycle_invoices.charged(invoice, result, now)
 
 
 async def insert_attempts(rows: Sequence[Sequence[Any]]) -> None:
@@ -121,6 +131,8 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
     if not invoices:
         return None
     due = [i for i in invoices if i.status == "OPEN"]
+    unpaid = await _unpaid([i.subscription_id for i in due])
+    due = [i for i in due if i.subscription_id not in unpaid]
     methods = await methods_on_file([i.customer_id for i in due])
     to_charge = [i for i in due if i.customer_id in methods]
     counts = await attempts_so_far([i.id for i in to_charge])
@@ -131,9 +143,16 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
             return await charge(i, methods[i.customer_id], counts.get(i.id, 0) + 1)
 
     results = await asyncio.gather(*(one(i) for i in to_charge), return_exceptions=True)
+    declined = [
+        i.account_id
+        for i, r in zip(to_charge, results, strict=True)
+        if isinstance(r, ChargeResult) and not r.succeeded
+    ]
+    settings = await billing_settings.settings_of(declined) if declined else {}
     error: BaseException | None = None
     failed: set[str] = set()
     attempts, events = [], []
+    exhausted: dict[str, list[str]] = defaultdict(list)  # action -> subscriptions
     for i, result in zip(to_charge, results, strict=True):
         if isinstance(result, BaseException):
             error = error or result
@@ -141,9 +160,27 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
             continue
         attempt = counts.get(i.id, 0) + 1
         pm = methods[i.customer_id].payment_method
-        row, event = record_charge(i, pm, attempt, result, now)
-        attempts.append(row)
-        events.append(event)
+        attempts.append(attempt_row(i, pm, attempt, result, now))
+        rules = settings.get(i.account_id, dunning.DEFAULT)
+        event, more, done = lifecycle_invoices.automatic_attempt(i, result, now, rules)
+        events += [event, *more]
+        if done and i.subscription_id is not None:
+            exhausted[rules.subscription_after].append(i.subscription_id)
+    charged = {i.id for i in to_charge}
+    for i in invoices:
+        if i.id not in charged:  # nothing to charge it with (or UNPAID): no retry either
+            i.next_payment_attempt = None
     await insert_attempts(attempts)
     await lifecycle_invoices.save_collected([i for i in invoices if i.id not in failed], events)
+    for action, subscription_ids in exhausted.items():
+        await lifecycle_subscriptions.retries_exhausted(subscription_ids, action, now)
     return error
+
+
+async def _unpaid(subscription_ids: Sequence[str | None]) -> set[str]:
+    """Those of the subscriptions that are UNPAID: their invoices are not charged."""
+    ids = list({s for s in subscription_ids if s is not None})
+    if not ids:
+        return set()
+    found = await Subscription.filter(id__in=ids, status="UNPAID").values_list("id", flat=True)
+    return {str(s) for s in found}

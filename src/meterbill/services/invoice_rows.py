@@ -68,6 +68,10 @@ INVOICE_COLUMNS: Columns = (
     ("finalized_at", "timestamptz"),
     ("paid_at", "timestamptz"),
     ("due_date", "timestamptz"),
+    ("starting_balance", "bigint"),
+    ("ending_balance", "bigint"),
+    ("attempt_count", "int"),
+    ("next_payment_attempt", "timestamptz"),
 )
 
 
@@ -100,6 +104,10 @@ class NewInvoice:
     finalized_at: datetime | None = None
     paid_at: datetime | None = None
     due_date: datetime | None = None
+    starting_balance: int = 0
+    ending_balance: int | None = None
+    attempt_count: int = 0
+    next_payment_attempt: datetime | None = None
 
 
 AnyInvoice = Invoice | NewInvoice
@@ -198,7 +206,8 @@ async def usage_drafts(
     for k, (sub_id, customer_id, period) in enumerate(asks):
         for p in plans_by_sub.get(sub_id, []):
             if p.metered and p.meter is not None:
-                requests.append(UsageRequest(p.meter, customer_id, period[0], period[1]))
+                start = plans.usage_start(p, period)
+                requests.append(UsageRequest(p.meter, customer_id, start, period[1]))
                 slots.append((k, p, period))
     out: list[list[inv.LineDraft]] = [[] for _ in asks]
     for (k, p, period), q in zip(slots, await period_usages(requests), strict=True):

@@ -28,7 +28,7 @@ def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
     return [
         inv.LineDraft(
             "PRORATION",
-            "LICENSED",
+            p.usage_type,
             p.description,
             p.price_id,
             None,
@@ -98,7 +98,7 @@ async def collect(invoice_id: str, now: datetime, *, skip_locked: bool = False) 
         error = await collection.collect_invoices([invoice], now)
     if error is not None:
         raise error
-    await refresh_subscription_status(invoice.subscription_id)
+    await refresh_subscription_status(invoice.subscription_id, now)
     return True
 
 
@@ -107,9 +107,12 @@ async def finalize_and_collect(invoice_id: str, now: datetime) -> None:
     await collect(invoice_id, now)
 
 
-async def refresh_subscription_status(subscription_id: str | None) -> None:
-    """PAST_DUE while one of its open invoices has a failed payment, else ACTIVE."""
-    await lifecycle_subscriptions.refresh_statuses([subscription_id])
+async def refresh_subscription_status(
+    subscription_id: str | None, now: datetime | None = None
+) -> None:
+    """PAST_DUE while one of its open invoices has a failed payment (or, with `now`, is past
+    its due date), else ACTIVE."""
+    await lifecycle_subscriptions.refresh_statuses([subscription_id], now)
 
 
 # ---------------------------------------------------------------- manual transitions
@@ -162,7 +165,7 @@ async def pay_invoice(account_id: str, invoice_id: str, out_of_band: bool) -> In
             if not result.succeeded:
                 declined = result.failure_message or "the payment was declined"
         await lifecycle_invoices.save(locked, [event])
-    await refresh_subscription_status(invoice.subscription_id)
+    await refresh_subscription_status(invoice.subscription_id, now)
     if declined is not None:
         raise DomainError([FieldError("INVALID", declined, ("input", "id"))])
     return await Invoice.get(id=invoice.id)

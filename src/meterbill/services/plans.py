@@ -28,6 +28,8 @@ class ItemRow:
     price_id: str
     quantity: int
     position: int
+    # A metered item bills its usage from here when it is later than the period's start.
+    usage_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class SubscriptionRow:
     cancel_at_period_end: bool
     clock_frozen_time: datetime | None
     has_pending: bool
+    # The customer's balance in the subscription's currency (0 when in another one).
+    balance: int = 0
 
 
 @dataclass
@@ -108,6 +112,7 @@ _SELECT = """SELECT s.id AS s_id, s.account_id AS s_account_id, s.customer_id AS
  s.current_period_end AS s_end, s.cancel_at_period_end AS s_cancel_at_end,
  c.frozen_time AS c_frozen_time,
  i.id AS i_id, i.price_id AS i_price_id, i.quantity AS i_quantity, i."position" AS i_position,
+ i.usage_from AS i_usage_from,
  p.account_id AS p_account_id, p.product_id AS p_product_id, p.currency AS p_currency,
  p.billing_scheme AS p_billing_scheme, p.unit_amount_decimal AS p_unit_amount_decimal,
  p.tiers_mode AS p_tiers_mode, p.transform_divide_by AS p_transform_divide_by,
@@ -128,7 +133,10 @@ ORDER BY s.id, i."position", i.id, t."position\""""
 
 _HAS_PENDING = (
     ",\n EXISTS (SELECT 1 FROM pending_items pi WHERE pi.subscription_id = s.id"
-    " AND pi.invoice_id IS NULL) AS s_has_pending"
+    " AND pi.invoice_id IS NULL) AS s_has_pending,\n"
+    " (SELECT cu.balance FROM customers cu WHERE cu.id = s.customer_id) AS s_balance,\n"
+    " (SELECT cu.balance_currency FROM customers cu WHERE cu.id = s.customer_id)"
+    " AS s_balance_currency"
 )
 
 
@@ -156,6 +164,9 @@ def _subscription(r: dict[str, Any]) -> SubscriptionRow:
         cancel_at_period_end=bool(r["s_cancel_at_end"]),
         clock_frozen_time=None if frozen is None else _ts(frozen),
         has_pending=bool(r.get("s_has_pending")),
+        balance=int(r.get("s_balance") or 0)
+        if r.get("s_balance_currency") in (None, r["s_currency"])
+        else 0,
     )
 
 
@@ -203,7 +214,15 @@ def _plan_items(rows: list[dict[str, Any]]) -> list[PlanItem]:
             if price.meter_id and r["m_account_id"] is not None
             else None
         )
-        item = ItemRow(r["i_id"], r["s_id"], price.id, r["i_quantity"], r["i_position"])
+        since = r["i_usage_from"]
+        item = ItemRow(
+            r["i_id"],
+            r["s_id"],
+            price.id,
+            r["i_quantity"],
+            r["i_position"],
+            None if since is None else _ts(since),
+        )
         out.append(PlanItem(item, price, spec_of(price, tiers), r["pr_name"], meter))
         i = j
     return out
@@ -260,10 +279,21 @@ def licensed(
     return out
 
 
-async def usage(items: list[PlanItem], customer_id: str, period: Period) -> list[inv.LineDraft]:
+async def usage(
+    items: list[PlanItem], customer_id: str, period: Period, *, final: bool = False
+) -> list[inv.LineDraft]:
+    """Usage lines of `period`; `final` (cancel now): up to and at its end, aggregated or
+    not."""
     out: list[inv.LineDraft] = []
     for p in items:
         if p.metered and p.meter is not None:
-            q = await metered_quantity(p.meter, customer_id, period[0], period[1])
+            start = usage_start(p, period)
+            q = await metered_quantity(p.meter, customer_id, start, period[1], final=final)
             out += inv.usage_lines(p.name, p.price.id, p.spec, q, period)
     return out
+
+
+def usage_start(p: PlanItem, period: Period) -> datetime:
+    """Where `p`'s usage in `period` starts: its price's change, if inside the period."""
+    since = p.item.usage_from
+    return since if since is not None and period[0] < since < period[1] else period[0]

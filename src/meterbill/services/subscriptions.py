@@ -9,14 +9,15 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from meterbill.billing import balance as balance_rule
 from meterbill.billing import invoice as inv
-from meterbill.billing.errors import DomainError, FieldError, not_found
+from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
 from meterbill.billing.periods import (
     OutOfCalendar,
+    boundary,
     first_period,
     first_period_fraction,
     next_period,
-    proration_fraction,
 )
 from meterbill.db.models import (
     Customer,
@@ -27,7 +28,7 @@ from meterbill.db.models import (
     SubscriptionItem,
 )
 from meterbill.db.pinned import pinned
-from meterbill.services import invoices, plans
+from meterbill.services import invoices, plans, subscription_changes
 from meterbill.services.clock import as_utc, clock_now, utcnow
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.pages import Page, paginate
@@ -148,10 +149,15 @@ def _too_many_lines(what: str) -> DomainError:
 
 
 def _periods(
-    start: datetime, anchor: datetime | None, interval: str, count: int, now: datetime
+    start: datetime,
+    anchor: datetime | None,
+    interval: str,
+    count: int,
+    now: datetime,
+    latest_anchor: datetime | None = None,
 ) -> list[Period]:
     """The first period and every later one up to the one containing `now`."""
-    periods = [first_period(start, anchor, interval, count)]
+    periods = [first_period(start, anchor, interval, count, latest_anchor)]
     cycle_anchor = anchor or start
     while periods[-1][1] <= now:
         if len(periods) >= MAX_FIRST_INVOICE_LINES:
@@ -187,8 +193,10 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
             "billingCycleAnchor",
         )
     try:
-        periods = _periods(start, anchor, ref.interval, ref.interval_count, now)
-        fraction = first_period_fraction(start, anchor, ref.interval, ref.interval_count)
+        # Backdated: the anchor may be up to one interval after the creation (Stripe).
+        latest = boundary(now, ref.interval, ref.interval_count, 1) if start < now else None
+        periods = _periods(start, anchor, ref.interval, ref.interval_count, now, latest)
+        fraction = first_period_fraction(start, anchor, ref.interval, ref.interval_count, latest)
     except OutOfCalendar as exc:
         # The start (the customer's test clock, or the backdate) is at the calendar's end.
         field = "backdateStartDate" if req.backdate_start_date else "customerId"
@@ -239,6 +247,7 @@ async def create_subscription(account_id: str, req: SubscriptionRequest) -> Subs
             await sub.save()
     if invoice is not None:
         await invoices.finalize_and_collect(invoice.id, now)
+        await lifecycle_subscriptions.mark_incomplete(sub.id, invoice.id)
     return await Subscription.get(id=sub.id)
 
 
@@ -268,6 +277,7 @@ async def _first_lines(
 async def update_item(
     account_id: str, item_id: str, quantity: int, behavior: str
 ) -> SubscriptionItem:
+    """updateSubscriptionItem: a seat change, as updateSubscription makes it."""
     item = await SubscriptionItem.get_or_none(id=item_id, account_id=account_id)
     if item is None:
         raise not_found(f"no subscription item {item_id}", "input", "itemId")
@@ -280,64 +290,41 @@ async def update_item(
         )
     if quantity < 1:
         raise DomainError.one("INVALID", "quantity must be at least 1", "input", "quantity")
-    invoice_id = None
-    async with in_transaction():
-        sub = await Subscription.filter(id=item.subscription_id).select_for_update().first()
-        assert sub is not None
-        lifecycle_subscriptions.check_live(sub, "the subscription is canceled", "input", "itemId")
-        item = await SubscriptionItem.get(id=item_id)
-        old = item.quantity
-        if old == quantity:
-            return item
-        now = await clock_now(sub.test_clock_id)
-        period = (sub.current_period_start, sub.current_period_end)
-        item.quantity = quantity
-        await item.save(update_fields=["quantity"])
-        await lifecycle_subscriptions.items_changed(sub, {"id": item.id, "quantity": old})
-        if behavior == "NONE" or price.usage_type == "METERED":
-            return item
-        p = next(x for x in await plans.plan(sub.id) if x.item.id == item.id)
-        fraction = proration_fraction(period[0], period[1], now, period[1])
-        drafts = inv.proration_lines(p.name, price.id, p.spec, old, quantity, period, now, fraction)
-        await PendingItem.bulk_create(
-            [
-                PendingItem(
-                    account_id=account_id,
-                    subscription_id=sub.id,
-                    price_id=price.id,
-                    description=d.description,
-                    quantity=str(d.quantity),
-                    amount=d.amount,
-                    period_start=d.period_start,
-                    period_end=d.period_end,
-                    created_at=now,
-                )
-                for d in drafts
-            ]
-        )
-        if behavior == "ALWAYS_INVOICE":
-            invoice = await invoices.create_invoice(
-                sub, "SUBSCRIPTION_UPDATE", (now, period[1]), [], now, now
-            )
-            await sub.save(update_fields=["latest_invoice_id"])
-            invoice_id = invoice.id
-    if invoice_id is not None:
-        await invoices.finalize_and_collect(invoice_id, now)
-    return item
+    sub = await Subscription.get(id=item.subscription_id)
+    if sub.status not in LIVE:
+        raise conflict("the subscription is canceled", "input", "itemId")
+    change = subscription_changes.ItemChange(id=item.id, quantity=quantity)
+    request = subscription_changes.UpdateRequest(sub.id, None, [change], behavior)
+    try:
+        await subscription_changes.update_subscription(account_id, request)
+    except DomainError as exc:  # the subscription changed meanwhile
+        errors = [FieldError(e.code, e.message, ("input", "itemId")) for e in exc.errors]
+        raise DomainError(errors) from exc
+    return await SubscriptionItem.get(id=item.id)
 
 
 # ---------------------------------------------------------------- cancellation
 
 
 async def cancel(
-    account_id: str, subscription_id: str, at_period_end: bool, invoice_now: bool
+    account_id: str,
+    subscription_id: str,
+    at_period_end: bool,
+    invoice_now: bool,
+    prorate: bool = False,
 ) -> Subscription:
+    """Cancel at period end, or now; now with invoiceNow: a final invoice of the usage not
+    yet invoiced; with prorate: it also credits the unused licensed time (a final invoice is
+    made for the credit even without invoiceNow, so it reaches the customer's balance)."""
     sub = await Subscription.get_or_none(id=subscription_id, account_id=account_id)
     if sub is None:
         raise not_found(f"no subscription {subscription_id}", "input", "subscriptionId")
     if at_period_end and invoice_now:
         msg = "invoiceNow applies when cancelling now"
         raise DomainError.one("INVALID", msg, "input", "invoiceNow")
+    if at_period_end and prorate:
+        msg = "prorate applies when cancelling now"
+        raise DomainError.one("INVALID", msg, "input", "prorate")
     invoice_id = None
     async with in_transaction():
         locked = await Subscription.filter(id=sub.id).select_for_update().first()
@@ -348,10 +335,12 @@ async def cancel(
         if at_period_end:
             await lifecycle_subscriptions.cancel_at_period_end(locked)
             return locked
-        if invoice_now:
+        if invoice_now or prorate:
             period = (locked.current_period_start, max(now, locked.current_period_start))
             items = await plans.plan(locked.id)
-            drafts = await plans.usage(items, locked.customer_id, period)
+            drafts = await plans.usage(items, locked.customer_id, period, final=True)
+            if prorate:
+                drafts += await subscription_changes.unused_time_credits(locked, now)
             invoice = await invoices.create_invoice(
                 locked, "SUBSCRIPTION_CANCEL", period, drafts, now, now
             )
@@ -394,6 +383,7 @@ class Preview:
     created_at: datetime
     lines: list[inv.LineDraft]
     totals: inv.Totals
+    starting_balance: int = 0
 
 
 async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
@@ -421,7 +411,11 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
             drafts += invoices.pending_drafts(pending)
     order = {"METERED": 0, "LICENSED": 1}
     drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
-    return Preview(sub, period[0], period[1], now, drafts, inv.totals(d.amount for d in drafts))
+    t = inv.totals(d.amount for d in drafts)
+    # What finalizing it now would take from the customer's balance.
+    due = balance_rule.settle(t.total, sub.balance, sub.currency).amount_due
+    totals = inv.Totals(t.subtotal, t.total, due)
+    return Preview(sub, period[0], period[1], now, drafts, totals, sub.balance)
 
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:

@@ -10,15 +10,17 @@ import logging
 from datetime import datetime
 from itertools import groupby
 
+from meterbill.billing import dunning
 from meterbill.billing.errors import DomainError, conflict, not_found
 from meterbill.billing.periods import OutOfCalendar, boundary
 from meterbill.db.models import Invoice, Subscription, TestClock
 from meterbill.services import billing_clock, queue
 
 log = logging.getLogger("meterbill.test_clocks")
-LIVE = ("ACTIVE", "PAST_DUE")
-# At one instant: collect what was finalized, finalize what is due, then close periods.
-_CLOSE, _FINALIZE, _COLLECT = 2, 1, 0
+LIVE = billing_clock.LIVE
+# At one instant: collect what was finalized, finalize what is due, close periods, then
+# retry failed payments that are due.
+_OVERDUE, _EXPIRE, _RETRY, _CLOSE, _FINALIZE, _COLLECT = 5, 4, 3, 2, 1, 0
 
 
 async def create_test_clock(account_id: str, frozen_time: datetime, name: str | None) -> TestClock:
@@ -88,7 +90,25 @@ async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str
     pending = await Invoice.filter(test_clock_id=clock_id, collection_pending=True).values_list(
         "finalized_at", "id"
     )
+    retries = await Invoice.filter(
+        test_clock_id=clock_id, status="OPEN", next_payment_attempt__lte=target
+    ).values_list("next_payment_attempt", "id")
+    incomplete = await Subscription.filter(
+        test_clock_id=clock_id,
+        status="INCOMPLETE",
+        created_at__lte=target - dunning.INCOMPLETE_EXPIRY,
+    ).values_list("created_at", "id")
+    overdue = await Invoice.filter(
+        test_clock_id=clock_id,
+        status="OPEN",
+        collection_method="SEND_INVOICE",
+        due_date__lte=target,
+        subscription__status="ACTIVE",
+    ).values_list("due_date", "id")
     events = [(t, _CLOSE, str(i)) for t, i in subs]
+    events += [(t, _RETRY, str(i)) for t, i in retries]
+    events += [(t + dunning.INCOMPLETE_EXPIRY, _EXPIRE, str(i)) for t, i in incomplete]
+    events += [(t, _OVERDUE, str(i)) for t, i in overdue]
     events += [(t, _FINALIZE, str(i)) for t, i in drafts]
     events += [(t or target, _COLLECT, str(i)) for t, i in pending]
     events.sort()
@@ -101,6 +121,12 @@ async def _steps(kind: int, ids: list[str], at: datetime) -> bool:
         return await billing_clock.close_these(ids, at) > 0
     if kind == _FINALIZE:
         return await billing_clock.finalize_these(ids, at) > 0
+    if kind == _RETRY:
+        return await billing_clock.retry_these(ids, at) > 0
+    if kind == _EXPIRE:
+        return await billing_clock.expire_these(ids, at) > 0
+    if kind == _OVERDUE:
+        return await billing_clock.overdue_these(ids, at) > 0
     return await billing_clock.collect_these(ids, at) > 0
 
 

@@ -1,6 +1,8 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
 from meterbill.db.models.billing import (
+    BillingSettings,
+    CustomerBalanceTransaction,
     Invoice,
     InvoiceLine,
     PaymentAttempt,
@@ -30,6 +32,8 @@ from meterbill.db.models.usage import (
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
+    "BillingSettings",
+    "CustomerBalanceTransaction",
     "DomainEvent",
     "IdempotencyKey",
     "Invoice",

@@ -23,7 +23,7 @@ class Subscription(Model):
     )
     # Copied from the customer (whose clock never changes) so the clock's work is one filter.
     test_clock_id = fields.CharField(max_length=40, null=True)
-    status = fields.CharField(max_length=10, default="ACTIVE")
+    status = fields.CharField(max_length=20, default="ACTIVE")
     billing_mode = fields.CharField(max_length=10)
     collection_method = fields.CharField(max_length=22)
     days_until_due = fields.IntField(null=True)
@@ -61,6 +61,9 @@ class SubscriptionItem(Model):
     quantity = fields.IntField(default=1)
     position = fields.IntField(default=0)
     created_at = fields.DatetimeField()
+    # A metered item whose price changed mid-period bills its usage from here (the usage
+    # before it was billed at the old price); null: from the period's start.
+    usage_from = fields.DatetimeField(null=True)
 
     class Meta:
         table = "subscription_items"
@@ -102,6 +105,12 @@ class Invoice(Model):
     finalized_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)
     due_date = fields.DatetimeField(null=True)
+    # The customer balance this invoice took at finalization (services/lifecycle/balances).
+    starting_balance = money_field(default=0, db_default=0)
+    ending_balance = money_field(null=True)
+    # Dunning: automatic attempts made, and when the next one is due (null: none is).
+    attempt_count = fields.IntField(default=0, db_default=0)
+    next_payment_attempt = fields.DatetimeField(null=True)
 
     class Meta:
         table = "invoices"
@@ -114,6 +123,7 @@ class Invoice(Model):
             ("status", "automatically_finalizes_at"),
             ("collection_pending", "status"),
             ("account_id", "created_at"),
+            ("next_payment_attempt",),
         )
 
 
@@ -155,6 +165,8 @@ class PendingItem(Model):
         "models.Subscription", related_name="pending_items", on_delete=fields.CASCADE
     )
     price_id = fields.CharField(max_length=40)
+    # LICENSED (a proration) or METERED (usage up to a metered price's change).
+    usage_type = fields.CharField(max_length=8, default="LICENSED", db_default="LICENSED")
     description = fields.CharField(max_length=500)
     quantity = decimal_text_field()
     amount = money_field()
@@ -196,3 +208,36 @@ class PaymentAttempt(Model):
         table = "payment_attempts"
         # Two workers collecting the same invoice cannot both record attempt n.
         unique_together = (("invoice", "attempt"),)
+
+
+class CustomerBalanceTransaction(Model):
+    """One change of a customer's balance (Stripe's customer balance transaction)."""
+
+    id = id_field(ids.balance_transaction_id)
+    account_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
+    type = fields.CharField(max_length=20)
+    amount = money_field()
+    currency = fields.CharField(max_length=3)
+    ending_balance = money_field()
+    # Not a foreign key: finalization at period close writes it before the invoice row.
+    invoice_id = fields.CharField(max_length=40, null=True)
+    description = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "customer_balance_transactions"
+        indexes = (("customer_id", "created_at"),)
+
+
+class BillingSettings(Model):
+    """An account's dunning settings (an account without a row has the defaults)."""
+
+    account_id = fields.CharField(primary_key=True, max_length=40)
+    # Comma-separated days, e.g. "3,5,7"; "" turns retries off.
+    payment_retry_days = fields.CharField(max_length=100)
+    subscription_after_retries = fields.CharField(max_length=16)
+    invoice_after_retries = fields.CharField(max_length=20)
+
+    class Meta:
+        table = "billing_settings"

@@ -70,6 +70,9 @@ class Customer(Model):
     # provider charges (MB_PAYMENT_PROVIDER=stripe).
     stripe_customer_id = fields.CharField(max_length=255, null=True)
     stripe_payment_method_id = fields.CharField(max_length=255, null=True)
+    # Stripe's customer balance (minor units of balance_currency): negative is credit.
+    balance = money_field(default=0, db_default=0)
+    balance_currency = fields.CharField(max_length=3, null=True)
     test_clock_id: str | None
     test_clock: fields.ForeignKeyNullableRelation[TestClock] = fields.ForeignKeyField(
         "models.TestClock", related_name="customers", null=True, on_delete=fields.RESTRICT

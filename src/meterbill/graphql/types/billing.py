@@ -226,6 +226,16 @@ class Invoice:
     finalized_at: datetime | None
     paid_at: datetime | None
     due_date: datetime | None
+    starting_balance: BigInt = strawberry.field(
+        description="The customer's balance when this invoice was finalized (0 before)."
+    )
+    ending_balance: BigInt | None = strawberry.field(
+        description="The customer's balance after this invoice took from it; null until finalized."
+    )
+    attempt_count: int = strawberry.field(description="Automatic payment attempts made so far.")
+    next_payment_attempt: datetime | None = strawberry.field(
+        description="When the next automatic attempt is scheduled; null when none is."
+    )
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
@@ -268,6 +278,10 @@ class Invoice:
             finalized_at=r.finalized_at,
             paid_at=r.paid_at,
             due_date=r.due_date,
+            starting_balance=BigInt(r.starting_balance),
+            ending_balance=None if r.ending_balance is None else BigInt(r.ending_balance),
+            attempt_count=r.attempt_count,
+            next_payment_attempt=r.next_payment_attempt,
         )
 
     @classmethod
@@ -294,6 +308,10 @@ class Invoice:
             finalized_at=None,
             paid_at=None,
             due_date=None,
+            starting_balance=BigInt(p.starting_balance),
+            ending_balance=None,
+            attempt_count=0,
+            next_payment_attempt=None,
         )
 
 

@@ -22,10 +22,16 @@ from meterbill.graphql.enums import (
     TiersMode,
     UsageType,
 )
-from meterbill.graphql.errors import UserError
+from meterbill.graphql.errors import UserError, query
 from meterbill.graphql.scalars import BigInt
 from meterbill.graphql.types.common import Node, PageInfo
-from meterbill.services import prices
+from meterbill.graphql.types.money import (
+    CustomerBalanceTransaction,
+    CustomerBalanceTransactionConnection,
+    CustomerBalanceTransactionEdge,
+)
+from meterbill.services import balances, prices
+from meterbill.services.pages import cursor_of
 
 
 def _dec(text: str | None) -> Decimal | None:
@@ -251,6 +257,14 @@ class Customer(Node):
     )
     test_clock_id: strawberry.Private[str | None]
     created_at: datetime
+    balance: BigInt = strawberry.field(
+        description="Stripe's customer balance, minor units of balanceCurrency: negative is "
+        "credit the customer holds (taken by the next invoices), positive is debt the next "
+        "invoice adds."
+    )
+    balance_currency: str | None = strawberry.field(
+        description="Null until the first balance transaction."
+    )
 
     @strawberry.field
     async def test_clock(self, info: Info) -> TestClock | None:
@@ -258,6 +272,25 @@ class Customer(Node):
             return None
         row = await loaders.by_id(info.context, m.TestClock).load(self.test_clock_id)
         return TestClock.of(row) if row else None
+
+    @strawberry.field(description="Newest first.")
+    async def balance_transactions(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> CustomerBalanceTransactionConnection:
+        page = await query(
+            balances.list_transactions(
+                info.context.account_id, str(self.id), 20 if first is None else first, after
+            )
+        )
+        return CustomerBalanceTransactionConnection(
+            edges=[
+                CustomerBalanceTransactionEdge(
+                    node=CustomerBalanceTransaction.of(r), cursor=cursor_of(r)
+                )
+                for r in page.items
+            ],
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+        )
 
     @classmethod
     def of(cls, r: m.Customer) -> Customer:
@@ -272,6 +305,8 @@ class Customer(Node):
             stripe_payment_method_id=r.stripe_payment_method_id,
             test_clock_id=r.test_clock_id,  # type: ignore[attr-defined]
             created_at=r.created_at,
+            balance=BigInt(r.balance),
+            balance_currency=r.balance_currency,
         )
 
 

@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from meterbill.billing import dunning
+from meterbill.billing.balance import too_small
 from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
+from meterbill.services.clock import utcnow
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
-from meterbill.services.lifecycle import outbox
+from meterbill.services.lifecycle import balances, outbox
 from meterbill.services.payments import ChargeResult
 
 # status -> the statuses it may move to (a draft with nothing due is finalized OPEN, then
@@ -53,6 +56,10 @@ _FIELDS = (
     "finalized_at",
     "paid_at",
     "due_date",
+    "starting_balance",
+    "ending_balance",
+    "attempt_count",
+    "next_payment_attempt",
 )
 
 
@@ -93,14 +100,25 @@ async def insert(invoices: Sequence[AnyInvoice]) -> None:
 # ---------------------------------------------------------------- finalization
 
 
+async def prepare_finalization(invoices: Sequence[AnyInvoice], now: datetime) -> None:
+    """DRAFT -> OPEN (or PAID) in memory for a batch whose totals are set: each invoice
+    takes its customer's balance (written now, under the customers' row locks), then
+    mark_finalized. Every finalization path comes through here."""
+    await balances.settle_invoices(invoices, now)
+    for i in invoices:
+        mark_finalized(i, now)
+
+
 def mark_finalized(invoice: AnyInvoice, now: datetime) -> None:
-    """DRAFT -> OPEN in memory, totals already set (PAID at once when nothing is due)."""
+    """DRAFT -> OPEN in memory, totals and balance already applied (PAID at once when
+    nothing is due, or when the amount due is below the currency's minimum charge: it was
+    carried to the customer's balance)."""
     check(invoice, "OPEN", "finalize")
     invoice.status, invoice.finalized_at = "OPEN", now
     invoice.automatically_finalizes_at = None
     if invoice.collection_method == "SEND_INVOICE":
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
-    if invoice.amount_due == 0:
+    if invoice.amount_due == 0 or too_small(invoice.amount_due, invoice.currency):
         invoice.status, invoice.paid_at = "PAID", now
     elif invoice.collection_method == "CHARGE_AUTOMATICALLY":
         invoice.collection_pending = True
@@ -142,6 +160,8 @@ _FINALIZED: Columns = (
     ("subtotal", "bigint"),
     ("total", "bigint"),
     ("amount_due", "bigint"),
+    ("starting_balance", "bigint"),
+    ("ending_balance", "bigint"),
 )
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
@@ -152,8 +172,7 @@ async def finalize(invoices: Sequence[Invoice], now: datetime) -> None:
     updated too."""
     if not invoices:
         return
-    for i in invoices:
-        mark_finalized(i, now)
+    await prepare_finalization(invoices, now)
     await _assign_numbers(invoices)
     names = [c for c, _ in _FINALIZED]
     await update_rows("invoices", _FINALIZED, [[getattr(i, c) for c in names] for i in invoices])
@@ -180,9 +199,35 @@ def charged(invoice: Invoice, result: ChargeResult, now: datetime) -> outbox.Eve
         invoice.status, invoice.paid_at = "PAID", now
         invoice.amount_paid = invoice.amount_due
         invoice.payment_failed = False
+        invoice.next_payment_attempt = None
         return event("invoice.paid", invoice)
     invoice.payment_failed = True
     return event("invoice.payment_failed", invoice)
+
+
+def automatic_attempt(
+    invoice: Invoice, result: ChargeResult, now: datetime, settings: dunning.Settings
+) -> tuple[outbox.EventRow, list[outbox.EventRow], bool]:
+    """An automatic attempt's outcome in memory (the billing clock's, not payInvoice's): the
+    charge's event, the invoice's next attempt by the retry schedule and, once the last one
+    failed, invoiceAfterRetries. Returns (the charge's event, further events, whether the
+    retries are exhausted: the caller applies subscriptionAfterRetries). A failed first
+    invoice of a subscription is not retried (the subscription is INCOMPLETE)."""
+    invoice.attempt_count += 1
+    charge_event = charged(invoice, result, now)
+    if result.succeeded:
+        return charge_event, [], False
+    if invoice.billing_reason == "SUBSCRIPTION_CREATE":
+        invoice.next_payment_attempt = None
+        return charge_event, [], False
+    invoice.next_payment_attempt = dunning.next_attempt(invoice.attempt_count, now, settings)
+    if invoice.next_payment_attempt is not None:
+        return charge_event, [], False
+    more = []
+    if settings.invoice_after == "MARK_UNCOLLECTIBLE" and can_move(invoice, "UNCOLLECTIBLE"):
+        invoice.status = "UNCOLLECTIBLE"
+        more.append(event("invoice.marked_uncollectible", invoice))
+    return charge_event, more, True
 
 
 _COLLECTED: Columns = (
@@ -192,6 +237,8 @@ _COLLECTED: Columns = (
     ("paid_at", "timestamptz"),
     ("amount_paid", "bigint"),
     ("payment_failed", "bool"),
+    ("attempt_count", "int"),
+    ("next_payment_attempt", "timestamptz"),
 )
 
 
@@ -200,7 +247,18 @@ async def save_collected(invoices: Sequence[Invoice], events: Sequence[outbox.Ev
     rows = []
     for i in invoices:
         i.collection_pending = False
-        rows.append([i.id, False, i.status, i.paid_at, i.amount_paid, i.payment_failed])
+        rows.append(
+            [
+                i.id,
+                False,
+                i.status,
+                i.paid_at,
+                i.amount_paid,
+                i.payment_failed,
+                i.attempt_count,
+                i.next_payment_attempt,
+            ]
+        )
     await update_rows("invoices", _COLLECTED, rows)
     await outbox.write(events)
 
@@ -209,6 +267,7 @@ def paid_out_of_band(invoice: Invoice, now: datetime) -> outbox.EventRow:
     check(invoice, "PAID", "pay")
     invoice.status, invoice.paid_at = "PAID", now
     invoice.amount_paid, invoice.payment_failed = invoice.amount_due, False
+    invoice.next_payment_attempt = None
     return event("invoice.paid", invoice)
 
 
@@ -221,10 +280,13 @@ async def save(invoice: Invoice, events: Sequence[outbox.EventRow]) -> None:
 # ---------------------------------------------------------------- manual moves
 
 
-async def move(invoice: Invoice, to: str, action: str) -> None:
+async def move(invoice: Invoice, to: str, action: str, now: datetime | None = None) -> None:
     """OPEN/UNCOLLECTIBLE -> VOID, OPEN -> UNCOLLECTIBLE (the invoice locked by the caller);
     it is no longer collected."""
     check(invoice, to, action)
     invoice.status = to
     invoice.collection_pending = False
+    invoice.next_payment_attempt = None
+    if to == "VOID":
+        await balances.give_back(invoice, now or utcnow())
     await save(invoice, [event(_EVENT_OF[to], invoice)])

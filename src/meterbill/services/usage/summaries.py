@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Subquery
 
 from meterbill.billing.aggregation import (
     LIKE_ESCAPE,
@@ -29,7 +30,13 @@ from meterbill.billing.aggregation import (
     window_count,
 )
 from meterbill.billing.errors import BadUserInput
-from meterbill.db.models import Meter, MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.models import (
+    Meter,
+    MeterEvent,
+    MeterEventPending,
+    UsageRollup,
+    UsageRollupHourly,
+)
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
@@ -206,17 +213,24 @@ async def period_usage(
 
 
 async def meter_period_usage(
-    meter: Any, customer_id: str, start: datetime, end: datetime
+    meter: Any, customer_id: str, start: datetime, end: datetime, *, final: bool = False
 ) -> Decimal:
     """The meter's aggregation over [start, end) for one customer, all dimensions: whole
     hours and minutes from rollups; a partial minute at either end (periods need not start on
-    a minute) from its raw events, so the boundaries are exact to the microsecond."""
+    a minute) from its raw events, so the boundaries are exact to the microsecond.
+
+    `final` (a subscription cancelled now at `end`): [start, end] with the events at `end`
+    itself, and the events of the whole minutes not yet aggregated into rollups."""
     account_id, meter_id = meter.account_id, meter.id
     start, end = as_utc(start), as_utc(end)
-    if start >= end:
+    if start >= end and not final:
         return Decimal(0)
     lo, hi = _ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
+    if final:
+        total = await _unaggregated(account_id, meter_id, customer_id, start, end, lo, hi)
+        if start >= end:
+            return value_of(meter.aggregation, total)
     if lo < hi:
         conn = connections.get("default")
         if is_postgres(conn):
@@ -243,3 +257,33 @@ async def meter_period_usage(
             ).values_list("value", "timestamp", "id")
             total = merge(total, fold_all((Decimal(v), t, i) for v, t, i in events))
     return value_of(meter.aggregation, total)
+
+
+async def _unaggregated(
+    account_id: str,
+    meter_id: str,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    lo: datetime,
+    hi: datetime,
+) -> Rollup:
+    """What [start, end) from rollups leaves out of [start, end]: the events at `end`, and
+    the still-pending events of the whole minutes [lo, hi) (the partial minutes are read
+    raw anyway)."""
+    base = MeterEvent.filter(
+        account_id=account_id, meter_id=meter_id, customer_id=customer_id, status="ACCEPTED"
+    )
+    rows = list(await base.filter(timestamp=end).values_list("value", "timestamp", "id"))
+    if lo < hi and start < end:
+        # Locked before the rollups are read (the caller's transaction): the aggregation's
+        # claim skips them until commit, so none is counted both here and in a rollup.
+        in_minutes = base.filter(timestamp__gte=lo, timestamp__lt=hi).values_list("id", flat=True)
+        pending = (
+            await MeterEventPending.filter(event_id__in=Subquery(in_minutes))
+            .select_for_update()
+            .values_list("event_id", flat=True)
+        )
+        if pending:
+            rows += await base.filter(id__in=list(pending)).values_list("value", "timestamp", "id")
+    return fold_all((Decimal(v), t, i) for v, t, i in rows)
