@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
+from meterbill.graphql.credits import CreditsMutation, CreditsQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.live import LiveSubscription
@@ -21,12 +22,19 @@ from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
 from meterbill.graphql.webhooks import WebhooksMutation, WebhooksQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery, WebhooksQuery)
+QUERY_PARTS: tuple[type, ...] = (
+    CatalogQuery,
+    UsageQuery,
+    BillingQuery,
+    WebhooksQuery,
+    CreditsQuery,
+)
 MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
     UsageMutation,
     BillingMutation,
     WebhooksMutation,
+    CreditsMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]

@@ -10,6 +10,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from meterbill.billing import invoice as inv
+from meterbill.billing.credits import Application
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.billing.periods import (
     OutOfCalendar,
@@ -29,6 +30,7 @@ from meterbill.db.models import (
 from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans
 from meterbill.services.clock import as_utc, clock_now, utcnow
+from meterbill.services.credits.apply import preview as credit_preview
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.pages import Page, paginate
 
@@ -394,6 +396,7 @@ class Preview:
     created_at: datetime
     lines: list[inv.LineDraft]
     totals: inv.Totals
+    credits: list[Application] = field(default_factory=list)
 
 
 async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
@@ -419,9 +422,14 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
                 "id"
             )
             drafts += invoices.pending_drafts(pending)
-    order = {"METERED": 0, "LICENSED": 1}
-    drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
-    return Preview(sub, period[0], period[1], now, drafts, inv.totals(d.amount for d in drafts))
+        order = {"METERED": 0, "LICENSED": 1}
+        drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
+        totals = inv.totals(d.amount for d in drafts)
+        # The credits that would apply if it were finalized now.
+        applied = await credit_preview(sub.customer_id, sub.currency, drafts, totals.total, now)
+    taken = sum(a.amount for a in applied)
+    totals = inv.Totals(totals.subtotal, totals.total, totals.amount_due - taken)
+    return Preview(sub, period[0], period[1], now, drafts, totals, applied)
 
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:

@@ -18,6 +18,7 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
+from meterbill.db.models.credits import CreditApplication, CreditGrant
 from meterbill.db.models.events import DomainEvent
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
@@ -30,6 +31,8 @@ from meterbill.db.models.usage import (
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
+    "CreditApplication",
+    "CreditGrant",
     "DomainEvent",
     "IdempotencyKey",
     "Invoice",

@@ -16,6 +16,8 @@ from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
+from meterbill.services.clock import clock_now
+from meterbill.services.credits import apply as credits
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.payments import ChargeResult
@@ -48,6 +50,7 @@ _FIELDS = (
     "total",
     "amount_due",
     "amount_paid",
+    "total_credits_applied",
     "created_at",
     "automatically_finalizes_at",
     "finalized_at",
@@ -142,6 +145,7 @@ _FINALIZED: Columns = (
     ("subtotal", "bigint"),
     ("total", "bigint"),
     ("amount_due", "bigint"),
+    ("total_credits_applied", "bigint"),
 )
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
@@ -227,4 +231,6 @@ async def move(invoice: Invoice, to: str, action: str) -> None:
     check(invoice, to, action)
     invoice.status = to
     invoice.collection_pending = False
+    if to == "VOID":
+        await credits.give_back(invoice.id, await clock_now(invoice.test_clock_id))
     await save(invoice, [event(_EVENT_OF[to], invoice)])

@@ -1,0 +1,173 @@
+"""Billing credits (pure): which credit grants pay for which invoice lines, in Stripe's order.
+
+A grant pays only for METERED lines, of its currency, of the prices it names (none named:
+every metered price). Grants in effect at finalization (effectiveAt <= at < expiresAt, not
+voided) are taken in order: priority (lower first), then the soonest expiresAt (none
+last), then PROMOTIONAL before PAID, then creation. An invoice never takes more than its
+total (a proration credit larger than the usage leaves nothing to pay): credits are not
+turned into money owed to the customer.
+
+Several invoices of one customer finalized together take from the same grants one after
+the other, in the order given; each grant's available amount goes down as it pays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from meterbill.billing.errors import FieldError
+
+CATEGORIES = ("PAID", "PROMOTIONAL")
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 100, 50
+MAX_AMOUNT = 10**15  # the bound of every other amount (billing/price_rules.py)
+MAX_PRICE_IDS = 100
+MAX_NAME = 200
+_CATEGORY_RANK = {"PROMOTIONAL": 0, "PAID": 1}
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    customer_id: str
+    currency: str
+    category: str
+    priority: int
+    available: int
+    price_ids: frozenset[str]  # empty: every metered price in its currency
+    effective_at: datetime
+    expires_at: datetime | None
+    voided_at: datetime | None
+    created_at: datetime
+    # Ties of created_at (grants made at one test-clock instant) go by when they were
+    # recorded, then by id.
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An invoice line a grant may pay: its price and amount (minor units)."""
+
+    price_id: str | None
+    metered: bool
+    amount: int
+
+
+@dataclass(frozen=True)
+class Bill:
+    """An invoice being finalized: its lines and its total (what it may take at most)."""
+
+    id: str
+    customer_id: str
+    currency: str
+    total: int
+    charges: Sequence[Charge] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Application:
+    invoice_id: str
+    grant_id: str
+    amount: int
+
+
+def in_effect(grant: Grant, at: datetime) -> bool:
+    if grant.voided_at is not None or grant.effective_at > at:
+        return False
+    return grant.expires_at is None or at < grant.expires_at
+
+
+def order_key(grant: Grant) -> tuple[object, ...]:
+    """Stripe's application order."""
+    expiry = (1, grant.created_at) if grant.expires_at is None else (0, grant.expires_at)
+    recorded = grant.recorded_at or grant.created_at
+    return (
+        grant.priority,
+        expiry,
+        _CATEGORY_RANK[grant.category],
+        grant.created_at,
+        recorded,
+        grant.id,
+    )
+
+
+def pays_for(grant: Grant, currency: str, charge: Charge) -> bool:
+    if not charge.metered or charge.amount <= 0 or grant.currency != currency:
+        return False
+    return not grant.price_ids or charge.price_id in grant.price_ids
+
+
+def payable(bill: Bill) -> int:
+    """What credits could pay on `bill` at most, whatever grants there are."""
+    metered = sum(c.amount for c in bill.charges if c.metered and c.amount > 0)
+    return min(metered, max(bill.total, 0))
+
+
+def allocate(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> list[Application]:
+    """The applications of `grants` to `bills` (in the bills' order, each bill in grant
+    order, each grant on the bill's lines in line order) at finalization instant `at`."""
+    ordered = sorted((g for g in grants if in_effect(g, at)), key=order_key)
+    left = {g.id: g.available for g in ordered}
+    out: list[Application] = []
+    for bill in bills:
+        room = payable(bill)
+        unpaid = [c.amount if c.metered and c.amount > 0 else 0 for c in bill.charges]
+        for g in ordered:
+            if room <= 0:
+                break
+            if g.customer_id != bill.customer_id or left[g.id] <= 0:
+                continue
+            taken = 0
+            for k, c in enumerate(bill.charges):
+                if unpaid[k] <= 0 or not pays_for(g, bill.currency, c):
+                    continue
+                part = min(unpaid[k], left[g.id] - taken, room - taken)
+                unpaid[k] -= part
+                taken += part
+                if taken == left[g.id] or taken == room:
+                    break
+            if taken > 0:
+                left[g.id] -= taken
+                room -= taken
+                out.append(Application(bill.id, g.id, taken))
+    return out
+
+
+def applied_to(applications: Iterable[Application], invoice_id: str) -> int:
+    return sum(a.amount for a in applications if a.invoice_id == invoice_id)
+
+
+def spent(grant: Grant, applications: Iterable[Application]) -> Grant:
+    """`grant` with what `applications` took from it subtracted."""
+    used = sum(a.amount for a in applications if a.grant_id == grant.id)
+    return replace(grant, available=grant.available - used) if used else grant
+
+
+# ---------------------------------------------------------------- a new grant's input
+
+
+def check_grant(
+    amount: int,
+    priority: int,
+    effective_at: datetime,
+    expires_at: datetime | None,
+    name: str | None,
+    category: str,
+) -> list[FieldError]:
+    """The mistakes of a new grant's own fields (paths under "input")."""
+    errs: list[FieldError] = []
+    if amount <= 0 or amount >= MAX_AMOUNT:
+        msg = f"amount must be a positive number of minor units below {MAX_AMOUNT}"
+        errs.append(FieldError("INVALID", msg, ("input", "amount")))
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        msg = f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}"
+        errs.append(FieldError("OUT_OF_RANGE", msg, ("input", "priority")))
+    if expires_at is not None and expires_at <= effective_at:
+        msg = "expiresAt must be later than effectiveAt"
+        errs.append(FieldError("INVALID", msg, ("input", "expiresAt")))
+    if name is not None and len(name) > MAX_NAME:
+        msg = f"name must be at most {MAX_NAME} characters"
+        errs.append(FieldError("INVALID", msg, ("input", "name")))
+    if category not in CATEGORIES:
+        errs.append(FieldError("INVALID", "unknown category", ("input", "category")))
+    return errs
