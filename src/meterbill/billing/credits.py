@@ -13,7 +13,7 @@ the other, in the order given; each grant's available amount goes down as it pay
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from meterbill.billing.errors import FieldError
@@ -79,7 +79,8 @@ def in_effect(grant: Grant, at: datetime) -> bool:
 
 def order_key(grant: Grant) -> tuple[object, ...]:
     """Stripe's application order."""
-    expiry = (1, grant.created_at) if grant.expires_at is None else (0, grant.expires_at)
+    # (0, when) sorts by expiry; (1,) - no expiry - after every expiry.
+    expiry: tuple[object, ...] = (1,) if grant.expires_at is None else (0, grant.expires_at)
     recorded = grant.recorded_at or grant.created_at
     return (
         grant.priority,
@@ -103,44 +104,56 @@ def payable(bill: Bill) -> int:
     return min(metered, max(bill.total, 0))
 
 
-def allocate(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> list[Application]:
-    """The applications of `grants` to `bills` (in the bills' order, each bill in grant
-    order, each grant on the bill's lines in line order) at finalization instant `at`."""
+@dataclass(frozen=True)
+class Part:
+    """What one grant paid of one line: the detail behind the applications."""
+
+    invoice_id: str
+    line: int  # index in the bill's charges
+    grant_id: str
+    amount: int
+
+
+def pay_lines(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> list[Part]:
+    """Each bill in turn (in the order given) is paid by the grants in effect at `at` in
+    Stripe's order, each grant paying the lines it applies to in line order, as far as its
+    available amount and the bill's room (payable) go."""
     ordered = sorted((g for g in grants if in_effect(g, at)), key=order_key)
     left = {g.id: g.available for g in ordered}
-    out: list[Application] = []
+    out: list[Part] = []
     for bill in bills:
         room = payable(bill)
         unpaid = [c.amount if c.metered and c.amount > 0 else 0 for c in bill.charges]
         for g in ordered:
             if room <= 0:
                 break
-            if g.customer_id != bill.customer_id or left[g.id] <= 0:
+            if g.customer_id != bill.customer_id:
                 continue
-            taken = 0
             for k, c in enumerate(bill.charges):
+                if left[g.id] <= 0 or room <= 0:
+                    break
                 if unpaid[k] <= 0 or not pays_for(g, bill.currency, c):
                     continue
-                part = min(unpaid[k], left[g.id] - taken, room - taken)
+                part = min(unpaid[k], left[g.id], room)
                 unpaid[k] -= part
-                taken += part
-                if taken == left[g.id] or taken == room:
-                    break
-            if taken > 0:
-                left[g.id] -= taken
-                room -= taken
-                out.append(Application(bill.id, g.id, taken))
+                left[g.id] -= part
+                room -= part
+                out.append(Part(bill.id, k, g.id, part))
     return out
+
+
+def allocate(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> list[Application]:
+    """The applications of `grants` to `bills` at finalization instant `at`: one per
+    (invoice, grant) that paid something, in the order of paying."""
+    totals: dict[tuple[str, str], int] = {}
+    for p in pay_lines(grants, bills, at):
+        key = (p.invoice_id, p.grant_id)
+        totals[key] = totals.get(key, 0) + p.amount
+    return [Application(i, g, amount) for (i, g), amount in totals.items()]
 
 
 def applied_to(applications: Iterable[Application], invoice_id: str) -> int:
     return sum(a.amount for a in applications if a.invoice_id == invoice_id)
-
-
-def spent(grant: Grant, applications: Iterable[Application]) -> Grant:
-    """`grant` with what `applications` took from it subtracted."""
-    used = sum(a.amount for a in applications if a.grant_id == grant.id)
-    return replace(grant, available=grant.available - used) if used else grant
 
 
 # ---------------------------------------------------------------- a new grant's input
