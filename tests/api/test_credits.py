@@ -25,10 +25,14 @@ CREDITS = """totalCreditsApplied amountDue total status
   creditApplications { amount creditGrant { id } }"""
 
 
-async def _seed(tenant, collection="CHARGE_AUTOMATICALLY"):
+async def _seed(tenant, collection="CHARGE_AUTOMATICALLY", before=None):
+    """The seed's subscription on a test clock at START; `before(customer id)` runs before
+    the subscription is created."""
     cat = await b.catalog(tenant)
     clock = await b.clock(tenant, START)
     cus = await b.customer(tenant, clock)
+    if before is not None:
+        await before(cus)
     inp: dict[str, Any] = {
         "customerId": cus,
         "collectionMethod": collection,
@@ -85,8 +89,15 @@ async def events(tenant, object_id: str) -> list[dict[str, Any]]:
 
 
 async def test_alpaca_month_with_a_5000_paid_grant(tenant):
-    cat, clock, cus, sub = await _seed(tenant)
-    g = await grant(tenant, customerId=cus, amount=5000, category="PAID", name="Prepaid")
+    made = []
+
+    async def prepaid(cus: str) -> None:
+        made.append(
+            await grant(tenant, customerId=cus, amount=5000, category="PAID", name="Prepaid")
+        )
+
+    cat, clock, cus, sub = await _seed(tenant, before=prepaid)
+    g = made[0]
     assert (g["category"], g["amount"], g["availableAmount"], g["priority"]) == (
         "PAID",
         5000,
@@ -96,8 +107,8 @@ async def test_alpaca_month_with_a_5000_paid_grant(tenant):
     assert g["effectiveAt"] == g["createdAt"] == b.iso(START)  # the customer's clock
     assert g["priceIds"] == [] and g["customer"] == {"id": cus}
 
-    # The license-only first invoice (finalized before the grant existed, and with
-    # nothing metered) took nothing.
+    # The license-only first invoice, finalized with the grant in effect, took nothing:
+    # credits pay for metered usage only.
     first = await credits_of(tenant, sub["latestInvoice"]["id"])
     assert first == {
         "totalCreditsApplied": 0,

@@ -127,7 +127,7 @@ async def credit_balance(account_id: str, customer_id: str, currency: str) -> in
         return 0
     now = await clock_now(customer.test_clock_id)
     rows = await CreditGrant.filter(
-        customer_id=customer_id, currency=currency, voided_at__isnull=True
+        customer_id=customer_id, currency=currency.lower(), voided_at__isnull=True
     )
     return sum(r.available_amount for r in rows if credits.in_effect(grant_of(r), now))
 
