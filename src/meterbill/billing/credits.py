@@ -118,17 +118,18 @@ def pay_lines(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> l
     """Each bill in turn (in the order given) is paid by the grants in effect at `at` in
     Stripe's order, each grant paying the lines it applies to in line order, as far as its
     available amount and the bill's room (payable) go."""
-    ordered = sorted((g for g in grants if in_effect(g, at)), key=order_key)
-    left = {g.id: g.available for g in ordered}
+    # Per customer, in order: a batch holds many customers' grants.
+    ordered: dict[str, list[Grant]] = {}
+    for g in sorted((g for g in grants if in_effect(g, at)), key=order_key):
+        ordered.setdefault(g.customer_id, []).append(g)
+    left = {g.id: g.available for mine in ordered.values() for g in mine}
     out: list[Part] = []
     for bill in bills:
         room = payable(bill)
         unpaid = [c.amount if c.metered and c.amount > 0 else 0 for c in bill.charges]
-        for g in ordered:
+        for g in ordered.get(bill.customer_id, ()):
             if room <= 0:
                 break
-            if g.customer_id != bill.customer_id:
-                continue
             for k, c in enumerate(bill.charges):
                 if left[g.id] <= 0 or room <= 0:
                     break
@@ -150,10 +151,6 @@ def allocate(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> li
         key = (p.invoice_id, p.grant_id)
         totals[key] = totals.get(key, 0) + p.amount
     return [Application(i, g, amount) for (i, g), amount in totals.items()]
-
-
-def applied_to(applications: Iterable[Application], invoice_id: str) -> int:
-    return sum(a.amount for a in applications if a.invoice_id == invoice_id)
 
 
 # ---------------------------------------------------------------- a new grant's input

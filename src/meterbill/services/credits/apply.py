@@ -110,11 +110,13 @@ async def apply_credits(
         _APPLICATIONS,
         [(account[a.invoice_id], a.invoice_id, a.grant_id, a.amount, now) for a in applications],
     )
+    applied: dict[str, int] = defaultdict(int)
+    for a in applications:
+        applied[a.invoice_id] += a.amount
     for i in invoices:
-        applied = credits.applied_to(applications, i.id)
-        if applied:
-            i.total_credits_applied = applied
-            i.amount_due -= applied
+        if applied.get(i.id):
+            i.total_credits_applied = applied[i.id]
+            i.amount_due -= applied[i.id]
 
 
 async def give_back(invoice_id: str, at: datetime) -> None:
