@@ -15,6 +15,20 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='CreditApplication',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('account_id', fields.CharField(max_length=40)),
+                ('invoice_id', fields.CharField(max_length=40)),
+                ('grant_id', fields.CharField(max_length=40)),
+                ('amount', fields.BigIntField()),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('returned_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'credit_applications', 'app': 'models', 'indexes': [Index(fields=['invoice_id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='CreditGrant',
             fields=[
                 ('id', fields.CharField(primary_key=True, default=credit_grant_id, unique=True, db_index=True, max_length=40)),
@@ -33,21 +47,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'credit_grants', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'created_at']), Index(fields=['account_id', 'created_at'])], 'pk_attr': 'id'},
-            bases=['Model'],
-        ),
-        ops.CreateModel(
-            name='CreditApplication',
-            fields=[
-                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('account_id', fields.CharField(max_length=40)),
-                ('invoice_id', fields.CharField(max_length=40)),
-                ('grant', fields.ForeignKeyField('models.CreditGrant', source_field='grant_id', db_constraint=True, to_field='id', related_name='applications', on_delete=OnDelete.CASCADE)),
-                ('amount', fields.BigIntField()),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
-                ('returned_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
-            ],
-            options={'table': 'credit_applications', 'app': 'models', 'indexes': [Index(fields=['invoice_id']), Index(fields=['grant_id'])], 'pk_attr': 'id'},
+            options={'table': 'credit_grants', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.AddField(

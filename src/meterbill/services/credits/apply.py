@@ -2,9 +2,9 @@
 shown on the upcoming invoice. The rule is billing/credits.allocate; this module locks and
 writes.
 
-Exactly once: the grants an invoice batch may take from are locked (SELECT ... FOR UPDATE,
-in id order, so two batches never wait for each other in a cycle) in the finalizing
-transaction, and re-read under the lock: a second worker finalizing invoices of the same
+Exactly once: the grants an invoice batch may take from are locked (SELECT ... FOR NO KEY
+UPDATE in id order, db/stores/credits.py) in the finalizing transaction, and read under the
+lock: a second worker finalizing invoices of the same
 customer waits for the first to commit and then sees what is left. On SQLite transactions
 take turns in the one process."""
 
@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
 from meterbill.billing import credits
 from meterbill.billing.invoice import LineDraft
 from meterbill.db.models import CreditApplication, CreditGrant
 from meterbill.db.stores import Columns, insert_rows, update_rows
+from meterbill.db.stores import credits as credit_store
 
 # A line as services/invoice_rows keeps it without id and invoice (LINE_COLUMNS[2:]).
 Content = Sequence[Any]
@@ -46,33 +45,6 @@ def charge_of_draft(d: LineDraft) -> credits.Charge:
     return credits.Charge(d.price_id, metered, d.amount)
 
 
-def grant_of(row: CreditGrant) -> credits.Grant:
-    return credits.Grant(
-        id=row.id,
-        customer_id=row.customer_id,
-        currency=row.currency,
-        category=row.category,
-        priority=row.priority,
-        available=row.available_amount,
-        price_ids=frozenset(row.price_ids.split()),
-        effective_at=row.effective_at,
-        expires_at=row.expires_at,
-        voided_at=row.voided_at,
-        created_at=row.created_at,
-        recorded_at=row.recorded_at,
-    )
-
-
-def _usable(customer_ids: Sequence[str], at: datetime) -> Any:
-    return CreditGrant.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=at),
-        customer_id__in=list(customer_ids),
-        voided_at__isnull=True,
-        available_amount__gt=0,
-        effective_at__lte=at,
-    )
-
-
 async def apply_credits(
     invoices: Sequence[Any], lines: Mapping[str, Sequence[Content]], now: datetime
 ) -> None:
@@ -88,12 +60,8 @@ async def apply_credits(
     bills = [b for b in bills if credits.payable(b) > 0]
     if not bills:
         return
-    rows = (
-        await _usable(sorted({b.customer_id for b in bills}), now)
-        .order_by("id")
-        .select_for_update()
-    )
-    applications = credits.allocate([grant_of(r) for r in rows], bills, now)
+    rows = await credit_store.lock_usable(sorted({b.customer_id for b in bills}), now)
+    applications = credits.allocate(rows, bills, now)
     if not applications:
         return
     taken: dict[str, int] = defaultdict(int)
@@ -102,7 +70,7 @@ async def apply_credits(
     await update_rows(
         "credit_grants",
         _AVAILABLE,
-        [(r.id, r.available_amount - taken[r.id]) for r in rows if r.id in taken],
+        [(r.id, r.available - taken[r.id]) for r in rows if r.id in taken],
     )
     account = {i.id: i.account_id for i in invoices}
     await insert_rows(
@@ -145,5 +113,5 @@ async def preview(
     )
     if credits.payable(bill) <= 0:
         return []
-    rows = await _usable([customer_id], at)
-    return credits.allocate([grant_of(r) for r in rows], [bill], at)
+    rows = await credit_store.usable([customer_id], at)
+    return credits.allocate([credit_store.grant_of_model(r) for r in rows], [bill], at)

@@ -13,8 +13,8 @@ from meterbill.billing import credits
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.billing.money import is_known_currency
 from meterbill.db.models import CreditApplication, CreditGrant, Customer, Price
+from meterbill.db.stores.credits import grant_of_model
 from meterbill.services.clock import clock_now, utcnow
-from meterbill.services.credits.apply import grant_of
 from meterbill.services.lifecycle import credit_grants as lifecycle_grants
 from meterbill.services.pages import Page, paginate
 
@@ -129,7 +129,7 @@ async def credit_balance(account_id: str, customer_id: str, currency: str) -> in
     rows = await CreditGrant.filter(
         customer_id=customer_id, currency=currency.lower(), voided_at__isnull=True
     )
-    return sum(r.available_amount for r in rows if credits.in_effect(grant_of(r), now))
+    return sum(r.available_amount for r in rows if credits.in_effect(grant_of_model(r), now))
 
 
 async def applications_of(account_id: str, invoice_ids: list[str]) -> list[CreditApplication]:
