@@ -237,6 +237,12 @@ async def test_balance_on_the_customers_clock(tenant):
     await grant(tenant, customerId=cus, amount=50, currency="eur")
     assert await balance(tenant, cus) == 700
     assert await balance(tenant, cus, "eur") == 50
+    assert await balance(tenant, cus, "EUR") == 50
+    bad = await tenant.gql(
+        'query($c: ID!) { customer(id: $c) { creditBalance(currency: "x" ) } }', {"c": cus}
+    )
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
+    assert bad["errors"][0]["extensions"]["field"] == ["currency"]
     await b.advance(tenant, clock, START + timedelta(days=6))
     assert await balance(tenant, cus) == 1000
     await b.advance(tenant, clock, START + timedelta(days=10))

@@ -127,7 +127,8 @@ async def customer_credit_grants(
 
 
 async def customer_credit_balance(info: Info, customer_id: str, currency: str) -> BigInt:
-    return BigInt(await grants.credit_balance(info.context.account_id, customer_id, currency))
+    call = grants.credit_balance(info.context.account_id, customer_id, currency)
+    return BigInt(await query(call))
 
 
 def _applications_loader(info: Info):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from meterbill.billing import credits
-from meterbill.billing.errors import DomainError, FieldError, not_found
+from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found
 from meterbill.billing.money import is_known_currency
 from meterbill.db.models import CreditApplication, CreditGrant, Customer, Price
 from meterbill.db.stores.credits import grant_of_model
@@ -122,12 +122,17 @@ async def list_credit_grants(
 async def credit_balance(account_id: str, customer_id: str, currency: str) -> int:
     """Sum of availableAmount over the customer's grants in `currency` in effect now on its
     clock."""
+    currency = currency.lower()
+    if not is_known_currency(currency):
+        raise BadUserInput(
+            f"{currency[:10]!r} is not a known ISO-4217 currency code", ("currency",)
+        )
     customer = await Customer.get_or_none(id=customer_id, account_id=account_id)
     if customer is None:
         return 0
     now = await clock_now(customer.test_clock_id)
     rows = await CreditGrant.filter(
-        customer_id=customer_id, currency=currency.lower(), voided_at__isnull=True
+        customer_id=customer_id, currency=currency, voided_at__isnull=True
     )
     return sum(r.available_amount for r in rows if credits.in_effect(grant_of_model(r), now))
 
