@@ -29,6 +29,9 @@ Phases, in order (the keys are described at the top of bench/RESULTS.md):
                       latency (bench/webhook_delivery.py), and finalize_sps_hooks_*: 1-worker
                       finalize rounds with two endpoints subscribed to everything (ENABLED)
                       and with none (DISABLED), interleaved
+10. finalize_sps_grants_* (--only grants, not in the default run): 1-worker finalize rounds
+                      where every customer has usage and holds three credit grants that pay
+                      it (three) or none (none), interleaved
 
 Exits non-zero when any phase fails or a correctness check of the harness does not hold.
 """
@@ -914,11 +917,24 @@ async def upcoming_invoice(
 CREATE_CLIENTS = 16
 
 
-async def _due_subscriptions(api: Api, seed: Seed, n: int, tag: str) -> datetime:
+GRANT_CREATE = """mutation($i: CreateCreditGrantInput!) { createCreditGrant(input: $i) {
+  creditGrant { id } userErrors { message field } } }"""
+# finalize_with_grants: each customer's usage in its 5 s period (1100 tokens: 100 over the
+# free 1000 at 4 cents = 400 cents) and the three grants that pay it (200 + 150 + 100,
+# applied 200, 150, 50 in creation order at one priority).
+GRANT_USAGE_TOKENS, GRANT_USAGE_CENTS = 1100, 400
+GRANT_AMOUNTS = (200, 150, 100)
+
+
+async def _due_subscriptions(
+    api: Api, seed: Seed, n: int, tag: str, grants: int = 0, usage: bool = False
+) -> datetime:
     """n subscriptions on wall-clock customers (pm_card_visa, 1 seat + usage) whose first
     period ends ~5 s after each is created (billingCycleAnchor): the first invoice is the
     prorated seconds (0 cents, PAID at once); the cycle invoice then bills the next month's
-    seat (10000 cents) and must be charged. Returns the latest period end."""
+    seat (10000 cents) and must be charged. With `usage`, each customer records
+    GRANT_USAGE_TOKENS in that period (GRANT_USAGE_CENTS more on the cycle invoice); with
+    `grants`, it holds that many of GRANT_AMOUNTS. Returns the latest period end."""
     ends: list[datetime] = []
 
     async def client(k: int) -> None:
@@ -927,6 +943,14 @@ async def _due_subscriptions(api: Api, seed: Seed, n: int, tag: str) -> datetime
             anchor = datetime.now(UTC) + timedelta(seconds=5)
             sub = await subscribe(api, seed, cus, 1, billingCycleAnchor=iso(anchor))
             ends.append(datetime.fromisoformat(sub["currentPeriodEnd"].replace("Z", "+00:00")))
+            for amount in GRANT_AMOUNTS[:grants]:
+                g = {"customerId": cus, "amount": amount, "currency": "usd"}
+                await _ok(api, "createCreditGrant", GRANT_CREATE, {"i": g})
+            if usage:
+                # Inside the 5 s period whenever it is recorded: the worker is not running.
+                at = iso(anchor - timedelta(seconds=4))
+                ev = event(seed.event_name, cus, f"{tag}-{j}-use", at, str(GRANT_USAGE_TOKENS))
+                await _ok(api, "recordMeterEvents", RECORD_MANY, {"i": [ev]})
 
     await asyncio.gather(*(client(k) for k in range(CREATE_CLIENTS)))
     return max(ends)
@@ -950,7 +974,9 @@ async def _backend_cpu(conn: asyncpg.Connection) -> dict[int, float]:
     return out
 
 
-async def _close_finalize_collect(dep: Deployment, n: int, workers: int) -> dict[str, Any]:
+async def _close_finalize_collect(
+    dep: Deployment, n: int, workers: int, charge: int = 10000
+) -> dict[str, Any]:
     """Start `workers` worker processes (grace period 0) and count, from the database, cycle
     invoices PAID until all n are. Three clocks, from the polls (every 50 ms):
     - steady: from the first poll with >= n/10 paid to the first with >= 9n/10, counting the
@@ -968,10 +994,11 @@ async def _close_finalize_collect(dep: Deployment, n: int, workers: int) -> dict
     # each is written in its invoice's PAID transaction) rather than re-counting invoices:
     # that scan of the whole, growing table every 50 ms was about half the PostgreSQL CPU of
     # the phase. The invoices are counted at the end.
-    poll_sql = (
-        "SELECT count(*) FROM payment_attempts WHERE id > $1 AND succeeded AND amount = 10000"
-    )
+    poll_sql = "SELECT count(*) FROM payment_attempts WHERE id > $1 AND succeeded AND amount = $2"
     polls: list[tuple[float, int]] = []
+    # The workers' CPU seconds at each poll: CPU per invoice in the steady window, without
+    # start-up, and counted in CPU time rather than wall time on shared cores.
+    worker_cpu: list[float] = []
     backends: dict[int, float] = {}  # PostgreSQL backend pid -> CPU seconds at its last poll
     try:
         before = await conn.fetchrow(count_sql)
@@ -982,9 +1009,13 @@ async def _close_finalize_collect(dep: Deployment, n: int, workers: int) -> dict
         deadline = spawned + max(120.0, n / 20)
         try:
             while True:
-                paid = await conn.fetchval(poll_sql, last_attempt)
+                paid = await conn.fetchval(poll_sql, last_attempt, charge)
                 t = time.perf_counter()
                 polls.append((t, paid))
+                with contextlib.suppress(OSError):
+                    worker_cpu.append(sum(_cpu_seconds(p.pid) for p in procs))
+                if len(worker_cpu) < len(polls):
+                    worker_cpu.append(worker_cpu[-1] if worker_cpu else 0.0)
                 backends.update(await _backend_cpu(conn))
                 if paid >= n:
                     break
@@ -998,18 +1029,24 @@ async def _close_finalize_collect(dep: Deployment, n: int, workers: int) -> dict
             dep.stop_workers(procs)
         charged = await conn.fetchval(
             "SELECT count(*) FROM payment_attempts a JOIN invoices i ON i.id = a.invoice_id "
-            "WHERE i.billing_reason = 'SUBSCRIPTION_CYCLE' AND a.succeeded AND a.amount = 10000"
+            "WHERE i.billing_reason = 'SUBSCRIPTION_CYCLE' AND a.succeeded AND a.amount = $1 "
+            "AND a.id > $2",
+            charge,
+            last_attempt,
         )
         paid = (await conn.fetchrow(count_sql))["paid"] - before["paid"]
     finally:
         await conn.close()
-    if paid != n or charged != before["paid"] + n:
+    if paid != n or charged != n:
         raise BenchError(f"finalize: {paid} cycle invoices paid, {charged} charged; wanted {n}")
     first_t, first_paid = next((t, p) for t, p in polls if p > 0)
-    lo_t, lo_paid = next((t, p) for t, p in polls if p >= n / 10)
-    hi_t, hi_paid = next((t, p) for t, p in polls if p >= 9 * n / 10)
+    lo = next(k for k, (_, p) in enumerate(polls) if p >= n / 10)
+    hi = next(k for k, (_, p) in enumerate(polls) if p >= 9 * n / 10)
+    (lo_t, lo_paid), (hi_t, hi_paid) = polls[lo], polls[hi]
+    steady_cpu = (worker_cpu[hi] - worker_cpu[lo]) / (hi_paid - lo_paid) if hi > lo else None
     return {
         "steady": (hi_paid - lo_paid) / (hi_t - lo_t) if hi_t > lo_t else None,
+        "steady_worker_cpu_ms": None if steady_cpu is None else round(1000 * steady_cpu, 3),
         "first_paid": (n - first_paid) / (t - first_t) if t > first_t else None,
         "from_spawn": n / (t - spawned),
         "seconds_from_spawn": t - spawned,
@@ -1104,6 +1141,64 @@ async def finalize_with_webhooks(
         "finalize_sps_hooks_two": two,
         "finalize_sps_hooks_drop_pct": round(100 * (none - two) / none, 1),
         "finalize_hooks_subscriptions": n,
+    }
+
+
+GRANT_ROUNDS = 3
+
+
+async def finalize_with_grants(
+    dep: Deployment, api: Api, seed: Seed, sizes: Sizes
+) -> dict[str, Any]:
+    """finalize_sps (1 worker, as finalize_throughput measures it) where every customer has
+    usage in the closing period and holds three credit grants that pay all of it (three:
+    charged 10000) or none (none: charged 10000 + GRANT_USAGE_CENTS), rounds interleaved
+    (none, three, none, three, ...) so the machine's drift hits both alike. The harness
+    checks the grants' balances afterwards."""
+    dep.stop_workers()
+    n = max(50, sizes.finalize_subscriptions // 2)
+    runs: dict[str, list[float]] = {"none": [], "three": []}
+    # The worker's CPU per invoice in the steady window: steadier than rates on shared cores.
+    cpu: dict[str, list[float | None]] = {"none": [], "three": []}
+    for k in range(GRANT_ROUNDS):
+        for mode in ("none", "three"):
+            grants = 3 if mode == "three" else 0
+            last_end = await _due_subscriptions(
+                api, seed, n, f"grant{mode}{k}", grants=grants, usage=True
+            )
+            await asyncio.sleep(max(0.0, (last_end - datetime.now(UTC)).total_seconds()) + 0.2)
+            # The set-up's events (customer.created, credit_grant.created, ...) count as
+            # fanned out already: the worker measured does the billing, in both modes.
+            conn = await asyncpg.connect(pg_dsn(dep.db_url))
+            try:
+                await conn.execute("DELETE FROM webhook_pending")
+            finally:
+                await conn.close()
+            charge = 10000 if grants else 10000 + GRANT_USAGE_CENTS
+            r = await _close_finalize_collect(dep, n, 1, charge)
+            runs[mode].append(round(r["steady"] or r["first_paid"] or r["from_spawn"], 1))
+            cpu[mode].append(r["steady_worker_cpu_ms"])
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        left = await conn.fetchrow(
+            "SELECT count(*) AS grants, sum(amount - available_amount) AS applied, "
+            "sum(available_amount) AS available FROM credit_grants"
+        )
+    finally:
+        await conn.close()
+    want = GRANT_ROUNDS * n * GRANT_USAGE_CENTS
+    if left["grants"] != GRANT_ROUNDS * n * 3 or left["applied"] != want:
+        raise BenchError(f"grants: {dict(left)}, wanted {want} applied")
+    none, three = statistics.median(runs["none"]), statistics.median(runs["three"])
+    return {
+        "finalize_sps_grants_none_runs": runs["none"],
+        "finalize_sps_grants_three_runs": runs["three"],
+        "finalize_sps_grants_none": none,
+        "finalize_sps_grants_three": three,
+        "finalize_sps_grants_drop_pct": round(100 * (none - three) / none, 1),
+        "finalize_grants_worker_cpu_ms_none_runs": cpu["none"],
+        "finalize_grants_worker_cpu_ms_three_runs": cpu["three"],
+        "finalize_grants_subscriptions": n,
     }
 
 
@@ -1348,7 +1443,8 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 )
 
             hooks = only is not None and "webhooks" in only
-            if wanted("upcoming") or wanted("finalize") or wanted("dashboard") or hooks:
+            credit = only is not None and "grants" in only
+            if wanted("upcoming") or wanted("finalize") or wanted("dashboard") or hooks or credit:
                 seed = await seed_prices(api)
             if wanted("upcoming"):
                 lat, info = await timed(
@@ -1397,6 +1493,18 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                     "1 worker, finalize_sps as finalize_sps_1w, two endpoints subscribed to "
                     "every event ENABLED (two) or DISABLED (none), rounds interleaved; all "
                     "runs listed"
+                )
+
+            if credit:
+                out = await timed(
+                    "finalize with credit grants", finalize_with_grants(dep, api, seed, sizes)
+                )
+                results.update(out)
+                notes["finalize_sps_grants_three"] = (
+                    "1 worker, finalize_sps as finalize_sps_1w, every customer with usage in "
+                    "the closing period (400 cents) and three credit grants paying it (three) "
+                    "or none (none), rounds interleaved; all runs listed; worker_cpu_ms: the "
+                    "worker's CPU per invoice between the 10% and the 90% polls"
                 )
 
             if wanted("dashboard"):
@@ -1512,7 +1620,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         help="comma-separated phases: ingest,single,bulk,summary,upcoming,finalize,dashboard,"
-        "webhooks "
+        "webhooks,grants "
         "(raw copy always; dashboard needs finalize's subscriptions)",
     )
     ap.add_argument("--profile", metavar="DIR", help="py-spy the API and worker per phase")

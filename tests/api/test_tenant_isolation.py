@@ -164,6 +164,15 @@ async def build_world(tenant: Any, mutations: set[str]) -> dict[str, str]:
             {"o": w["Customer"]},
         )
         w["Event"] = data["events"]["edges"][0]["node"]["id"]
+    if "createCreditGrant" in mutations:
+        p = await _one(
+            tenant,
+            "mutation($c: ID!) { createCreditGrant(input: {customerId: $c, amount: 500, "
+            'currency: "usd"}) { creditGrant { id } userErrors { code message } } }',
+            {"c": w["Customer"]},
+            "createCreditGrant",
+        )
+        w["CreditGrant"] = p["creditGrant"]["id"]
     if "createSubscription" in mutations:
         p = await _one(
             tenant,

@@ -139,6 +139,20 @@ export type CreateApiKeyPayload = {
   userErrors: Array<UserError>;
 };
 
+export type CreateCreditGrantInput = {
+  /** Positive, minor units. */
+  amount: Scalars['BigInt']['input'];
+  category?: InputMaybe<CreditGrantCategory>;
+  currency: Scalars['String']['input'];
+  customerId: Scalars['ID']['input'];
+  /** Defaults to now (the customer's clock). */
+  effectiveAt?: InputMaybe<Scalars['DateTime']['input']>;
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  priceIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  priority?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type CreateCustomerBalanceTransactionInput = {
   /** Non-zero; negative credits the customer. */
   amount: Scalars['BigInt']['input'];
@@ -226,6 +240,61 @@ export type CreateWebhookEndpointPayload = {
   webhookEndpoint?: Maybe<WebhookEndpoint>;
 };
 
+export type CreditApplication = {
+  __typename?: 'CreditApplication';
+  /** Minor units taken from the grant by this invoice. */
+  amount: Scalars['BigInt']['output'];
+  creditGrant: CreditGrant;
+};
+
+export type CreditGrant = Node & {
+  __typename?: 'CreditGrant';
+  /** Granted, minor units. */
+  amount: Scalars['BigInt']['output'];
+  /** Not yet applied to an invoice, minor units (also after expiry or voiding, for the record). */
+  availableAmount: Scalars['BigInt']['output'];
+  category: CreditGrantCategory;
+  createdAt: Scalars['DateTime']['output'];
+  currency: Scalars['String']['output'];
+  customer: Customer;
+  effectiveAt: Scalars['DateTime']['output'];
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** credgr_... */
+  id: Scalars['ID']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  /** Prices it may pay for; empty means every METERED price in its currency. */
+  priceIds: Array<Scalars['ID']['output']>;
+  /** 0 to 100; lower is applied first. Default 50. */
+  priority: Scalars['Int']['output'];
+  voidedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+export type CreditGrantCategory =
+  | 'PAID'
+  | 'PROMOTIONAL';
+
+export type CreditGrantConnection = {
+  __typename?: 'CreditGrantConnection';
+  edges: Array<CreditGrantEdge>;
+  pageInfo: PageInfo;
+};
+
+export type CreditGrantEdge = {
+  __typename?: 'CreditGrantEdge';
+  cursor: Scalars['String']['output'];
+  node: CreditGrant;
+};
+
+export type CreditGrantIdInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type CreditGrantPayload = {
+  __typename?: 'CreditGrantPayload';
+  creditGrant?: Maybe<CreditGrant>;
+  userErrors: Array<UserError>;
+};
+
 export type Customer = Node & {
   __typename?: 'Customer';
   /** Stripe's customer balance, minor units of balanceCurrency: negative is credit the customer holds (taken by the next invoices), positive is debt the next invoice adds. */
@@ -235,6 +304,10 @@ export type Customer = Node & {
   /** Newest first. */
   balanceTransactions: CustomerBalanceTransactionConnection;
   createdAt: Scalars['DateTime']['output'];
+  /** Sum of availableAmount over grants in effect now (customer's clock), not expired or voided. */
+  creditBalance: Scalars['BigInt']['output'];
+  /** Newest first. */
+  creditGrants: CreditGrantConnection;
   /** Default payment method, e.g. pm_card_visa; null when none is on file. */
   defaultPaymentMethod?: Maybe<Scalars['String']['output']>;
   description?: Maybe<Scalars['String']['output']>;
@@ -252,6 +325,17 @@ export type Customer = Node & {
 
 
 export type CustomerBalanceTransactionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type CustomerCreditBalanceArgs = {
+  currency: Scalars['String']['input'];
+};
+
+
+export type CustomerCreditGrantsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -372,6 +456,8 @@ export type Invoice = {
   automaticallyFinalizesAt?: Maybe<Scalars['DateTime']['output']>;
   billingReason: BillingReason;
   createdAt: Scalars['DateTime']['output'];
+  /** The credit grants that paid for it at finalization (on an upcoming invoice: those that would apply now). */
+  creditApplications: Array<CreditApplication>;
   currency: Scalars['String']['output'];
   customer: Customer;
   dueDate?: Maybe<Scalars['DateTime']['output']>;
@@ -395,6 +481,8 @@ export type Invoice = {
   /** Sum of line amounts. */
   subtotal: Scalars['BigInt']['output'];
   total: Scalars['BigInt']['output'];
+  /** Credits applied at finalization; 0 before. */
+  totalCreditsApplied: Scalars['BigInt']['output'];
 };
 
 export type InvoiceConnection = {
@@ -576,6 +664,7 @@ export type Mutation = {
   cancelMeterEvent: CancelMeterEventPayload;
   cancelSubscription: SubscriptionPayload;
   createApiKey: CreateApiKeyPayload;
+  createCreditGrant: CreditGrantPayload;
   createCustomer: CustomerPayload;
   createCustomerBalanceTransaction: CustomerBalanceTransactionPayload;
   createMeter: MeterPayload;
@@ -602,6 +691,8 @@ export type Mutation = {
   updateSubscription: SubscriptionPayload;
   updateSubscriptionItem: SubscriptionItemPayload;
   updateWebhookEndpoint: WebhookEndpointPayload;
+  /** Unapplied credit of a voided grant is never applied. */
+  voidCreditGrant: CreditGrantPayload;
   voidInvoice: InvoicePayload;
 };
 
@@ -628,6 +719,11 @@ export type MutationCancelSubscriptionArgs = {
 
 export type MutationCreateApiKeyArgs = {
   input: CreateApiKeyInput;
+};
+
+
+export type MutationCreateCreditGrantArgs = {
+  input: CreateCreditGrantInput;
 };
 
 
@@ -746,6 +842,11 @@ export type MutationUpdateWebhookEndpointArgs = {
 };
 
 
+export type MutationVoidCreditGrantArgs = {
+  input: CreditGrantIdInput;
+};
+
+
 export type MutationVoidInvoiceArgs = {
   input: InvoiceIdInput;
 };
@@ -855,6 +956,7 @@ export type Query = {
   __typename?: 'Query';
   apiKeys: Array<ApiKey>;
   billingSettings: BillingSettings;
+  creditGrant?: Maybe<CreditGrant>;
   customer?: Maybe<Customer>;
   customers: CustomerConnection;
   event?: Maybe<Event>;
@@ -889,6 +991,11 @@ export type Query = {
   /** Newest first. */
   webhookDeliveries: WebhookDeliveryConnection;
   webhookEndpoints: Array<WebhookEndpoint>;
+};
+
+
+export type QueryCreditGrantArgs = {
+  id: Scalars['ID']['input'];
 };
 
 

@@ -88,3 +88,7 @@ def webhook_delivery_id() -> str:
 
 def balance_transaction_id() -> str:
     return new_id("cbtxn")
+
+
+def credit_grant_id() -> str:
+    return new_id("credgr")

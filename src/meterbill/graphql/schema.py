@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
+from meterbill.graphql.credits import CreditsMutation, CreditsQuery
 from meterbill.graphql.idempotency import Idempotency
 from meterbill.graphql.limits import extensions
 from meterbill.graphql.live import LiveSubscription
@@ -28,6 +29,7 @@ QUERY_PARTS: tuple[type, ...] = (
     BillingQuery,
     MoneyQuery,
     WebhooksQuery,
+    CreditsQuery,
 )
 MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
@@ -35,6 +37,7 @@ MUTATION_PARTS: tuple[type, ...] = (
     BillingMutation,
     MoneyMutation,
     WebhooksMutation,
+    CreditsMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -27,6 +28,7 @@ from meterbill.db.models import Invoice, PendingItem, Subscription
 from meterbill.db.stores import Columns, update_rows
 from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
 from meterbill.services.clock import utcnow
+from meterbill.services.credits.apply import apply_credits
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
@@ -76,6 +78,7 @@ async def close_subscriptions(
     for p in await PendingItem.filter(subscription_id__in=ids, invoice_id=None).order_by("id"):
         pending[p.subscription_id].append(p)
     made, lines, sub_rows, deleted = [], [], [], []
+    at_once: dict[str, list[tuple[Any, ...]]] = {}
     for sub, drafts in zip(subs, usage, strict=True):
         period = ended[sub.id]
         if sub.cancel_at_period_end:
@@ -89,14 +92,18 @@ async def close_subscriptions(
         )
         drafts += invoices.pending_drafts(pending.get(sub.id, []))
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
+        rows = invoice_rows.line_rows(invoice.id, drafts)
+        if period[1] + grace() <= now:
+            at_once[invoice.id] = [r[invoice_rows.CONTENT] for r in rows]
         made.append(invoice)
-        lines += invoice_rows.line_rows(invoice.id, drafts)
+        lines += rows
         sub.latest_invoice_id = invoice.id
         sub_rows.append([getattr(sub, c) for c, _ in _CLOSED])
-    # Drafts whose grace has already passed are finalized in this transaction.
-    await lifecycle_invoices.prepare_finalization(
-        [i for i in made if i.period_end + grace() <= now], now
-    )
+    # Drafts whose grace has already passed are finalized in this transaction: credit
+    # grants pay their metered lines, then the customer's balance is applied.
+    finalized = [i for i in made if i.id in at_once]
+    await apply_credits(finalized, at_once, now)
+    await lifecycle_invoices.prepare_finalization(finalized, now)
     await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some

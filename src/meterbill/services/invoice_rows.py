@@ -61,6 +61,7 @@ INVOICE_COLUMNS: Columns = (
     ("total", "bigint"),
     ("amount_due", "bigint"),
     ("amount_paid", "bigint"),
+    ("total_credits_applied", "bigint"),
     ("collection_pending", "bool"),
     ("payment_failed", "bool"),
     ("created_at", "timestamptz"),
@@ -99,6 +100,7 @@ class NewInvoice:
     total: int = 0
     amount_due: int = 0
     amount_paid: int = 0
+    total_credits_applied: int = 0
     collection_pending: bool = False
     payment_failed: bool = False
     finalized_at: datetime | None = None

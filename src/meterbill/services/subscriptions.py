@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing import balance as balance_rule
 from meterbill.billing import invoice as inv
+from meterbill.billing.credits import Application
 from meterbill.billing.errors import DomainError, FieldError, conflict, not_found
 from meterbill.billing.periods import (
     OutOfCalendar,
@@ -30,6 +31,7 @@ from meterbill.db.models import (
 from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans, subscription_changes
 from meterbill.services.clock import as_utc, clock_now, utcnow
+from meterbill.services.credits.apply import preview as credit_preview
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.pages import Page, paginate
 
@@ -384,6 +386,7 @@ class Preview:
     lines: list[inv.LineDraft]
     totals: inv.Totals
     starting_balance: int = 0
+    credits: list[Application] = field(default_factory=list)
 
 
 async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | None:
@@ -409,13 +412,15 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
                 "id"
             )
             drafts += invoices.pending_drafts(pending)
-    order = {"METERED": 0, "LICENSED": 1}
-    drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
-    t = inv.totals(d.amount for d in drafts)
-    # What finalizing it now would take from the customer's balance.
-    due = balance_rule.settle(t.total, sub.balance, sub.currency).amount_due
+        order = {"METERED": 0, "LICENSED": 1}
+        drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
+        t = inv.totals(d.amount for d in drafts)
+        # What finalizing it now would apply: the credits first, then the customer's balance.
+        applied = await credit_preview(sub.customer_id, sub.currency, drafts, t.total, now)
+    taken = sum(a.amount for a in applied)
+    due = balance_rule.settle(t.total - taken, sub.balance, sub.currency).amount_due
     totals = inv.Totals(t.subtotal, t.total, due)
-    return Preview(sub, period[0], period[1], now, drafts, totals, sub.balance)
+    return Preview(sub, period[0], period[1], now, drafts, totals, sub.balance, applied)
 
 
 async def latest_invoices(ids: list[str]) -> list[Invoice]:

@@ -20,6 +20,7 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
+from meterbill.db.models.credits import CreditApplication, CreditGrant
 from meterbill.db.models.events import DomainEvent
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
@@ -34,6 +35,8 @@ from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, Webho
 __all__ = [
     "BillingSettings",
     "CustomerBalanceTransaction",
+    "CreditApplication",
+    "CreditGrant",
     "DomainEvent",
     "IdempotencyKey",
     "Invoice",

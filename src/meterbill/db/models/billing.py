@@ -97,6 +97,8 @@ class Invoice(Model):
     total = money_field(default=0)
     amount_due = money_field(default=0)
     amount_paid = money_field(default=0)
+    # What credit grants paid at finalization (contract extension "credits").
+    total_credits_applied = money_field(default=0, db_default=0)
     # True from finalization until the payment method on file has been tried once.
     collection_pending = fields.BooleanField(default=False)
     payment_failed = fields.BooleanField(default=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tortoise import connections
 
+from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
@@ -22,13 +23,22 @@ class Stores:
     rows: RowStore
     rollups: RollupStore
     webhooks: WebhookStore
+    credits: CreditStore
 
 
 _BY_DIALECT = {
     "postgres": lambda: Stores(
-        rows=PostgresRows(), rollups=PostgresRollups(), webhooks=PostgresWebhooks()
+        rows=PostgresRows(),
+        rollups=PostgresRollups(),
+        webhooks=PostgresWebhooks(),
+        credits=PostgresCredits(),
     ),
-    "sqlite": lambda: Stores(rows=SqliteRows(), rollups=SqliteRollups(), webhooks=SqliteWebhooks()),
+    "sqlite": lambda: Stores(
+        rows=SqliteRows(),
+        rollups=SqliteRollups(),
+        webhooks=SqliteWebhooks(),
+        credits=SqliteCredits(),
+    ),
 }
 _current: Stores | None = None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from meterbill.billing.credits import Application
 from meterbill.billing.invoice import LineDraft
 from meterbill.db import models as m
 from meterbill.graphql import loaders
@@ -25,6 +26,7 @@ from meterbill.graphql.errors import UserError
 from meterbill.graphql.scalars import BigInt
 from meterbill.graphql.types.catalog import Customer, Price, TestClock
 from meterbill.graphql.types.common import Node, PageInfo
+from meterbill.graphql.types.credits import CreditApplication, invoice_credit_applications
 from meterbill.services import invoices, subscriptions
 from meterbill.services.subscriptions import Preview
 
@@ -209,6 +211,7 @@ class Invoice:
     customer_id: strawberry.Private[str]
     subscription_id: strawberry.Private[str | None]
     preview_lines: strawberry.Private[list[LineDraft] | None]
+    preview_credits: strawberry.Private[list[Application] | None]
     status: InvoiceStatus
     billing_reason: BillingReason
     currency: str
@@ -219,6 +222,9 @@ class Invoice:
     amount_due: BigInt
     amount_paid: BigInt
     amount_remaining: BigInt
+    total_credits_applied: BigInt = strawberry.field(
+        description="Credits applied at finalization; 0 before."
+    )
     created_at: datetime
     automatically_finalizes_at: datetime | None = strawberry.field(
         description="When a DRAFT will be finalized by the worker (end of the grace period)."
@@ -254,6 +260,13 @@ class Invoice:
             return [InvoiceLine.draft(d) for d in self.preview_lines]
         return [InvoiceLine.of(r) for r in await _lines_loader(info).load(str(self.id))]
 
+    @strawberry.field(
+        description="The credit grants that paid for it at finalization (on an upcoming "
+        "invoice: those that would apply now)."
+    )
+    async def credit_applications(self, info: Info) -> list[CreditApplication]:
+        return await invoice_credit_applications(info, self.id, self.preview_credits)
+
     @classmethod
     def of(cls, r: m.Invoice) -> Invoice:
         remaining = 0 if r.status in ("VOID", "PAID") else r.amount_due - r.amount_paid
@@ -263,6 +276,7 @@ class Invoice:
             customer_id=r.customer_id,
             subscription_id=r.subscription_id,
             preview_lines=None,
+            preview_credits=None,
             status=InvoiceStatus(r.status),
             billing_reason=BillingReason(r.billing_reason),
             currency=r.currency,
@@ -273,6 +287,7 @@ class Invoice:
             amount_due=BigInt(r.amount_due),
             amount_paid=BigInt(r.amount_paid),
             amount_remaining=BigInt(remaining),
+            total_credits_applied=BigInt(r.total_credits_applied),
             created_at=r.created_at,
             automatically_finalizes_at=r.automatically_finalizes_at,
             finalized_at=r.finalized_at,
@@ -293,6 +308,7 @@ class Invoice:
             customer_id=sub.customer_id,
             subscription_id=sub.id,
             preview_lines=p.lines,
+            preview_credits=p.credits,
             status=InvoiceStatus.DRAFT,
             billing_reason=BillingReason.UPCOMING,
             currency=sub.currency,
@@ -303,6 +319,7 @@ class Invoice:
             amount_due=BigInt(p.totals.amount_due),
             amount_paid=BigInt(0),
             amount_remaining=BigInt(p.totals.amount_due),
+            total_credits_applied=BigInt(sum(a.amount for a in p.credits)),
             created_at=p.created_at,
             automatically_finalizes_at=None,
             finalized_at=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -32,6 +33,9 @@ from meterbill.graphql.types.money import (
 )
 from meterbill.services import balances, prices
 from meterbill.services.pages import cursor_of
+
+if TYPE_CHECKING:
+    from meterbill.graphql.types.credits import CreditGrantConnection
 
 
 def _dec(text: str | None) -> Decimal | None:
@@ -291,6 +295,23 @@ class Customer(Node):
             ],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
         )
+
+    @strawberry.field(description="Newest first.")
+    async def credit_grants(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[CreditGrantConnection, strawberry.lazy("meterbill.graphql.types.credits")]:
+        from meterbill.graphql.types import credits
+
+        return await credits.customer_credit_grants(info, str(self.id), first, after)
+
+    @strawberry.field(
+        description="Sum of availableAmount over grants in effect now (customer's clock), not "
+        "expired or voided."
+    )
+    async def credit_balance(self, info: Info, currency: str) -> BigInt:
+        from meterbill.graphql.types import credits
+
+        return await credits.customer_credit_balance(info, str(self.id), currency)
 
     @classmethod
     def of(cls, r: m.Customer) -> Customer:

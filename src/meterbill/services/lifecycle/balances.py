@@ -89,16 +89,19 @@ async def _lock(customer_ids: Sequence[str]) -> _Ledger:
 
 
 async def settle_invoices(invoices: Sequence[Any], now: datetime) -> None:
-    """At finalization: each invoice (totals set, in the batch's order) takes its customer's
-    balance; sets starting_balance, ending_balance and amount_due and writes the balance
-    transactions (billing/balance.settle). A balance in another currency is left alone."""
+    """At finalization: each invoice (totals set, credits applied, in the batch's order)
+    takes its customer's balance; sets starting_balance, ending_balance and amount_due and
+    writes the balance transactions (billing/balance.settle). A balance in another currency
+    is left alone."""
     if not invoices:
         return
     ledger = await _lock([i.customer_id for i in invoices])
     for i in invoices:
         held, currency = ledger.balance.get(i.customer_id, (0, None))
         start = held if currency in (None, i.currency) else 0
-        s = rule.settle(i.total, start, i.currency)
+        # Credit grants pay first (services/credits/apply.py, Stripe's order): the balance
+        # settles what they left.
+        s = rule.settle(i.total - (i.total_credits_applied or 0), start, i.currency)
         i.starting_balance, i.ending_balance, i.amount_due = start, s.ending_balance, s.amount_due
         for type_, amount in s.transactions:
             ledger.post(i.account_id, i.customer_id, type_, amount, i.currency, i.id, None, now)

@@ -18,7 +18,8 @@ from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
-from meterbill.services.clock import utcnow
+from meterbill.services.clock import clock_now, utcnow
+from meterbill.services.credits import apply as credits
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import balances, outbox
 from meterbill.services.payments import ChargeResult
@@ -51,6 +52,7 @@ _FIELDS = (
     "total",
     "amount_due",
     "amount_paid",
+    "total_credits_applied",
     "created_at",
     "automatically_finalizes_at",
     "finalized_at",
@@ -162,6 +164,7 @@ _FINALIZED: Columns = (
     ("amount_due", "bigint"),
     ("starting_balance", "bigint"),
     ("ending_balance", "bigint"),
+    ("total_credits_applied", "bigint"),
 )
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
@@ -289,4 +292,5 @@ async def move(invoice: Invoice, to: str, action: str, now: datetime | None = No
     invoice.next_payment_attempt = None
     if to == "VOID":
         await balances.give_back(invoice, now or utcnow())
+        await credits.give_back(invoice.id, now or await clock_now(invoice.test_clock_id))
     await save(invoice, [event(_EVENT_OF[to], invoice)])

@@ -1,0 +1,2 @@
+"""Billing credits (contract extension "credits"): grants (grants.py) and their application
+at finalization, on voiding and on the upcoming invoice (apply.py)."""

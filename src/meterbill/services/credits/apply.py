@@ -1,0 +1,117 @@
+"""Credits taken by invoices at finalization, given back when an invoice is voided, and
+shown on the upcoming invoice. The rule is billing/credits.allocate; this module locks and
+writes.
+
+Exactly once: the grants an invoice batch may take from are locked (SELECT ... FOR NO KEY
+UPDATE in id order, db/stores/credits.py) in the finalizing transaction, and read under the
+lock: a second worker finalizing invoices of the same
+customer waits for the first to commit and then sees what is left. On SQLite transactions
+take turns in the one process."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from meterbill.billing import credits
+from meterbill.billing.invoice import LineDraft
+from meterbill.db.models import CreditApplication, CreditGrant
+from meterbill.db.stores import Columns, insert_rows, update_rows
+from meterbill.db.stores import credits as credit_store
+
+# A line as services/invoice_rows keeps it without id and invoice (LINE_COLUMNS[2:]).
+Content = Sequence[Any]
+_TYPE, _USAGE_TYPE, _PRICE_ID, _AMOUNT = 1, 2, 4, 8
+
+_APPLICATIONS: Columns = (
+    ("account_id", "text"),
+    ("invoice_id", "text"),
+    ("grant_id", "text"),
+    ("amount", "bigint"),
+    ("created_at", "timestamptz"),
+)
+_AVAILABLE: Columns = (("id", "text"), ("available_amount", "bigint"))
+
+
+def charge_of(content: Content) -> credits.Charge:
+    metered = content[_TYPE] == "SUBSCRIPTION" and content[_USAGE_TYPE] == "METERED"
+    return credits.Charge(content[_PRICE_ID], metered, int(content[_AMOUNT]))
+
+
+def charge_of_draft(d: LineDraft) -> credits.Charge:
+    metered = d.type == "SUBSCRIPTION" and d.usage_type == "METERED"
+    return credits.Charge(d.price_id, metered, d.amount)
+
+
+async def apply_credits(
+    invoices: Sequence[Any], lines: Mapping[str, Sequence[Content]], now: datetime
+) -> None:
+    """Let the grants in effect at `now` pay for the metered lines of `invoices` (being
+    finalized, totals set, in the caller's transaction): each invoice's
+    total_credits_applied is set and its amount_due lowered by it; the grants' available
+    amounts and the applications are written. Nothing is read when no invoice has a
+    metered amount to pay."""
+    bills = [
+        credits.Bill(i.id, i.customer_id, i.currency, i.total, [charge_of(c) for c in lines[i.id]])
+        for i in invoices
+    ]
+    bills = [b for b in bills if credits.payable(b) > 0]
+    if not bills:
+        return
+    rows = await credit_store.lock_usable(sorted({b.customer_id for b in bills}), now)
+    applications = credits.allocate(rows, bills, now)
+    if not applications:
+        return
+    taken: dict[str, int] = defaultdict(int)
+    for a in applications:
+        taken[a.grant_id] += a.amount
+    await update_rows(
+        "credit_grants",
+        _AVAILABLE,
+        [(r.id, r.available - taken[r.id]) for r in rows if r.id in taken],
+    )
+    account = {i.id: i.account_id for i in invoices}
+    await insert_rows(
+        "credit_applications",
+        _APPLICATIONS,
+        [(account[a.invoice_id], a.invoice_id, a.grant_id, a.amount, now) for a in applications],
+    )
+    applied: dict[str, int] = defaultdict(int)
+    for a in applications:
+        applied[a.invoice_id] += a.amount
+    for i in invoices:
+        if applied.get(i.id):
+            i.total_credits_applied = applied[i.id]
+            i.amount_due -= applied[i.id]
+
+
+async def give_back(invoice_id: str, at: datetime) -> None:
+    """Return what a voided invoice took to its grants (in the void's transaction): each
+    application once."""
+    apps = await CreditApplication.filter(invoice_id=invoice_id, returned_at__isnull=True)
+    if not apps:
+        return
+    back: dict[str, int] = defaultdict(int)
+    for a in apps:
+        back[a.grant_id] += a.amount
+    grants = await CreditGrant.filter(id__in=sorted(back)).order_by("id").select_for_update()
+    await update_rows(
+        "credit_grants", _AVAILABLE, [(g.id, g.available_amount + back[g.id]) for g in grants]
+    )
+    await CreditApplication.filter(id__in=[a.id for a in apps]).update(returned_at=at)
+
+
+async def preview(
+    customer_id: str, currency: str, drafts: Sequence[LineDraft], total: int, at: datetime
+) -> list[credits.Application]:
+    """What the grants in effect at `at` would pay on an upcoming invoice (nothing locked,
+    nothing written)."""
+    bill = credits.Bill(
+        "upcoming", customer_id, currency, total, [charge_of_draft(d) for d in drafts]
+    )
+    if credits.payable(bill) <= 0:
+        return []
+    rows = await credit_store.usable([customer_id], at)
+    return credits.allocate([credit_store.grant_of_model(r) for r in rows], [bill], at)
