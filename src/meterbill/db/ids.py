@@ -84,3 +84,7 @@ def webhook_endpoint_id() -> str:
 
 def webhook_delivery_id() -> str:
     return new_id("whd")
+
+
+def billing_alert_id() -> str:
+    return new_id("alrt")

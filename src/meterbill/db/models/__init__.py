@@ -1,5 +1,6 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
+from meterbill.db.models.alerts import BillingAlert, BillingAlertTrigger
 from meterbill.db.models.billing import (
     Invoice,
     InvoiceLine,
@@ -26,10 +27,13 @@ from meterbill.db.models.usage import (
     MeterEventPending,
     UsageRollup,
     UsageRollupHourly,
+    UsageUniqueValue,
 )
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
+    "BillingAlert",
+    "BillingAlertTrigger",
     "DomainEvent",
     "IdempotencyKey",
     "Invoice",
@@ -42,6 +46,7 @@ __all__ = [
     "MeterEventPending",
     "UsageRollup",
     "UsageRollupHourly",
+    "UsageUniqueValue",
     "WorkerHeartbeat",
     "Account",
     "ApiKey",

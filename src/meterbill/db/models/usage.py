@@ -38,6 +38,9 @@ class MeterEvent(Model):
     status = fields.CharField(max_length=10, default="ACCEPTED")
     created_at = fields.DatetimeField(auto_now_add=True)
     canceled_at = fields.DatetimeField(null=True)
+    # UNIQUE_COUNT meters: the value payload key's text (billing.aggregation.dimension_text);
+    # NULL for the other formulas.
+    unique_value = fields.CharField(max_length=200, null=True)
 
     class Meta:
         table = "meter_events"
@@ -87,6 +90,7 @@ class UsageRollup(Model):
     last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
+    max_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
 
     class Meta:
         table = "usage_rollups"
@@ -117,7 +121,39 @@ class UsageRollupHourly(Model):
     last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
+    max_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
 
     class Meta:
         table = "usage_rollups_hourly"
         unique_together = (("meter", "customer", "bucket", "dimensions_key"),)
+
+
+# UNIQUE_COUNT: one row per (meter, customer, grain, bucket, value, dimension set) seen, where
+# the grain is "day" or "month" (UTC) and bucket its start; `events` counts the folded
+# ACCEPTED events behind it (a cancel takes one away; the row goes at 0). A month's count
+# is the number of its rows (an index range), not a scan of its raw events; why both grains:
+# ARCHITECTURE.md "Distinct values". Kept by the aggregation workers with the rollups.
+class UsageUniqueValue(Model):
+    id = fields.BigIntField(primary_key=True)
+    account_id: str
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
+    meter_id: str
+    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
+        "models.Meter", related_name=False, on_delete=fields.CASCADE
+    )
+    customer_id: str
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, on_delete=fields.CASCADE
+    )
+    grain = fields.CharField(max_length=5)
+    bucket = fields.DatetimeField()
+    value = fields.CharField(max_length=200)
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    events = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "usage_unique_values"
+        # Key order: a bucket's values in order, so distinct values are an index range.
+        unique_together = (("meter", "customer", "grain", "bucket", "value", "dimensions_key"),)

@@ -12,6 +12,7 @@ from tortoise import connections
 
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
+from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
 from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
@@ -22,13 +23,22 @@ class Stores:
     rows: RowStore
     rollups: RollupStore
     webhooks: WebhookStore
+    uniques: UniqueStore
 
 
 _BY_DIALECT = {
     "postgres": lambda: Stores(
-        rows=PostgresRows(), rollups=PostgresRollups(), webhooks=PostgresWebhooks()
+        rows=PostgresRows(),
+        rollups=PostgresRollups(),
+        webhooks=PostgresWebhooks(),
+        uniques=PostgresUniques(),
     ),
-    "sqlite": lambda: Stores(rows=SqliteRows(), rollups=SqliteRollups(), webhooks=SqliteWebhooks()),
+    "sqlite": lambda: Stores(
+        rows=SqliteRows(),
+        rollups=SqliteRollups(),
+        webhooks=SqliteWebhooks(),
+        uniques=SqliteUniques(),
+    ),
 }
 _current: Stores | None = None
 

@@ -21,6 +21,7 @@ from meterbill.billing.aggregation import (
     dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
+    is_distinct,
     measures_for,
     merge,
     minute_bucket,
@@ -29,6 +30,7 @@ from meterbill.billing.aggregation import (
     window_count,
 )
 from meterbill.billing.errors import BadUserInput
+from meterbill.db import stores
 from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageRollupHourly
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
@@ -76,6 +78,11 @@ async def summaries(
         return []
     flt = _check_keys(meter, filter, group_by)
     conn = connections.get("default")
+    if is_distinct(meter.aggregation):
+        key = (account_id, meter.id, customer_id)
+        return await stores.current().uniques.summary(
+            conn, key, as_utc(start), as_utc(end), window, flt, group_by
+        )
     if is_postgres(conn):
         buckets = await _window_rollups_pg(
             conn, account_id, meter, customer_id, start, end, window, flt
@@ -210,6 +217,10 @@ async def meter_period_usage(
     start, end = as_utc(start), as_utc(end)
     if start >= end:
         return Decimal(0)
+    if is_distinct(meter.aggregation):
+        key = (account_id, meter_id, customer_id)
+        conn = connections.get("default")
+        return Decimal(await stores.current().uniques.count(conn, key, start, end))
     lo, hi = _ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
     if lo < hi:
