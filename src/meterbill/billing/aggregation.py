@@ -173,6 +173,10 @@ def minute_bucket(ts: datetime) -> datetime:
     return _utc(ts).replace(second=0, microsecond=0)
 
 
+def hour_bucket(ts: datetime) -> datetime:
+    return minute_bucket(ts).replace(minute=0)
+
+
 # ---------------------------------------------------------------- dimension sets
 #
 # Key format: "" for no dimensions, else "|k1=v1|k2=v2|" sorted by encoded key. Keys and values

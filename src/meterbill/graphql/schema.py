@@ -9,6 +9,7 @@ from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from meterbill.graphql.alerts import AlertsMutation, AlertsQuery
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
@@ -21,12 +22,19 @@ from meterbill.graphql.types import catalog as catalog_types
 from meterbill.graphql.usage import UsageMutation, UsageQuery
 from meterbill.graphql.webhooks import WebhooksMutation, WebhooksQuery
 
-QUERY_PARTS: tuple[type, ...] = (CatalogQuery, UsageQuery, BillingQuery, WebhooksQuery)
+QUERY_PARTS: tuple[type, ...] = (
+    CatalogQuery,
+    UsageQuery,
+    BillingQuery,
+    WebhooksQuery,
+    AlertsQuery,
+)
 MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
     UsageMutation,
     BillingMutation,
     WebhooksMutation,
+    AlertsMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]

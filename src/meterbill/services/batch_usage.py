@@ -19,6 +19,7 @@ from meterbill.billing.aggregation import (
     Measure,
     Rollup,
     fold,
+    hour_bucket,
     is_distinct,
     measures_for,
     merge,
@@ -29,7 +30,6 @@ from meterbill.db.rollup_sql import merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.billing_usage import MeterRef, metered_quantity, plain_quantity
 from meterbill.services.clock import as_utc
-from meterbill.services.usage.aggregate import hour_bucket
 
 
 class UsageRequest(NamedTuple):

@@ -59,9 +59,9 @@ class Migration(migrations.Migration):
                 ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('period_start', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('value', fields.CharField(max_length=64)),
-                ('triggered_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'billing_alert_triggers', 'app': 'models', 'unique_together': (('alert', 'customer', 'period_start'),), 'indexes': [Index(fields=['alert_id', 'triggered_at'])], 'pk_attr': 'id'},
+            options={'table': 'billing_alert_triggers', 'app': 'models', 'unique_together': (('alert', 'customer', 'period_start'),), 'indexes': [Index(fields=['alert_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -58,9 +58,10 @@ class BillingAlertTrigger(Model):
     )
     period_start = fields.DatetimeField()
     value = decimal_text_field()
-    triggered_at = fields.DatetimeField()
+    # When it triggered (the API's triggeredAt); named for services/pages.paginate.
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "billing_alert_triggers"
         unique_together = (("alert", "customer", "period_start"),)
-        indexes = (("alert_id", "triggered_at"),)
+        indexes = (("alert_id", "created_at"),)

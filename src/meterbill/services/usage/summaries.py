@@ -21,6 +21,7 @@ from meterbill.billing.aggregation import (
     dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
+    hour_bucket,
     is_distinct,
     measures_for,
     merge,
@@ -35,7 +36,6 @@ from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageR
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
-from meterbill.services.usage.aggregate import hour_bucket
 
 _ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
 
