@@ -118,9 +118,7 @@ async def test_unique_count_is_exact_over_every_grain(db):
         grouped = await summary(account, meter, cus, a, b, group_by=["region"])
         # Grouped, only the groups seen in the range have rows.
         assert grouped == [
-            (a, Decimal(expect(a, b, r)), {"region": r})
-            for r in ("eu", "us")
-            if expect(a, b, r)
+            (a, Decimal(expect(a, b, r)), {"region": r}) for r in ("eu", "us") if expect(a, b, r)
         ]
         assert await usage.period_usage(account, meter, cus, a, b) == expect(a, b)
     # Microsecond period ends (billing periods need not start on a minute).
