@@ -691,6 +691,13 @@ FROM meter_events CROSS JOIN LATERAL (VALUES
 WHERE meter_id = $1 AND status = 'ACCEPTED' AND unique_value IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
+# ... and the number of distinct values of each day and month (per dimension set).
+COUNTS_SQL = """
+INSERT INTO usage_unique_counts (account_id, meter_id, customer_id, grain, bucket,
+                                 dimensions_key, distinct_values)
+SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*)
+FROM usage_unique_values WHERE meter_id = $1 GROUP BY 1, 2, 3, 4, 5, 6
+"""
 
 
 async def load_summary_data(
@@ -754,6 +761,7 @@ async def load_summary_data(
         await conn.execute(HOURLY_SQL, meter)
         if unique is not None:
             await conn.execute(UNIQUES_SQL, meter)
+            await conn.execute(COUNTS_SQL, meter)
             await conn.execute("ANALYZE usage_unique_values")
         await conn.execute("ANALYZE meter_events")
         await conn.execute("ANALYZE usage_rollups")
@@ -1602,9 +1610,12 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 notes["unique_count_summary_p50_ms"] = (
                     "meterEventSummaries (no window) of a UNIQUE_COUNT meter over one UTC "
                     "calendar month, one customer with all summary_events events and 100,000 "
-                    "distinct values; events COPY'd as aggregated with their first-seen day and "
-                    "month rows by INSERT ... SELECT as the worker's claim adds them; the harness "
-                    "checks the API's count equals count(DISTINCT) of the raw events"
+                    "distinct values (a meter without dimension keys: the month's count row); "
+                    "events COPY'd as aggregated with their first-seen day and month rows and "
+                    "counts by INSERT ... SELECT as the worker's claim adds them; the harness "
+                    "checks the API's count equals count(DISTINCT) of the raw events; "
+                    "unique_count_day_windows_p50_ms: DAY windows of the same month (30 day "
+                    "count rows)"
                 )
 
             hooks = only is not None and "webhooks" in only

@@ -241,6 +241,24 @@ UNIQUE_UPSERT_TAIL = (
 )
 
 
+COUNT_TABLE = "usage_unique_counts"
+_COUNT_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "grain",
+    "bucket",
+    "dimensions_key",
+    "distinct_values",
+)
+_COUNT_KEY = "meter_id, customer_id, grain, bucket, dimensions_key"
+COUNT_UPSERT_HEAD = f"INSERT INTO {COUNT_TABLE} ({', '.join(_COUNT_COLUMNS)})"
+COUNT_UPSERT_TAIL = (
+    f"ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET "
+    f"distinct_values = {COUNT_TABLE}.distinct_values + excluded.distinct_values"
+)
+
+
 class UniqueKey(NamedTuple):
     account_id: str
     meter_id: str
@@ -251,10 +269,35 @@ class UniqueKey(NamedTuple):
     dimensions_key: str
 
 
+_UNIQUE_WHERE = (
+    "meter_id = {0} AND customer_id = {1} AND grain = {2} AND bucket = {3} AND value = {4} "
+    "AND dimensions_key = {5}"
+)
+
+
+def _unique_where(conn: Any) -> str:
+    pg = is_postgres(conn)
+    return _UNIQUE_WHERE.format(*(f"${n}" if pg else "?" for n in range(1, 7)))
+
+
+def _where_params(k: UniqueKey) -> list[Any]:
+    return [k.meter_id, k.customer_id, k.grain, k.bucket, k.value, k.dimensions_key]
+
+
 async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
-    """Add event counts to first-seen rows (SQLite's worker; PostgreSQL's claim does it in
-    its own statement), in key order."""
+    """Add event counts to first-seen rows, and the values new to their day or month to the
+    counts (SQLite's single writer, which looks up each key first; PostgreSQL's claim does
+    both in its own statement), in key order."""
     ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+    fresh: dict[tuple[Any, ...], int] = {}
+    where = _unique_where(conn)
+    for k, _ in ordered:
+        found = await conn.execute_query_dict(
+            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
+        )
+        if not found:
+            group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
+            fresh[group] = fresh.get(group, 0) + 1
     for lo in range(0, len(ordered), 500):
         part = ordered[lo : lo + 500]
         params: list[Any] = []
@@ -265,25 +308,40 @@ async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
             f"{UNIQUE_UPSERT_TAIL}"
         )
         await conn.execute_query(sql, params)
+    if fresh:
+        counts = sorted(fresh.items(), key=lambda kv: kv[0][1:])
+        params = [v for group, n in counts for v in (*group, n)]
+        sql = (
+            f"{COUNT_UPSERT_HEAD} VALUES {_values(conn, len(counts), len(_COUNT_COLUMNS))} "
+            f"{COUNT_UPSERT_TAIL}"
+        )
+        await conn.execute_query(sql, params)
 
 
 async def take_back_unique(conn: Any, keys: Sequence[UniqueKey]) -> None:
     """One folded event of each key was canceled: its rows count one event less, and a row
-    left with none goes (the value no longer counts there)."""
+    left with none goes (the value no longer counts there), taking one from its count."""
     pg = is_postgres(conn)
-    marks = [f"${n}" if pg else "?" for n in range(1, 7)]
-    where = (
+    where = _unique_where(conn)
+    marks = [f"${n}" if pg else "?" for n in range(1, 6)]
+    count_where = (
         f"meter_id = {marks[0]} AND customer_id = {marks[1]} AND grain = {marks[2]} AND "
-        f"bucket = {marks[3]} AND value = {marks[4]} AND dimensions_key = {marks[5]}"
+        f"bucket = {marks[3]} AND dimensions_key = {marks[4]}"
     )
     for k in keys:
-        params = [k.meter_id, k.customer_id, k.grain, k.bucket, k.value, k.dimensions_key]
+        params = _where_params(k)
         await conn.execute_query(
             f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params
         )
-        await conn.execute_query(
-            f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0", params
+        gone = await conn.execute_query_dict(
+            f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
         )
+        if gone:
+            await conn.execute_query(
+                f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 "
+                f"WHERE {count_where}",
+                [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
+            )
 
 
 # What the SQLite worker reads of each pending event (it folds in Python).
@@ -326,7 +384,15 @@ _CLAIM_PG = (
     "('month', date_trunc('month', ev.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
     ") AS gb(g, b) WHERE unique_value IS NOT NULL "
     "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 2, 3, 4, 5, 6, 7 "
-    f"{UNIQUE_UPSERT_TAIL}) "
+    f"{UNIQUE_UPSERT_TAIL} "
+    # xmax is 0 on a row version this statement inserted (not one it updated): a value
+    # new to its day or month.
+    "RETURNING account_id, meter_id, customer_id, grain, bucket, dimensions_key, "
+    "(xmax = 0) AS fresh), "
+    f"counted AS ({COUNT_UPSERT_HEAD} "
+    "SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
+    "FROM uniq WHERE fresh GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 "
+    f"{COUNT_UPSERT_TAIL}) "
     "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
     "LEFT JOIN folded f ON true"
 )

@@ -7,7 +7,8 @@ from tortoise.indexes import Index
 
 # Issue 16: MAX (a max_value column on both rollup tables), UNIQUE_COUNT (each event's value
 # text, and the first-seen day and month rows of usage_unique_values), usage alerts and their
-# triggers. New tables and nullable columns: existing rows need no backfill (a MAX or
+# triggers, and per (day or month, dimension set) the number of distinct values
+# (usage_unique_counts). New tables and nullable columns: existing rows need no backfill (a MAX or
 # UNIQUE_COUNT meter is new, so it has no older events).
 
 class _WidenOnPostgres(ops.AlterField):
@@ -78,6 +79,21 @@ class Migration(migrations.Migration):
                 ('events', fields.BigIntField(default=0)),
             ],
             options={'table': 'usage_unique_values', 'app': 'models', 'unique_together': (('meter', 'customer', 'grain', 'bucket', 'value', 'dimensions_key'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='UsageUniqueCount',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('account', fields.ForeignKeyField('models.Account', source_field='account_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('meter', fields.ForeignKeyField('models.Meter', source_field='meter_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('grain', fields.CharField(max_length=5)),
+                ('bucket', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('dimensions_key', fields.CharField(default='', max_length=2000)),
+                ('distinct_values', fields.BigIntField(default=0)),
+            ],
+            options={'table': 'usage_unique_counts', 'app': 'models', 'unique_together': (('meter', 'customer', 'grain', 'bucket', 'dimensions_key'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.AddField(

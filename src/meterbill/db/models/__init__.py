@@ -27,6 +27,7 @@ from meterbill.db.models.usage import (
     MeterEventPending,
     UsageRollup,
     UsageRollupHourly,
+    UsageUniqueCount,
     UsageUniqueValue,
 )
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
@@ -46,6 +47,7 @@ __all__ = [
     "MeterEventPending",
     "UsageRollup",
     "UsageRollupHourly",
+    "UsageUniqueCount",
     "UsageUniqueValue",
     "WorkerHeartbeat",
     "Account",

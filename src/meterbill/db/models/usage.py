@@ -157,3 +157,31 @@ class UsageUniqueValue(Model):
         table = "usage_unique_values"
         # Key order: a bucket's values in order, so distinct values are an index range.
         unique_together = (("meter", "customer", "grain", "bucket", "value", "dimensions_key"),)
+
+
+# How many rows of usage_unique_values each (meter, customer, grain, bucket, dimension set)
+# has: the distinct values of that day or month, kept by the transactions that add or delete
+# those rows. A meter without dimension keys has one set (""), so its month's or day's count
+# is this one row, whatever the number of values (db/stores/uniques.py).
+class UsageUniqueCount(Model):
+    id = fields.BigIntField(primary_key=True)
+    account_id: str
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
+    meter_id: str
+    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
+        "models.Meter", related_name=False, on_delete=fields.CASCADE
+    )
+    customer_id: str
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, on_delete=fields.CASCADE
+    )
+    grain = fields.CharField(max_length=5)
+    bucket = fields.DatetimeField()
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    distinct_values = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "usage_unique_counts"
+        unique_together = (("meter", "customer", "grain", "bucket", "dimensions_key"),)

@@ -18,13 +18,13 @@ from meterbill.billing.aggregation import (
     dimension_filter_patterns,
     distinct_rows,
     distinct_spans,
+    next_month,
     summarize_distinct,
 )
-from meterbill.db.usage_sql import UNIQUE_TABLE, is_postgres
+from meterbill.db.usage_sql import COUNT_TABLE, UNIQUE_TABLE, is_postgres
 
 
 class UniqueStore(ABC):
-    @abstractmethod
     async def summary(
         self,
         conn: Any,
@@ -34,19 +34,74 @@ class UniqueStore(ABC):
         window: str | None,
         filter: Mapping[str, object],
         group_by: Sequence[str],
+        one_set: bool = False,
     ) -> list[SummaryRow]:
         """meterEventSummaries rows of a UNIQUE_COUNT meter; key: (account, meter,
-        customer)."""
+        customer). `one_set`: the meter has no dimension keys (every event's set is ""), so
+        a window that is exactly one stored day or month is its count row."""
+        if one_set and not filter and not group_by:
+            buckets = _whole_buckets(start, end, window)
+            if buckets is not None:
+                counts = await _counts(conn, key, *buckets)
+                return distinct_rows(counts, start, end, window)
+        return await self.values_summary(conn, key, start, end, window, filter, group_by)
+
+    @abstractmethod
+    async def values_summary(
+        self,
+        conn: Any,
+        key: tuple[str, str, str],
+        start: datetime,
+        end: datetime,
+        window: str | None,
+        filter: Mapping[str, object],
+        group_by: Sequence[str],
+    ) -> list[SummaryRow]:
+        """summary() from the values themselves (any range, filter, groups)."""
 
     async def count(
-        self, conn: Any, key: tuple[str, str, str], start: datetime, end: datetime
+        self,
+        conn: Any,
+        key: tuple[str, str, str],
+        start: datetime,
+        end: datetime,
+        one_set: bool = False,
     ) -> int:
         """The number of distinct values in [start, end) (any instants, to the
         microsecond)."""
         if start >= end:
             return 0
-        rows = await self.summary(conn, key, start, end, None, {}, [])
+        rows = await self.summary(conn, key, start, end, None, {}, [], one_set)
         return int(rows[0].value)
+
+
+def _whole_buckets(
+    start: datetime, end: datetime, window: str | None
+) -> tuple[str, datetime, datetime] | None:
+    """(grain, a, b) when every window of [start, end) is exactly one stored bucket of that
+    grain (DAY windows; or no window over exactly one UTC month or day), else None."""
+    spans = distinct_spans(start, end, window)
+    if len(spans) != 1 or spans[0][0] == "event":
+        return None
+    grain, a, b = spans[0]
+    if window == "DAY":
+        return grain, a, b
+    whole = next_month(a) if grain == "month" else a + timedelta(days=1)
+    return (grain, a, b) if b == whole else None
+
+
+async def _counts(
+    conn: Any, key: tuple[str, str, str], grain: str, a: datetime, b: datetime
+) -> dict[datetime, int]:
+    pg = is_postgres(conn)
+    marks = [f"${n}" if pg else "?" for n in range(1, 6)]
+    sql = (
+        f"SELECT bucket, distinct_values FROM {COUNT_TABLE} WHERE meter_id = {marks[0]} "
+        f"AND customer_id = {marks[1]} AND grain = {marks[2]} AND bucket >= {marks[3]} "
+        f"AND bucket < {marks[4]} AND dimensions_key = ''"
+    )
+    rows = await conn.execute_query_dict(sql, [key[1], key[2], grain, a, b])
+    return {_ts(r["bucket"]): int(r["distinct_values"]) for r in rows}
 
 
 def _parts(
@@ -94,7 +149,7 @@ _STEPS = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
 
 
 class PostgresUniques(UniqueStore):
-    async def summary(
+    async def values_summary(
         self,
         conn: Any,
         key: tuple[str, str, str],
@@ -128,7 +183,7 @@ def _ts(v: Any) -> datetime:
 
 
 class SqliteUniques(UniqueStore):
-    async def summary(
+    async def values_summary(
         self,
         conn: Any,
         key: tuple[str, str, str],

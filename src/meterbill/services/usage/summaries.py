@@ -81,7 +81,7 @@ async def summaries(
     if is_distinct(meter.aggregation):
         key = (account_id, meter.id, customer_id)
         return await stores.current().uniques.summary(
-            conn, key, as_utc(start), as_utc(end), window, flt, group_by
+            conn, key, as_utc(start), as_utc(end), window, flt, group_by, not meter.dimension_keys
         )
     if is_postgres(conn):
         buckets = await _window_rollups_pg(
@@ -220,7 +220,10 @@ async def meter_period_usage(
     if is_distinct(meter.aggregation):
         key = (account_id, meter_id, customer_id)
         conn = connections.get("default")
-        return Decimal(await stores.current().uniques.count(conn, key, start, end))
+        # Only a Meter knows its dimension keys (billing's plain rows do not): with none,
+        # a whole UTC month or day is one count row.
+        one_set = getattr(meter, "dimension_keys", None) == []
+        return Decimal(await stores.current().uniques.count(conn, key, start, end, one_set))
     lo, hi = _ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
     if lo < hi:
