@@ -135,18 +135,11 @@ class UsageRollupHourly(Model):
 # ARCHITECTURE.md "Distinct values". Kept by the aggregation workers with the rollups.
 class UsageUniqueValue(Model):
     id = fields.BigIntField(primary_key=True)
-    account_id: str
-    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "models.Account", related_name=False, on_delete=fields.CASCADE
-    )
-    meter_id: str
-    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
-        "models.Meter", related_name=False, on_delete=fields.CASCADE
-    )
-    customer_id: str
-    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name=False, on_delete=fields.CASCADE
-    )
+    # Plain ids, no foreign keys: the fold writes up to two rows per value and batch, and
+    # each key's check would cost about as much as the row (as for meter_events_pending).
+    account_id = fields.CharField(max_length=40)
+    meter_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
     grain = fields.CharField(max_length=5)
     bucket = fields.DatetimeField()
     value = fields.CharField(max_length=200)
@@ -156,7 +149,9 @@ class UsageUniqueValue(Model):
     class Meta:
         table = "usage_unique_values"
         # Key order: a bucket's values in order, so distinct values are an index range.
-        unique_together = (("meter", "customer", "grain", "bucket", "value", "dimensions_key"),)
+        unique_together = (
+            ("meter_id", "customer_id", "grain", "bucket", "value", "dimensions_key"),
+        )
 
 
 # How many rows of usage_unique_values each (meter, customer, grain, bucket, dimension set)
@@ -165,18 +160,11 @@ class UsageUniqueValue(Model):
 # is this one row, whatever the number of values (db/stores/uniques.py).
 class UsageUniqueCount(Model):
     id = fields.BigIntField(primary_key=True)
-    account_id: str
-    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "models.Account", related_name=False, on_delete=fields.CASCADE
-    )
-    meter_id: str
-    meter: fields.ForeignKeyRelation[Meter] = fields.ForeignKeyField(
-        "models.Meter", related_name=False, on_delete=fields.CASCADE
-    )
-    customer_id: str
-    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name=False, on_delete=fields.CASCADE
-    )
+    # Plain ids, no foreign keys: the fold writes up to two rows per value and batch, and
+    # each key's check would cost about as much as the row (as for meter_events_pending).
+    account_id = fields.CharField(max_length=40)
+    meter_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
     grain = fields.CharField(max_length=5)
     bucket = fields.DatetimeField()
     dimensions_key = fields.CharField(max_length=2000, default="")
@@ -184,4 +172,4 @@ class UsageUniqueCount(Model):
 
     class Meta:
         table = "usage_unique_counts"
-        unique_together = (("meter", "customer", "grain", "bucket", "dimensions_key"),)
+        unique_together = (("meter_id", "customer_id", "grain", "bucket", "dimensions_key"),)
