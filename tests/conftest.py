@@ -41,6 +41,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             # PostgreSQL deployments encrypt webhook secrets with MB_SECRET_KEY (SQLite
             # makes a key file beside its database).
             secret_key="tests-secret-key",
+            # Every test's requests come from 127.0.0.1 and share this Redis for the whole
+            # session: one address's failed-authentication budget would leak between
+            # tests. tests/api/test_auth_failures.py sets its own.
+            auth_failure_rps=0,
         )
         asyncio.run(run_migrations(settings))
         yield settings
@@ -48,7 +52,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         svc.drop_pg_database(pg, name)
     else:
         path = tmp_path_factory.mktemp("db") / "meterbill.db"
-        settings = Settings(database_url=f"sqlite://{path}", redis_url=None)
+        settings = Settings(database_url=f"sqlite://{path}", redis_url=None, auth_failure_rps=0)
         asyncio.run(run_migrations(settings))
         yield settings
 

@@ -100,7 +100,7 @@ def ws_url(server: Meterbill) -> str:
 
 @asynccontextmanager
 async def live_usage(
-    server: Meterbill, secret: str, meter_id: str, customer_id: str
+    server: Meterbill, secret: str, meter_id: str, customer_id: str, document: str = LIVE_USAGE
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
     """The usage subscription's messages (their `usage` objects), as gql receives them."""
     transport = WebsocketsTransport(
@@ -109,7 +109,7 @@ async def live_usage(
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
     async with Client(transport=transport) as session:
-        request = GraphQLRequest(LIVE_USAGE, variable_values={"m": meter_id, "c": customer_id})
+        request = GraphQLRequest(document, variable_values={"m": meter_id, "c": customer_id})
 
         async def messages() -> AsyncIterator[dict[str, Any]]:
             async for result in session.subscribe(request):

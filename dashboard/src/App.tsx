@@ -5,6 +5,7 @@ import { CustomersPage } from "./pages/Customers";
 import { InvoicePage } from "./pages/Invoice";
 import { InvoicesPage } from "./pages/Invoices";
 import { SignInPage } from "./pages/SignIn";
+import { DeliveriesPage, WebhooksPage } from "./pages/Webhooks";
 import { href, useRoute } from "./router";
 
 export function App() {
@@ -16,8 +17,10 @@ export function App() {
   if (section === "invoices" && id) page = <InvoicePage id={id} />;
   else if (section === "invoices") page = <InvoicesPage status={route.params.get("status")} />;
   else if (section === "customers" && id) page = <CustomerPage id={id} />;
+  else if (section === "webhooks" && id) page = <DeliveriesPage endpointId={id} status={route.params.get("status")} />;
+  else if (section === "webhooks") page = <WebhooksPage />;
   else page = <CustomersPage search={route.params.get("search") ?? ""} />;
-  const current = section === "invoices" ? "invoices" : "customers";
+  const current = section === "invoices" || section === "webhooks" ? section : "customers";
   return (
     <>
       <a className="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>
@@ -31,6 +34,9 @@ export function App() {
           </a>
           <a href={href("invoices")} aria-current={current === "invoices" ? "page" : undefined}>
             Invoices
+          </a>
+          <a href={href("webhooks")} aria-current={current === "webhooks" ? "page" : undefined}>
+            Webhooks
           </a>
         </nav>
         <button

@@ -25,3 +25,8 @@ export function formatMoney(minor: number | string | null | undefined, currency:
 export function formatDate(iso: string | null | undefined): string {
   return iso ? iso.slice(0, 10) : "—";
 }
+
+// "2026-01-31 23:59:30 UTC": deliveries are minutes apart, a date alone would hide that.
+export function formatDateTime(iso: string | null | undefined): string {
+  return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : "—";
+}

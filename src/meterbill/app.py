@@ -26,11 +26,12 @@ from meterbill.graphql.http import graphql_app
 from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
-from meterbill.http.observability import Observe, protected_metrics
 from meterbill.http.openapi import openapi_endpoint
-from meterbill.http.static import static_mount
 from meterbill.services import billing_clock, key_revocations, payments, queue, webhooks
 from meterbill.services.live import hub
+from meterbill.services.queue import QUEUE
+from meterbill.web.observability import Observe, protected_metrics
+from meterbill.web.static import static_mount
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
 
 log = logging.getLogger("meterbill.app")
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else:
             pool = await create_pool(
                 RedisSettings.from_dsn(settings.redis_url or ""),
-                default_queue_name="meterbill:queue",
+                default_queue_name=QUEUE,
             )
         app.state.pool = pool
         queue.set_pool(pool)

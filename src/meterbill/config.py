@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     db_pool_min: int = Field(1, ge=1)
     db_pool_max: int = Field(10, ge=1)
+    # MB_DATABASE_URL is a PgBouncer in transaction pooling mode: keep no prepared
+    # statements across transactions.
+    db_pgbouncer: bool = False
     max_body_bytes: int = Field(1 << 20, ge=1024)
     # Seconds a client may take to send a POST /graphql body: a slow sender holds a
     # connection no longer than this (408).
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1)
     usage_rate_limit_rps: float = Field(1000, ge=0)
     usage_rate_limit_burst: int = Field(2000, ge=1)
+    # Failed authentications per client address (per second, bucket size); beyond them a
+    # request with an unknown key is refused (429) before any key lookup. 0 rps = no limit.
+    auth_failure_rps: float = Field(1, ge=0)
+    auth_failure_burst: int = Field(30, ge=1)
     # Webhooks (contract extension "events"). secret_key encrypts the endpoints' signing
     # secrets at rest; unset, a key file beside the SQLite database is made on first use
     # (services/webhooks/secrets.py). With PostgreSQL every process needs the same key.

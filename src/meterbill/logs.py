@@ -3,7 +3,7 @@ every line logged while a request is handled.
 
 What may appear: ids, operation names (root field names), status, durations, codes. What
 never does: secrets (Authorization header, API keys), query text, variables, payload
-values. The request log line is built from a fixed set of fields (http/observability.py),
+values. The request log line is built from a fixed set of fields (web/observability.py),
 so nothing from the request body can slip in."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import websockets
 
-from tests.billing_helpers import utc
+from tests.billing_helpers import catalog, clock, subscribe, utc
 from tests.live_support import (
     embedded_server,
     live_usage,
@@ -121,3 +121,46 @@ async def test_a_key_revoked_while_subscribed_ends_the_subscription(server: Mete
             with pytest.raises(Exception) as ended:
                 await next_message(messages)
         assert "revoked" in str(ended.value)
+
+
+VALUE_ONLY = """
+subscription($m: ID!, $c: ID!) { usage(meterId: $m, customerId: $c) { value periodStart } }
+"""
+BY_FRAGMENT = """
+subscription($m: ID!, $c: ID!) { usage(meterId: $m, customerId: $c) { value ...Money } }
+fragment Money on LiveUsage { upcomingTotal }
+"""
+
+
+async def test_the_upcoming_total_follows_usage_when_asked_for(server: Meterbill) -> None:
+    """The Alpaca subscription in January: the total is the next period's license (100.00)
+    plus the usage so far; asked for through a fragment too. A document without it gets the
+    same values without the total."""
+    async with remote_tenant(server) as tenant:
+        cat = await catalog(tenant)
+        clock_id = await clock(tenant, utc(2026, 1, 1))
+        d = await tenant.data(
+            'mutation($c: ID) { createCustomer(input: {name: "Live Co", '
+            'paymentMethod: "pm_card_visa", testClockId: $c}) { customer { id } } }',
+            {"c": clock_id},
+        )
+        cus = d["createCustomer"]["customer"]["id"]
+        sub = await subscribe(
+            tenant,
+            {"customerId": cus, "items": [{"priceId": cat["usage"]}, {"priceId": cat["license"]}]},
+        )
+        assert sub["userErrors"] == [], sub
+        meter = cat["meter"]
+        async with (
+            live_usage(server, tenant.secret, meter, cus, BY_FRAGMENT) as with_total,
+            live_usage(server, tenant.secret, meter, cus, VALUE_ONLY) as value_only,
+        ):
+            first = await next_message(with_total)
+            assert (Decimal(first["value"]), first["upcomingTotal"]) == (0, 10000)
+            plain = await next_message(value_only)
+            assert plain == {"value": "0", "periodStart": "2026-01-01T00:00:00Z"}
+            await record(tenant, cus, "3000", utc(2026, 1, 1, 0, 2), "alpaca_ai_tokens")
+            changed = await next_message(with_total)
+            # 1,000 free, 2,000 at 4 cents: 80.00 of usage on top of the 100.00 license.
+            assert (Decimal(changed["value"]), changed["upcomingTotal"]) == (3000, 18000)
+            assert Decimal((await next_message(value_only))["value"]) == 3000

@@ -82,12 +82,14 @@ async def test_windows_are_dense_and_ascending(tenant):
 async def test_day_windows(tenant):
     meter = await make_meter(tenant)
     cus = await make_customer(tenant)
-    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    # A whole day five days back, not today: "now minus a minute" falls on yesterday when
+    # the test runs in the first minute after midnight UTC (seen under faketime).
+    today = (utcnow() - timedelta(days=5)).replace(hour=0, minute=0, second=0, microsecond=0)
     await record_many(
         tenant,
         [
             ev(cus, 5, today - timedelta(days=2, hours=-3)),
-            ev(cus, 7, utcnow() - timedelta(minutes=1)),
+            ev(cus, 7, today + timedelta(hours=23, minutes=59)),
         ],
     )
     await wait_aggregated(tenant.account_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 
-from meterbill.http.observability import _Ids
+from meterbill.web.observability import _Ids
 
 
 def test_ids_are_unique_hex_and_prefixed_per_process():

@@ -23,6 +23,8 @@ type Documents = {
     "\n  query SignInCheck {\n    customers(first: 1) {\n      pageInfo {\n        hasNextPage\n      }\n    }\n  }\n": typeof types.SignInCheckDocument,
     "\n  query DashboardUsage($meterId: ID!, $customerId: ID!, $start: DateTime!, $end: DateTime!) {\n    meterEventSummaries(\n      meterId: $meterId\n      customerId: $customerId\n      startTime: $start\n      endTime: $end\n      valueGroupingWindow: DAY\n    ) {\n      startTime\n      aggregatedValue\n    }\n  }\n": typeof types.DashboardUsageDocument,
     "\n  subscription DashboardLiveUsage($meterId: ID!, $customerId: ID!) {\n    usage(meterId: $meterId, customerId: $customerId) {\n      value\n      updatedAt\n    }\n  }\n": typeof types.DashboardLiveUsageDocument,
+    "\n  query DashboardWebhookEndpoints {\n    webhookEndpoints {\n      id\n      url\n      description\n      enabledEvents\n      status\n      createdAt\n    }\n  }\n": typeof types.DashboardWebhookEndpointsDocument,
+    "\n  query DashboardWebhookDeliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $after: String) {\n    webhookDeliveries(endpointId: $endpointId, status: $status, first: 50, after: $after) {\n      edges {\n        node {\n          id\n          status\n          attemptCount\n          lastAttemptAt\n          nextAttemptAt\n          lastResponseStatus\n          lastError\n          event {\n            id\n            type\n            objectId\n            createdAt\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.DashboardWebhookDeliveriesDocument,
 };
 const documents: Documents = {
     "\n  query DashboardCustomer($id: ID!) {\n    customer(id: $id) {\n      id\n      name\n      email\n      externalId\n      defaultPaymentMethod\n      createdAt\n      testClock {\n        id\n        frozenTime\n      }\n    }\n    subscriptions(customerId: $id, first: 20) {\n      edges {\n        node {\n          id\n          status\n          currency\n          currentPeriodStart\n          currentPeriodEnd\n          cancelAtPeriodEnd\n          items {\n            id\n            quantity\n            price {\n              id\n              nickname\n              product {\n                name\n              }\n              recurring {\n                usageType\n                meter {\n                  id\n                  displayName\n                }\n              }\n            }\n          }\n        }\n      }\n    }\n    invoices(customerId: $id, first: 100) {\n      edges {\n        node {\n          id\n          number\n          status\n          currency\n          total\n          createdAt\n        }\n      }\n    }\n  }\n": types.DashboardCustomerDocument,
@@ -33,6 +35,8 @@ const documents: Documents = {
     "\n  query SignInCheck {\n    customers(first: 1) {\n      pageInfo {\n        hasNextPage\n      }\n    }\n  }\n": types.SignInCheckDocument,
     "\n  query DashboardUsage($meterId: ID!, $customerId: ID!, $start: DateTime!, $end: DateTime!) {\n    meterEventSummaries(\n      meterId: $meterId\n      customerId: $customerId\n      startTime: $start\n      endTime: $end\n      valueGroupingWindow: DAY\n    ) {\n      startTime\n      aggregatedValue\n    }\n  }\n": types.DashboardUsageDocument,
     "\n  subscription DashboardLiveUsage($meterId: ID!, $customerId: ID!) {\n    usage(meterId: $meterId, customerId: $customerId) {\n      value\n      updatedAt\n    }\n  }\n": types.DashboardLiveUsageDocument,
+    "\n  query DashboardWebhookEndpoints {\n    webhookEndpoints {\n      id\n      url\n      description\n      enabledEvents\n      status\n      createdAt\n    }\n  }\n": types.DashboardWebhookEndpointsDocument,
+    "\n  query DashboardWebhookDeliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $after: String) {\n    webhookDeliveries(endpointId: $endpointId, status: $status, first: 50, after: $after) {\n      edges {\n        node {\n          id\n          status\n          attemptCount\n          lastAttemptAt\n          nextAttemptAt\n          lastResponseStatus\n          lastError\n          event {\n            id\n            type\n            objectId\n            createdAt\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.DashboardWebhookDeliveriesDocument,
 };
 
 /**
@@ -67,6 +71,14 @@ export function graphql(source: "\n  query DashboardUsage($meterId: ID!, $custom
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription DashboardLiveUsage($meterId: ID!, $customerId: ID!) {\n    usage(meterId: $meterId, customerId: $customerId) {\n      value\n      updatedAt\n    }\n  }\n"): typeof import('./graphql').DashboardLiveUsageDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DashboardWebhookEndpoints {\n    webhookEndpoints {\n      id\n      url\n      description\n      enabledEvents\n      status\n      createdAt\n    }\n  }\n"): typeof import('./graphql').DashboardWebhookEndpointsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DashboardWebhookDeliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $after: String) {\n    webhookDeliveries(endpointId: $endpointId, status: $status, first: 50, after: $after) {\n      edges {\n        node {\n          id\n          status\n          attemptCount\n          lastAttemptAt\n          nextAttemptAt\n          lastResponseStatus\n          lastError\n          event {\n            id\n            type\n            objectId\n            createdAt\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): typeof import('./graphql').DashboardWebhookDeliveriesDocument;
 
 
 export function graphql(source: string) {

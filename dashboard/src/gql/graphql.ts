@@ -1306,6 +1306,20 @@ export type DashboardLiveUsageSubscriptionVariables = Exact<{
 
 export type DashboardLiveUsageSubscription = { __typename?: 'Live', usage: { __typename?: 'LiveUsage', value: string, updatedAt: string } };
 
+export type DashboardWebhookEndpointsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardWebhookEndpointsQuery = { __typename?: 'Query', webhookEndpoints: Array<{ __typename?: 'WebhookEndpoint', id: string, url: string, description?: string | null, enabledEvents: Array<string>, status: WebhookEndpointStatus, createdAt: string }> };
+
+export type DashboardWebhookDeliveriesQueryVariables = Exact<{
+  endpointId: Scalars['ID']['input'];
+  status?: InputMaybe<WebhookDeliveryStatus>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type DashboardWebhookDeliveriesQuery = { __typename?: 'Query', webhookDeliveries: { __typename?: 'WebhookDeliveryConnection', edges: Array<{ __typename?: 'WebhookDeliveryEdge', node: { __typename?: 'WebhookDelivery', id: string, status: WebhookDeliveryStatus, attemptCount: number, lastAttemptAt?: string | null, nextAttemptAt?: string | null, lastResponseStatus?: number | null, lastError?: string | null, event: { __typename?: 'Event', id: string, type: string, objectId: string, createdAt: string } } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -1504,3 +1518,47 @@ export const DashboardLiveUsageDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DashboardLiveUsageSubscription, DashboardLiveUsageSubscriptionVariables>;
+export const DashboardWebhookEndpointsDocument = new TypedDocumentString(`
+    query DashboardWebhookEndpoints {
+  webhookEndpoints {
+    id
+    url
+    description
+    enabledEvents
+    status
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardWebhookEndpointsQuery, DashboardWebhookEndpointsQueryVariables>;
+export const DashboardWebhookDeliveriesDocument = new TypedDocumentString(`
+    query DashboardWebhookDeliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $after: String) {
+  webhookDeliveries(
+    endpointId: $endpointId
+    status: $status
+    first: 50
+    after: $after
+  ) {
+    edges {
+      node {
+        id
+        status
+        attemptCount
+        lastAttemptAt
+        nextAttemptAt
+        lastResponseStatus
+        lastError
+        event {
+          id
+          type
+          objectId
+          createdAt
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardWebhookDeliveriesQuery, DashboardWebhookDeliveriesQueryVariables>;

@@ -33,7 +33,7 @@ const LiveUsage = graphql(`
 const DAY = 86_400_000;
 
 // DAY windows start at 00:00 UTC: the days that cover the period.
-function dayAligned(start: string, end: string): { start: string; end: string } {
+export function dayAligned(start: string, end: string): { start: string; end: string } {
   const s = Math.floor(Date.parse(start) / DAY) * DAY;
   const e = Math.ceil(Date.parse(end) / DAY) * DAY;
   return { start: new Date(s).toISOString(), end: new Date(e).toISOString() };

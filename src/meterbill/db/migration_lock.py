@@ -3,9 +3,13 @@ migration and `accounts create` may start together (several API replicas, a comp
 `migrate` service next to an old api). Two runs applying the same migration at once fail
 half-way or apply it twice.
 
-PostgreSQL: a session advisory lock held on a connection of its own, opened for the lock
-and closed after it, never a pooled one (pooled connections go back without a reset query,
-db/setup.StatelessConnection). SQLite: an exclusive flock on a file beside the database."""
+PostgreSQL: a transaction-level advisory lock taken in a transaction kept open, on a
+connection of its own, for as long as the migrations run, then closed: never a pooled
+connection, and no session state. Through PgBouncer in transaction pooling mode the open
+transaction keeps this client on one server connection, so the lock holds there too (a
+session lock would stay behind on whichever server connection took it).
+
+SQLite: an exclusive flock on a file beside the database."""
 
 from __future__ import annotations
 
@@ -48,14 +52,16 @@ async def _pg_lock(database_url: str) -> AsyncIterator[None]:
         user=creds.get("user"),
         password=creds.get("password") or None,
         database=creds.get("database"),
+        statement_cache_size=0,  # nothing prepared outlives the transaction (PgBouncer)
     )
     try:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+        await conn.execute("BEGIN")
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
             log.warning("another process is applying migrations: waiting for it")
-            await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
         yield
     finally:
-        # Closing the session releases its locks, also when the unlock cannot be sent.
+        # Closing ends the transaction and its lock, also when no ROLLBACK can be sent.
         await conn.close()
 
 

@@ -38,6 +38,10 @@ def _connection(url: str, settings: Settings) -> str | dict[str, Any]:
         return url
     conf = expand_db_url(url)
     conf["credentials"]["connection_class"] = StatelessConnection
+    if settings.db_pgbouncer:
+        # PgBouncer in transaction pooling (1.18-1.20, Debian 12's) hands each transaction
+        # any server connection: a statement asyncpg prepared on one is missing on the next.
+        conf["credentials"]["statement_cache_size"] = 0
     return conf
 
 

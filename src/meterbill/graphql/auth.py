@@ -21,8 +21,8 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from meterbill.graphql.errors import GqlError
+from meterbill.web.auth import UNAUTHENTICATED_MESSAGE
 
-UNAUTHENTICATED_MESSAGE = "a valid API key is required: Authorization: Bearer mb_sk_..."
 USAGE_WRITE_FIELDS = frozenset({"recordMeterEvent", "recordMeterEvents", "cancelMeterEvent"})
 ADMIN_ONLY_QUERIES = frozenset({"apiKeys"})
 PUBLIC_FIELDS = frozenset({"__schema", "__type", "__typename"})

@@ -22,6 +22,8 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     # Set when the caller's key is over its rate limit: the request is refused (graphql/http.py).
     retry_after: int | None = None
+    # ... because its address spent its budget of failed authentications (no key was looked up).
+    auth_refused: bool = False
     # Set when the database could not be asked who the caller is: answered with 503.
     unavailable: bool = False
     # Secrets this request hands out (createApiKey): never kept outside their hash, so a

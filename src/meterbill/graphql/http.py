@@ -28,23 +28,20 @@ from meterbill.graphql.errors import GqlError
 from meterbill.graphql.limits import finish_errors
 from meterbill.graphql.live import LIVE_SCOPES, connection_secret
 from meterbill.graphql.schema import build_schema
-from meterbill.http.observability import note
-from meterbill.http.static import static_url
 from meterbill.services import metrics, ratelimit
-from meterbill.services.accounts import authenticate
+from meterbill.services.auth_guard import (
+    AUTH_FAILURES_MESSAGE,
+    authenticate_request,
+    client_address,
+)
+from meterbill.web.auth import CHALLENGE, bearer
+from meterbill.web.observability import note
+from meterbill.web.static import static_url
 
 log = logging.getLogger("meterbill.graphql")
 
+
 # 401 with the challenge, from /graphql and /v1/meter_events alike (RFC 6750).
-CHALLENGE = ((b"www-authenticate", b"Bearer"),)
-
-
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 @cache
 def _graphiql_template() -> str:
     return (resources.files("meterbill.graphql") / "graphiql.html").read_text(encoding="utf-8")
@@ -70,6 +67,10 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(*args, **kw)
         self.settings = settings
         self.record_plans = record_fast.Plans(self.schema)
+
+    @staticmethod
+    def _redis(request: Any) -> Any:
+        return getattr(request.app.state, "pool", None) if request is not None else None
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Our own page instead of strawberry's, which loads its scripts from a CDN.
@@ -97,7 +98,10 @@ class GraphQLApp(GraphQL[Context, None]):
         A missing, unknown, revoked or write-only key closes the socket with 4403."""
         secret = connection_secret(context.connection_params)
         try:
-            principal = await authenticate(secret) if secret else None
+            outcome = await authenticate_request(
+                self._redis(context.request), self.settings, client_address(context.request), secret
+            )
+            principal = outcome.principal
         except Exception as exc:  # noqa: BLE001 - the database does not answer
             log.warning("authentication unavailable: %s", type(exc).__name__)
             raise ConnectionRejectionError() from exc
@@ -111,15 +115,22 @@ class GraphQLApp(GraphQL[Context, None]):
             # Authenticated by connection_init (on_ws_connect), not by headers.
             return Context(request=request, response=None, principal=None)
         secret = bearer(request)
+        pool = self._redis(request)
         try:
-            principal = await authenticate(secret) if secret else None
+            outcome = await authenticate_request(
+                pool, self.settings, client_address(request), secret
+            )
         except Exception as exc:  # noqa: BLE001 - the database does not answer
             log.warning("authentication unavailable: %s", type(exc).__name__)
             return Context(request=request, response=response, principal=None, unavailable=True)
+        principal = outcome.principal
         ctx = Context(request=request, response=response, principal=principal)
+        if outcome.retry_after is not None:
+            metrics.rate_limited()
+            ctx.retry_after = outcome.retry_after
+            ctx.auth_refused = True
         if principal is not None:
             note(account_id=principal.account_id)
-            pool = getattr(request.app.state, "pool", None)
             budget = ratelimit.budget_for(self.settings, principal)
             decision = await ratelimit.take(pool, principal.key_id, budget)
             if not decision.allowed:
@@ -145,7 +156,11 @@ class GraphQLApp(GraphQL[Context, None]):
             # Refused before parsing: an over-limit caller costs no GraphQL work.
             sub_response.status_code = 429
             sub_response.headers["Retry-After"] = str(context.retry_after)
-            message = f"rate limit exceeded for this API key; retry in {context.retry_after} s"
+            message = (
+                AUTH_FAILURES_MESSAGE.format(context.retry_after)
+                if context.auth_refused
+                else f"rate limit exceeded for this API key; retry in {context.retry_after} s"
+            )
             return ExecutionResult(
                 data=None,
                 errors=[GqlError("RATE_LIMITED", message, retryAfter=context.retry_after)],

@@ -68,6 +68,16 @@ class LiveUsage:
         )
 
 
+def _selects(fields: Any, name: str) -> bool:
+    """Whether the document asks for `name` anywhere under these fields (fragments too):
+    the upcoming invoice costs two reads a message, and a chart asking only for the value
+    should not pay them."""
+    for f in fields or ():
+        if getattr(f, "name", None) == name or _selects(getattr(f, "selections", None), name):
+            return True
+    return False
+
+
 async def _first(stream: AsyncGenerator[live.LiveUsage, None]) -> live.LiveUsage:
     return await anext(stream)
 
@@ -86,7 +96,13 @@ class LiveSubscription:
         async def still_allowed() -> bool:
             return await key_still_valid(ctx.connection_params, key_id)
 
-        stream = live.watch(ctx.account_id, str(meter_id), str(customer_id), still_allowed)
+        stream = live.watch(
+            ctx.account_id,
+            str(meter_id),
+            str(customer_id),
+            still_allowed,
+            with_upcoming=_selects(info.selected_fields, "upcomingTotal"),
+        )
         try:
             # The first value through the one error mapping: an unknown id is BAD_USER_INPUT.
             yield LiveUsage.of(await query(_first(stream)))

@@ -9,7 +9,7 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from meterbill.graphql.auth import _root_fields
-from meterbill.http.observability import note
+from meterbill.web.observability import note
 
 MAX_FIELDS_IN_LABEL = 3
 

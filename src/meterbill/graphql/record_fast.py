@@ -56,8 +56,8 @@ from meterbill.graphql.limits import (
     finish_error,
     unavailable,
 )
-from meterbill.http.observability import note
 from meterbill.services import usage
+from meterbill.web.observability import note
 
 ROOT_FIELDS = ("recordMeterEvent", "recordMeterEvents")
 MAX_PLANS = 256

@@ -34,12 +34,15 @@ from starlette.types import Receive, Scope, Send
 from meterbill.billing.errors import FieldError
 from meterbill.billing.events import strings
 from meterbill.config import Settings
-from meterbill.graphql.auth import UNAUTHENTICATED_MESSAGE
-from meterbill.graphql.http import CHALLENGE, bearer
-from meterbill.http.limits import send_error
 from meterbill.services import metrics, ratelimit
-from meterbill.services.accounts import Principal, authenticate
+from meterbill.services.auth_guard import (
+    AUTH_FAILURES_MESSAGE,
+    authenticate_request,
+    client_address,
+)
 from meterbill.services.usage.bulk import BulkIngest, Chunk, Outcome
+from meterbill.web.auth import CHALLENGE, UNAUTHENTICATED_MESSAGE, bearer
+from meterbill.web.errors import send_error
 
 WRITE_SCOPES = frozenset({"ADMIN", "USAGE_WRITE"})
 # One event never needs more; a longer line is rejected without being held in memory.
@@ -334,7 +337,14 @@ class BulkMeterEvents:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         secret = bearer(request)
-        principal: Principal | None = await authenticate(secret) if secret else None
+        pool = getattr(request.app.state, "pool", None)
+        outcome = await authenticate_request(pool, self.settings, client_address(request), secret)
+        principal = outcome.principal
+        if outcome.retry_after is not None:
+            metrics.rate_limited()
+            retry = ((b"retry-after", str(outcome.retry_after).encode()),)
+            msg = AUTH_FAILURES_MESSAGE.format(outcome.retry_after)
+            return await _json(send, 429, "RATE_LIMITED", msg, retry)
         if principal is None:
             return await _json(send, 401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, CHALLENGE)
         if not principal.scopes & WRITE_SCOPES:
@@ -342,7 +352,6 @@ class BulkMeterEvents:
             msg = f"this key ({scopes}) may not record meter events (needs USAGE_WRITE)"
             return await _json(send, 403, "FORBIDDEN", msg)
         # One request takes one token of the key's budget, as a GraphQL request does.
-        pool = getattr(request.app.state, "pool", None)
         budget = ratelimit.budget_for(self.settings, principal)
         decision = await ratelimit.take(pool, principal.key_id, budget)
         if not decision.allowed:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-# The body of every refusal, the same on /graphql (http/limits.error_body).
+# The body of every refusal, the same on /graphql (web/errors.error_body).
 _ERROR = {
     "type": "object",
     "required": ["data", "errors"],

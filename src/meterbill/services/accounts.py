@@ -101,6 +101,12 @@ _AUTH_CACHE_MAX = 10_000
 _auth_cache: dict[str, tuple[Principal, float]] = {}
 
 
+def cached_principal(secret: str) -> Principal | None:
+    """The key's principal if this process validated it within AUTH_CACHE_SECONDS."""
+    hit = _auth_cache.get(hash_secret(secret))
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+
 async def authenticate(secret: str) -> Principal | None:
     if not secret.startswith("mb_sk_"):
         return None

@@ -8,6 +8,9 @@ from typing import Any
 
 log = logging.getLogger("meterbill.queue")
 
+# The arq queue every process enqueues to and every worker takes from.
+QUEUE = "meterbill:queue"
+
 _pool: Any = None
 
 

@@ -94,7 +94,7 @@ async def take(redis: Any, key_id: str, budget: Budget, cost: int = 1) -> Decisi
         )
     except Exception as exc:  # noqa: BLE001 - any Redis failure: fail open
         log.warning("rate limiter unavailable (%s): request allowed", type(exc).__name__)
-        return Decision(True)
+        return Decision(True, remaining=budget.burst)
     remaining = int(float(tokens))
     if int(allowed) == 1:
         return Decision(True, remaining=remaining)

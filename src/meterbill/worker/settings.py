@@ -17,6 +17,7 @@ from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
 from meterbill.services import billing_clock, payments, queue, webhooks
 from meterbill.services.live import hub
+from meterbill.services.queue import QUEUE
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.tasks import (
     FUNCTIONS,
@@ -25,8 +26,6 @@ from meterbill.worker.tasks import (
     sweep_usage,
 )
 from meterbill.worker.webhook_loop import WebhookLoop
-
-QUEUE = "meterbill:queue"
 
 
 def worker_name(kind: str) -> str:

@@ -33,7 +33,15 @@ def _items_loader(info: Info):  # type: ignore[no-untyped-def]
     account_id = info.context.account_id
 
     async def fetch(ids: list[str]) -> list[m.SubscriptionItem]:
-        return await subscriptions.items_of(account_id, ids)
+        items = await subscriptions.items_of(account_id, ids)
+        # Their prices, products and meters came joined in: later loads cost nothing.
+        for item in items:
+            price = item.price
+            loaders.by_id(info.context, m.Price).prime(price.id, price)
+            loaders.by_id(info.context, m.Product).prime(price.product_id, price.product)
+            if price.meter_id is not None:
+                loaders.by_id(info.context, m.Meter).prime(price.meter_id, price.meter)
+        return items
 
     return loaders.many_by(info.context, "subscription_items", fetch, lambda r: r.subscription_id)
 

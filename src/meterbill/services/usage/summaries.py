@@ -32,10 +32,11 @@ from meterbill.billing.aggregation import (
 )
 from meterbill.billing.errors import BadUserInput
 from meterbill.db import stores
-from meterbill.db.models import Customer, Meter, MeterEvent, UsageRollup, UsageRollupHourly
+from meterbill.db.models import Meter, MeterEvent, UsageRollup, UsageRollupHourly
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
+from meterbill.services.usage.known import customer_exists, meter_definition
 
 _ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
 
@@ -73,12 +74,14 @@ async def summaries(
     check_alignment(start, end, window)
     check_row_limit(window_count(start, end, window), 1)
     group_by = list(group_by or [])
-    meter = await Meter.get_or_none(id=meter_id, account_id=account_id)
-    if meter is None or not await Customer.exists(id=customer_id, account_id=account_id):
+    meter = await meter_definition(account_id, meter_id)
+    if meter is None:
         return []
     flt = _check_keys(meter, filter, group_by)
     conn = connections.get("default")
     if is_distinct(meter.aggregation):
+        if not await customer_exists(account_id, customer_id):
+            return []
         key = (account_id, meter.id, customer_id)
         return await stores.current().uniques.summary(
             conn, key, as_utc(start), as_utc(end), window, flt, group_by, not meter.dimension_keys
@@ -87,8 +90,12 @@ async def summaries(
         buckets = await _window_rollups_pg(
             conn, account_id, meter, customer_id, start, end, window, flt
         )
-        return summarize(meter.aggregation, buckets, start, end, window, group_by)
-    buckets = await _rollups_orm(account_id, meter.id, customer_id, start, end, flt)
+    else:
+        buckets = await _rollups_orm(account_id, meter.id, customer_id, start, end, flt)
+    # Rollups are read by account and customer, so usage found proves the customer is the
+    # account's; only an empty answer must tell an unknown customer (no rows) from a quiet one.
+    if not buckets and not await customer_exists(account_id, customer_id):
+        return []
     return summarize(meter.aggregation, buckets, start, end, window, group_by)
 
 
@@ -201,7 +208,7 @@ async def period_usage(
     account_id: str, meter_id: str, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
     """meter_period_usage of the account's meter; an unknown (or foreign) meter has none."""
-    meter = await Meter.get_or_none(id=meter_id, account_id=account_id)
+    meter = await meter_definition(account_id, meter_id)
     if meter is None:
         return Decimal(0)
     return await meter_period_usage(meter, customer_id, start, end)

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meterbill.logs import REQUEST
 from meterbill.services import metrics
+from meterbill.services.queue import QUEUE
+from meterbill.web.errors import error_body
 
 log = logging.getLogger("meterbill.request")
 
@@ -118,8 +120,6 @@ def note(**facts: Any) -> None:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    from meterbill.worker.settings import QUEUE
-
     pool = request.app.state.pool
 
     async def queue_depth() -> None:
@@ -132,8 +132,6 @@ async def metrics_endpoint(request: Request) -> Response:
 def protected_metrics(token: str | None) -> Any:
     """/metrics, open (token None: bind the port where only the scraper reaches it) or
     needing `Authorization: Bearer <token>` (MB_METRICS_TOKEN)."""
-    from meterbill.http.limits import error_body
-
     if token is None:
         return metrics_endpoint
     expected = f"Bearer {token}".encode()
