@@ -19,9 +19,12 @@ Phases, in order (the keys are described at the top of bench/RESULTS.md):
     lag_p50/p95_ms    accepted -> visible in meterEventSummaries
  3. single_*          recordMeterEvent, 32 concurrent clients
  4. bulk_eps          POST /v1/meter_events (NDJSON), 4 clients
+ 2b. ingest_batch_eps_unique_count  the same batches for a UNIQUE_COUNT meter
+ 2c. alert_latency_*  accepted -> alert trigger row committed, under the ingest load
  5. summary_*         DAY windows over a month of one customer, with N events in the DB
                       (bulk-loaded by COPY; minute and hour rollups by SQL equal to the
                       worker's fold)
+ 5b. unique_count_summary_*  a UTC month of a UNIQUE_COUNT meter, N events, 100k values
  6. upcoming_*        upcomingInvoice for the seed's subscription with a period of usage
  7. finalize_sps_*    close -> DRAFT -> finalize -> collect by 1, then 2 worker processes
  8. dashboard_*       SQL statements of one 100-subscription dashboard query (in-process)
@@ -44,6 +47,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import secrets
 import shlex
 import socket
@@ -379,11 +383,12 @@ class Deployment:
 # ---------------------------------------------------------------- fixtures through the API
 
 
-async def make_meter(api: Api, event_name: str) -> str:
+async def make_meter(api: Api, event_name: str, aggregation: str = "SUM", **more: str) -> str:
+    spec = {"displayName": event_name, "eventName": event_name, "aggregation": aggregation}
     d = await api.gql(
         "mutation($i: CreateMeterInput!) { createMeter(input: $i) { meter { id } "
         "userErrors { message } } }",
-        {"i": {"displayName": event_name, "eventName": event_name, "aggregation": "SUM"}},
+        {"i": {**spec, **more}},
     )
     if d["createMeter"]["userErrors"]:
         raise BenchError(str(d))
@@ -444,6 +449,7 @@ async def raw_copy(dep: Deployment, account: str, meter: str, cus: str, n: int) 
                     "",
                     "ACCEPTED",
                     now,
+                    None,
                 )
                 for i in range(start, min(per_conn, start + chunk))
             ]
@@ -467,7 +473,13 @@ async def raw_copy(dep: Deployment, account: str, meter: str, cus: str, n: int) 
 
 
 async def probe(
-    api: Api, meter: str, cus: str, stop: asyncio.Event, min_probes: int, state: dict[str, int]
+    api: Api,
+    meter: str,
+    cus: str,
+    stop: asyncio.Event,
+    min_probes: int,
+    state: dict[str, int],
+    tag: str = "",
 ) -> list[float]:
     """Sequential: record one event, poll its summary every 10 ms until it shows. Runs until
     `stop` and at least `min_probes` probes."""
@@ -484,7 +496,11 @@ async def probe(
         state["n"] += 1
         d = await api.gql(
             RECORD,
-            {"i": event("bench_probe", cus, f"probe-{state['n']}", iso(datetime.now(UTC)), "1")},
+            {
+                "i": event(
+                    "bench_probe", cus, f"probe{tag}-{state['n']}", iso(datetime.now(UTC)), "1"
+                )
+            },
         )
         if d["recordMeterEvent"]["userErrors"]:
             raise BenchError(str(d))
@@ -500,18 +516,38 @@ async def probe(
     return delays
 
 
+def unique_event(cus: str, ident: str, ts: str, user: str) -> dict[str, Any]:
+    """An event of the bench_users UNIQUE_COUNT meter (value key "user")."""
+    return {
+        "eventName": "bench_users",
+        "payload": {"customer_id": cus, "user": user},
+        "identifier": ident,
+        "timestamp": ts,
+    }
+
+
 async def ingest_batches(
-    api: Api, cus: str, batches: int, probe_meter: str, probe_cus: str, min_probes: int
+    api: Api,
+    cus: str,
+    batches: int,
+    probe_meter: str,
+    probe_cus: str,
+    min_probes: int,
+    unique: bool = False,
+    tag: str = "b",
 ) -> tuple[int, float, list[float]]:
+    """`unique`: the events are bench_users' (UNIQUE_COUNT, 20,000 distinct users), else
+    bench_tokens' (SUM)."""
     ts = iso(datetime.now(UTC) - timedelta(seconds=1))
+
+    def one(c: int, b: int, i: int) -> dict[str, Any]:
+        ident = f"{tag}{c}-{b}-{i}"
+        if unique:
+            return unique_event(cus, ident, ts, f"user-{(c * 7919 + b * 1009 + i) % 20_000}")
+        return event("bench_tokens", cus, ident, ts)
+
     bodies = [
-        [
-            gql_body(
-                RECORD_MANY,
-                {"i": [event("bench_tokens", cus, f"b{c}-{b}-{i}", ts) for i in range(BATCH)]},
-            )
-            for b in range(batches)
-        ]
+        [gql_body(RECORD_MANY, {"i": [one(c, b, i) for i in range(BATCH)]}) for b in range(batches)]
         for c in range(INGEST_CLIENTS)
     ]
 
@@ -525,7 +561,10 @@ async def ingest_batches(
         return accepted
 
     stop, state = asyncio.Event(), {"n": 0}
-    lag = asyncio.create_task(probe(api, probe_meter, probe_cus, stop, min_probes, state))
+    # Each call probes its own customer: the probe counts that customer's events.
+    if tag != "b":
+        probe_cus = await make_customer(api)
+    lag = asyncio.create_task(probe(api, probe_meter, probe_cus, stop, min_probes, state, tag))
     t0 = time.perf_counter()
     try:
         counts = await asyncio.gather(*(client(b) for b in bodies))
@@ -621,26 +660,46 @@ async def bulk(api: Api, cus: str, requests: int, per_request: int) -> tuple[int
 # (timestamp, id). Minute buckets in UTC.
 ROLLUPS_SQL = """
 INSERT INTO usage_rollups (account_id, meter_id, customer_id, bucket, dimensions_key,
-                           sum, count, last_value, last_ts, last_seq)
+                           sum, count, last_value, last_ts, last_seq, max_value)
 SELECT account_id, meter_id, customer_id, date_trunc('minute', timestamp), dimensions_key,
        sum(value), count(*),
        (array_agg(value ORDER BY timestamp DESC, id DESC))[1],
        max(timestamp),
-       (array_agg(id ORDER BY timestamp DESC, id DESC))[1]
+       (array_agg(id ORDER BY timestamp DESC, id DESC))[1],
+       max(value)
 FROM meter_events WHERE meter_id = $1 AND status = 'ACCEPTED'
 GROUP BY account_id, meter_id, customer_id, date_trunc('minute', timestamp), dimensions_key
 """
 # The hour rollups the worker keeps beside the minutes: each the merge of its minutes.
 HOURLY_SQL = """
 INSERT INTO usage_rollups_hourly (account_id, meter_id, customer_id, bucket, dimensions_key,
-                                  sum, count, last_value, last_ts, last_seq)
+                                  sum, count, last_value, last_ts, last_seq, max_value)
 SELECT account_id, meter_id, customer_id, date_trunc('hour', bucket), dimensions_key,
        sum(sum), sum(count),
        (array_agg(last_value ORDER BY last_ts DESC, last_seq DESC))[1],
        max(last_ts),
-       (array_agg(last_seq ORDER BY last_ts DESC, last_seq DESC))[1]
+       (array_agg(last_seq ORDER BY last_ts DESC, last_seq DESC))[1],
+       max(max_value)
 FROM usage_rollups WHERE meter_id = $1
 GROUP BY account_id, meter_id, customer_id, date_trunc('hour', bucket), dimensions_key
+"""
+# UNIQUE_COUNT's first-seen rows, as the worker's claim adds them: one per (UTC day or
+# month, value, dimension set) with its number of events.
+UNIQUES_SQL = """
+INSERT INTO usage_unique_values (account_id, meter_id, customer_id, grain, bucket, value,
+                                 dimensions_key, events)
+SELECT account_id, meter_id, customer_id, g, b, unique_value, dimensions_key, count(*)
+FROM meter_events CROSS JOIN LATERAL (VALUES
+  ('day', date_trunc('day', timestamp)), ('month', date_trunc('month', timestamp))) AS gb(g, b)
+WHERE meter_id = $1 AND status = 'ACCEPTED' AND unique_value IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+# ... and the number of distinct values of each day and month (per dimension set).
+COUNTS_SQL = """
+INSERT INTO usage_unique_counts (account_id, meter_id, customer_id, grain, bucket,
+                                 dimensions_key, distinct_values)
+SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*)
+FROM usage_unique_values WHERE meter_id = $1 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
@@ -654,9 +713,12 @@ async def load_summary_data(
     *,
     event_name: str = "bench_summary",
     days: int = 30,
+    unique: Any = None,
 ) -> None:
     """n events spread evenly over `days` days from `start` and the customers, COPY'd as
-    already aggregated (no pending rows), then their rollups by ROLLUPS_SQL and HOURLY_SQL."""
+    already aggregated (no pending rows), then their rollups by ROLLUPS_SQL and HOURLY_SQL.
+    `unique(i, rng)`: the i-th event's UNIQUE_COUNT value (then also its first-seen rows,
+    UNIQUES_SQL)."""
     cols = EVENT_COLUMNS
     span = days * 86400 * 1_000_000  # microseconds
     step = span // max(1, n // len(customers))
@@ -666,6 +728,7 @@ async def load_summary_data(
     lanes = 2
 
     async def lane(k: int) -> None:
+        rng = random.Random(k)
         conn = await asyncpg.connect(pg_dsn(dep.db_url))
         try:
             for lo in range(k * chunk, n, chunk * lanes):
@@ -686,6 +749,7 @@ async def load_summary_data(
                             "",
                             "ACCEPTED",
                             now,
+                            None if unique is None else unique(i, rng),
                         )
                     )
                 await conn.copy_records_to_table("meter_events", records=rows, columns=cols)
@@ -698,6 +762,10 @@ async def load_summary_data(
         await conn.execute("SET TIME ZONE 'UTC'")
         await conn.execute(ROLLUPS_SQL, meter)
         await conn.execute(HOURLY_SQL, meter)
+        if unique is not None:
+            await conn.execute(UNIQUES_SQL, meter)
+            await conn.execute(COUNTS_SQL, meter)
+            await conn.execute("ANALYZE usage_unique_values")
         await conn.execute("ANALYZE meter_events")
         await conn.execute("ANALYZE usage_rollups")
         await conn.execute("ANALYZE usage_rollups_hourly")
@@ -755,6 +823,146 @@ async def summaries(
         "summary_load_seconds": round(load_s, 1),
     }
     return lat, info
+
+
+# ---------------------------------------------------------------- 5b. UNIQUE_COUNT summaries
+
+UNIQUE_DISTINCT = 100_000
+
+
+async def unique_summaries(
+    dep: Deployment, api: Api, account: str, sizes: Sizes
+) -> tuple[list[float], dict[str, Any]]:
+    """meterEventSummaries of a UNIQUE_COUNT meter over one UTC calendar month (no window)
+    for ONE customer holding all `summary_events` events, with 100,000 distinct values
+    (random per event), COPY'd as aggregated with their first-seen rows (UNIQUES_SQL)."""
+    meter = await make_meter(api, "bench_uniques", "UNIQUE_COUNT", valuePayloadKey="user")
+    target = await make_customer(api)
+    start = (
+        datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        - timedelta(days=1)
+    ).replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    days = (end - start).days
+    distinct = min(UNIQUE_DISTINCT, sizes.summary_events // 10)
+
+    def user(i: int, rng: random.Random) -> str:
+        return f"user-{rng.randrange(distinct)}"
+
+    t0 = time.perf_counter()
+    await load_summary_data(
+        dep,
+        account,
+        meter,
+        [target],
+        sizes.summary_events,
+        start,
+        event_name="bench_uniques",
+        days=days,
+        unique=user,
+    )
+    load_s = time.perf_counter() - t0
+    month = gql_body(SUMMARY, {"m": meter, "c": target, "s": iso(start), "e": iso(end)})
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        want = await conn.fetchval(
+            "SELECT count(DISTINCT unique_value) FROM meter_events WHERE meter_id = $1 AND "
+            "customer_id = $2 AND timestamp >= $3 AND timestamp < $4",
+            meter,
+            target,
+            start,
+            end,
+        )
+        rows_in_db = await conn.fetchval(
+            "SELECT count(*) FROM usage_unique_values WHERE meter_id = $1", meter
+        )
+    finally:
+        await conn.close()
+    rows = (await api.post_raw(month))["meterEventSummaries"]
+    if len(rows) != 1 or Decimal(rows[0]["aggregatedValue"]) != want:
+        raise BenchError(f"unique summary: {rows}, raw events have {want} distinct values")
+    for _ in range(5):
+        await api.post_raw(month)
+    lat: list[float] = []
+    for _ in range(sizes.summary_queries):
+        t = time.perf_counter()
+        await api.post_raw(month)
+        lat.append(time.perf_counter() - t)
+    # DAY windows of the same month read the day rows (one per value and day seen).
+    days_body = gql_body(
+        SUMMARY, {"m": meter, "c": target, "s": iso(start), "e": iso(end), "w": "DAY"}
+    )
+    day_lat: list[float] = []
+    for _ in range(10):
+        t = time.perf_counter()
+        await api.post_raw(days_body)
+        day_lat.append(time.perf_counter() - t)
+    info = {
+        "unique_count_distinct_values": want,
+        "unique_count_first_seen_rows": rows_in_db,
+        "unique_count_load_seconds": round(load_s, 1),
+        "unique_count_day_windows_p50_ms": ms_pcts(day_lat)[0],
+    }
+    return lat, info
+
+
+# ---------------------------------------------------------------- 5c. alert latency
+
+TRIGGERS = """query($a: ID!) { billingAlertTriggers(alertId: $a) { edges { node { value } } } }"""
+CREATE_ALERT = """mutation($i: CreateBillingAlertInput!) { createBillingAlert(input: $i) {
+  billingAlert { id } userErrors { message } } }"""
+
+
+async def alert_probe(
+    dep: Deployment, api: Api, meter: str, stop: asyncio.Event, min_probes: int
+) -> list[float]:
+    """Sequential: a new customer and an alert of threshold 1 on it; record one event of
+    value 1; poll the trigger table (10 ms) until its row is committed. Accepted (the
+    mutation's response) -> row visible."""
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    delays: list[float] = []
+    try:
+        while not stop.is_set() or len(delays) < min_probes:
+            cus = await make_customer(api)
+            d = await api.gql(
+                CREATE_ALERT,
+                {"i": {"title": "bench", "meterId": meter, "customerId": cus, "threshold": "1"}},
+            )
+            alert = d["createBillingAlert"]["billingAlert"]["id"]
+            ev = event("bench_probe", cus, f"alert-{alert}", iso(datetime.now(UTC)), "1")
+            d = await api.gql(RECORD, {"i": ev})
+            if d["recordMeterEvent"]["userErrors"]:
+                raise BenchError(str(d))
+            accepted = time.perf_counter()
+            while not await conn.fetchval(
+                "SELECT 1 FROM billing_alert_triggers WHERE alert_id = $1", alert
+            ):
+                if time.perf_counter() - accepted > 60:
+                    raise BenchError("alert not triggered after 60 s")
+                await asyncio.sleep(0.01)
+            delays.append(time.perf_counter() - accepted)
+            rows = (await api.gql(TRIGGERS, {"a": alert}))["billingAlertTriggers"]["edges"]
+            if [r["node"]["value"] for r in rows] != ["1"]:
+                raise BenchError(f"alert {alert}: triggers {rows}")
+    finally:
+        await conn.close()
+    return delays
+
+
+async def alerts_under_load(
+    dep: Deployment, api: Api, cus: str, sizes: Sizes, probe_meter: str, probe_cus: str
+) -> tuple[list[float], int, float]:
+    """The ingest phase's load (recordMeterEvents batches, SUM meter, with its lag probe)
+    while alert_probe runs."""
+    stop = asyncio.Event()
+    probing = asyncio.create_task(alert_probe(dep, api, probe_meter, stop, sizes.min_lag_probes))
+    try:
+        total, elapsed, _ = await ingest_batches(
+            api, cus, sizes.ingest_batches, probe_meter, probe_cus, sizes.min_lag_probes, tag="a"
+        )
+    finally:
+        stop.set()
+    return await probing, total, elapsed
 
 
 # ---------------------------------------------------------------- 6-8. billing
@@ -1397,6 +1605,50 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                 results["lag_p50_ms"], results["lag_p95_ms"] = p50, p95
                 results["lag_probes"] = len(lag)
 
+            if wanted("unique_ingest"):
+                await make_meter(api, "bench_users", "UNIQUE_COUNT", valuePayloadKey="user")
+                users_cus = await make_customer(api)
+                total, elapsed, _ = await timed(
+                    "ingest batches, UNIQUE_COUNT meter",
+                    ingest_batches(
+                        api,
+                        users_cus,
+                        sizes.ingest_batches,
+                        probe_meter,
+                        probe_cus,
+                        sizes.min_lag_probes,
+                        unique=True,
+                        tag="u",
+                    ),
+                )
+                dep.check_alive()
+                results["ingest_batch_eps_unique_count"] = round(total / elapsed)
+                if "ingest_batch_eps" in results:
+                    results["unique_count_ingest_vs_sum"] = round(
+                        results["ingest_batch_eps_unique_count"] / results["ingest_batch_eps"], 3
+                    )
+                notes["ingest_batch_eps_unique_count"] = (
+                    "the ingest phase's batches (same sizes, same lag probe) for a UNIQUE_COUNT "
+                    "meter, 20,000 distinct users; unique_count_ingest_vs_sum: its ratio to "
+                    "ingest_batch_eps of the same run (SUM meter)"
+                )
+
+            if wanted("alerts"):
+                lat, total, elapsed = await timed(
+                    "alert latency under ingest load",
+                    alerts_under_load(dep, api, cus, sizes, probe_meter, probe_cus),
+                )
+                dep.check_alive()
+                p50, p95, _ = ms_pcts(lat)
+                results["alert_latency_p50_ms"], results["alert_latency_p95_ms"] = p50, p95
+                results["alert_probes"] = len(lat)
+                results["alert_load_eps"] = round(total / elapsed)
+                notes["alert_latency_p95_ms"] = (
+                    "recordMeterEvent accepted -> its billing_alert_triggers row visible "
+                    "(asyncpg poll every 10 ms), a new customer-scoped alert of threshold 1 per "
+                    "probe, while the ingest phase's load runs (alert_load_eps)"
+                )
+
             if wanted("single"):
                 serve = dep.serve_pid()
                 cpu0, redis0 = tree_cpu_seconds(serve), await redis_counts(dep)
@@ -1440,6 +1692,25 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
                     "events COPY'd into meter_events as aggregated; minute and hour rollups by "
                     "INSERT ... SELECT with the worker's fold (SUM/COUNT add, LAST = greatest "
                     "(timestamp, id)); harness checks the API's 30 days add up to the raw sum"
+                )
+
+            if wanted("unique"):
+                lat, info = await timed(
+                    "UNIQUE_COUNT summaries", unique_summaries(dep, api, account, sizes)
+                )
+                p50, _, p99 = ms_pcts(lat)
+                results["unique_count_summary_p50_ms"] = p50
+                results["unique_count_summary_p99_ms"] = p99
+                results.update(info)
+                notes["unique_count_summary_p50_ms"] = (
+                    "meterEventSummaries (no window) of a UNIQUE_COUNT meter over one UTC "
+                    "calendar month, one customer with all summary_events events and 100,000 "
+                    "distinct values (a meter without dimension keys: the month's count row); "
+                    "events COPY'd as aggregated with their first-seen day and month rows and "
+                    "counts by INSERT ... SELECT as the worker's claim adds them; the harness "
+                    "checks the API's count equals count(DISTINCT) of the raw events; "
+                    "unique_count_day_windows_p50_ms: DAY windows of the same month (30 day "
+                    "count rows)"
                 )
 
             hooks = only is not None and "webhooks" in only
@@ -1535,6 +1806,9 @@ TARGETS = {
     "single_p99_ms": ("<=", 100),
     "lag_p95_ms": ("<=", 2_000),
     "summary_p50_ms": ("<=", 20),
+    "unique_count_summary_p50_ms": ("<=", 20),
+    "unique_count_ingest_vs_sum": (">=", 0.7),
+    "alert_latency_p95_ms": ("<=", 2_000),
     "upcoming_p50_ms": ("<=", 15),
     "finalize_sps_1w": (">=", 500),
     "dashboard_sql_statements": ("<=", 10),
@@ -1551,6 +1825,12 @@ ORDER = [
     "lag_p95_ms",
     "summary_p50_ms",
     "summary_p99_ms",
+    "unique_count_summary_p50_ms",
+    "unique_count_summary_p99_ms",
+    "ingest_batch_eps_unique_count",
+    "unique_count_ingest_vs_sum",
+    "alert_latency_p50_ms",
+    "alert_latency_p95_ms",
     "upcoming_p50_ms",
     "upcoming_p99_ms",
     "finalize_sps_1w",
@@ -1619,8 +1899,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="meterbill worker processes")
     ap.add_argument(
         "--only",
-        help="comma-separated phases: ingest,single,bulk,summary,upcoming,finalize,dashboard,"
-        "webhooks,grants "
+        help="comma-separated phases: ingest,unique_ingest,alerts,single,bulk,summary,unique,"
+        "upcoming,finalize,dashboard,webhooks,grants "
         "(raw copy always; dashboard needs finalize's subscriptions)",
     )
     ap.add_argument("--profile", metavar="DIR", help="py-spy the API and worker per phase")

@@ -41,6 +41,7 @@ ID_ALIASES = {
     "subscriptionItem": "SubscriptionItem",
     "object": "Customer",  # events(objectId): the customer's customer.created
     "endpoint": "WebhookEndpoint",
+    "alert": "BillingAlert",
 }
 
 # Values that make an input valid apart from the ID under test, by coordinate. Merged over
@@ -173,6 +174,16 @@ async def build_world(tenant: Any, mutations: set[str]) -> dict[str, str]:
             "createCreditGrant",
         )
         w["CreditGrant"] = p["creditGrant"]["id"]
+    if "createBillingAlert" in mutations:
+        p = await _one(
+            tenant,
+            'mutation($m: ID!, $c: ID!) { createBillingAlert(input: {title: "a", meterId: $m, '
+            'customerId: $c, threshold: "1"}) { billingAlert { id } '
+            "userErrors { code message } } }",
+            {"m": w["Meter"], "c": w["Customer"]},
+            "createBillingAlert",
+        )
+        w["BillingAlert"] = p["billingAlert"]["id"]
     if "createSubscription" in mutations:
         p = await _one(
             tenant,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from meterbill.billing.aggregation import Rollup, merge
@@ -46,18 +46,29 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
         spec = catalog.MeterSpec("T", "tokens", "LAST", dimension_keys=["region"])
         meter = await catalog.create_meter(account.id, spec)
         cus = await customer_row(account.id)
+        # The columns usage_rollups had at 0005 (the model has gained some since).
+        conn = connections.get("default")
+        pg = conn.capabilities.dialect == "postgres"
+        cols = (
+            "account_id, meter_id, customer_id, bucket, dimensions_key, sum, count, "
+            "last_value, last_ts, last_seq"
+        )
+        marks = ", ".join(f"${n}" if pg else "?" for n in range(1, 11))
         for minute, dims, s, c, lv, lt, seq in MINUTES:
-            await UsageRollup.create(
-                account_id=account.id,
-                meter_id=meter.id,
-                customer_id=cus,
-                bucket=T0 + minute * M,
-                dimensions_key=dims,
-                sum=Decimal(s),
-                count=c,
-                last_value=Decimal(lv),
-                last_ts=T0 + timedelta(seconds=lt),
-                last_seq=seq,
+            await conn.execute_query(
+                f"INSERT INTO usage_rollups ({cols}) VALUES ({marks})",
+                [
+                    account.id,
+                    meter.id,
+                    cus,
+                    T0 + minute * M,
+                    dims,
+                    Decimal(s) if pg else s,
+                    c,
+                    Decimal(lv) if pg else lv,
+                    T0 + timedelta(seconds=lt),
+                    seq,
+                ],
             )
         return account.id, meter.id, cus
     finally:

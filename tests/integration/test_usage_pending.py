@@ -46,7 +46,8 @@ async def test_each_stored_event_is_pending_once_and_duplicates_never(db):
         await usage.record_event(account, event(cus, 64, ts, ident))
     # The bulk endpoint's insert: a new identifier twice, an old one.
     rows: list[bulk.Row] = [
-        (i, meter, cus, ident, "tokens", "128", ts, "") for i, ident in enumerate(("f", "f", "a"))
+        (i, meter, cus, ident, "tokens", "128", ts, "", None)
+        for i, ident in enumerate(("f", "f", "a"))
     ]
     assert await bulk.insert_rows(account, utcnow(), rows) in (None, {"f"})
 

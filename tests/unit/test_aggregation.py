@@ -58,9 +58,11 @@ def test_empty_rollup() -> None:
 @pytest.mark.parametrize(
     "events, expected",
     [
-        ([], {"SUM": D(0), "COUNT": D(0), "LAST": D(0)}),
-        ([("5", 0)], {"SUM": D(5), "COUNT": D(1), "LAST": D(5)}),
-        ([("5", 1), ("-2", 0)], {"SUM": D(3), "COUNT": D(2), "LAST": D(5)}),
+        ([], {"SUM": D(0), "COUNT": D(0), "LAST": D(0), "MAX": D(0)}),
+        ([("5", 0)], {"SUM": D(5), "COUNT": D(1), "LAST": D(5), "MAX": D(5)}),
+        ([("5", 1), ("-2", 0)], {"SUM": D(3), "COUNT": D(2), "LAST": D(5), "MAX": D(5)}),
+        ([("-5", 1), ("-2", 0)], {"MAX": D(-2), "LAST": D(-5)}),
+        ([("2", 0), ("9.5", 0), ("3", 1)], {"MAX": D("9.5"), "LAST": D(3)}),
         ([("5", 0), ("7", 0)], {"SUM": D(12), "COUNT": D(2), "LAST": D(7)}),  # tie: later seq
         ([("0.1", 0)] * 10, {"SUM": D(1), "COUNT": D(10), "LAST": D("0.1")}),
         ([("1000000000000", 0), ("1", 0)], {"SUM": D(10**12 + 1)}),
@@ -95,7 +97,9 @@ def test_fold_normalizes_timestamps_to_utc_and_needs_a_zone() -> None:
 
 def test_value_of_unknown_formula() -> None:
     with pytest.raises(ValueError):
-        value_of("MAX", Rollup.empty())
+        value_of("MEDIAN", Rollup.empty())
+    with pytest.raises(ValueError, match="count_distinct"):
+        value_of("UNIQUE_COUNT", Rollup.empty())
 
 
 @given(rollups, rollups, rollups)
@@ -466,6 +470,81 @@ def test_summarize_limits_windows_times_groups() -> None:
 
 def test_summarize_rejects_unknown_formula_and_window() -> None:
     with pytest.raises(ValueError):
-        summarize("MAX", [], H10, H12, None, [])
+        summarize("MEDIAN", [], H10, H12, None, [])
     with pytest.raises(ValueError):
         summarize("SUM", [], H10, H12, "WEEK", [])
+
+
+# ---------------------------------------------------------------- MAX and distinct values
+
+
+@given(streams, st.integers(min_value=0, max_value=30))
+def test_max_of_maxes_is_the_max_of_the_events(events: list, cut: int) -> None:
+    whole = fold_all(events)
+    parts = merge(fold_all(events[:cut]), fold_all(events[cut:]))
+    expected = max((v for v, _, _ in events), default=None)
+    assert whole.max_value == parts.max_value == expected
+    assert value_of("MAX", parts) == (expected if expected is not None else 0)
+
+
+def test_distinct_spans_cover_the_range_by_the_coarsest_grain() -> None:
+    from meterbill.billing.aggregation import distinct_spans
+
+    s = datetime(2025, 1, 30, 12, 5, tzinfo=UTC)
+    e = datetime(2025, 4, 2, 0, 7, tzinfo=UTC)
+    spans = distinct_spans(s, e)
+    assert spans == [
+        ("event", s, datetime(2025, 1, 31, tzinfo=UTC)),
+        ("day", datetime(2025, 1, 31, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)),
+        ("month", datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)),
+        ("day", datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UTC)),
+        ("event", datetime(2025, 4, 2, tzinfo=UTC), e),
+    ]
+    month = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    assert distinct_spans(*month) == [("month", *month)]
+    assert distinct_spans(T0, at(90)) == [("event", T0, at(90))]
+    assert distinct_spans(T0, at(60 * 48), "HOUR") == [("event", T0, at(60 * 48))]
+    assert distinct_spans(T0, at(60 * 48), "DAY") == [("day", T0, at(60 * 48))]
+
+
+@given(
+    st.datetimes(min_value=datetime(2024, 11, 1), max_value=datetime(2025, 3, 1)),
+    st.integers(min_value=1, max_value=200 * 24 * 60),
+)
+def test_distinct_spans_tile_the_range(start: datetime, minutes: int) -> None:
+    from meterbill.billing.aggregation import day_start, distinct_spans, month_start
+
+    s = start.replace(tzinfo=UTC)
+    e = s + timedelta(minutes=minutes)
+    spans = distinct_spans(s, e)
+    assert spans[0][1] == s and spans[-1][2] == e
+    for (_, _, b), (_, a, _) in zip(spans, spans[1:], strict=False):
+        assert b == a
+    for grain, a, _ in spans:
+        if grain == "day":
+            assert day_start(a) == a
+        if grain == "month":
+            assert month_start(a) == a
+
+
+def test_summarize_distinct_counts_a_value_once_per_window_and_group() -> None:
+    from meterbill.billing.aggregation import summarize_distinct
+
+    eu, us = "|region=eu|", "|region=us|"
+    items = [
+        (at(0), eu, "u1"),
+        (at(5), eu, "u1"),  # the same value in another minute: once
+        (at(61), eu, "u1"),
+        (at(62), us, "u1"),
+        (at(63), us, "u2"),
+    ]
+    rows = summarize_distinct(items, T0, at(120), None, [])
+    assert [r.value for r in rows] == [D(2)]
+    rows = summarize_distinct(items, T0, at(120), "HOUR", [])
+    assert [r.value for r in rows] == [D(1), D(2)]
+    rows = summarize_distinct(items, T0, at(120), None, ["region"])
+    assert [(r.dimensions, r.value) for r in rows] == [
+        ({"region": "eu"}, D(1)),
+        ({"region": "us"}, D(2)),
+    ]
+    assert [r.value for r in summarize_distinct([], T0, at(120), "HOUR", [])] == [0, 0]

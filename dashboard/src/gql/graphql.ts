@@ -32,7 +32,11 @@ export type AdvanceTestClockInput = {
 export type AggregationFormula =
   | 'COUNT'
   | 'LAST'
-  | 'SUM';
+  /** Largest value in the window or period. */
+  | 'MAX'
+  | 'SUM'
+  /** Number of distinct values of valuePayloadKey (compared as strings) in the window or period. */
+  | 'UNIQUE_COUNT';
 
 export type ApiKey = Node & {
   __typename?: 'ApiKey';
@@ -67,6 +71,56 @@ export type AttachPaymentMethodInput = {
   stripeCustomerId?: InputMaybe<Scalars['String']['input']>;
   /** A PaymentMethod id at Stripe (pm_...) saved on stripeCustomerId: what MB_PAYMENT_PROVIDER=stripe charges, off-session. */
   stripePaymentMethodId?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type BillingAlert = Node & {
+  __typename?: 'BillingAlert';
+  createdAt: Scalars['DateTime']['output'];
+  /** Null: every customer. */
+  customer?: Maybe<Customer>;
+  /** alrt_... */
+  id: Scalars['ID']['output'];
+  meter: Meter;
+  status: BillingAlertStatus;
+  /** Triggers when a customer's usage in its current billing period reaches this (>=). */
+  threshold: Scalars['Decimal']['output'];
+  title: Scalars['String']['output'];
+};
+
+export type BillingAlertIdInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type BillingAlertPayload = {
+  __typename?: 'BillingAlertPayload';
+  billingAlert?: Maybe<BillingAlert>;
+  userErrors: Array<UserError>;
+};
+
+export type BillingAlertStatus =
+  | 'ACTIVE'
+  | 'ARCHIVED';
+
+export type BillingAlertTrigger = {
+  __typename?: 'BillingAlertTrigger';
+  alert: BillingAlert;
+  customer: Customer;
+  periodStart: Scalars['DateTime']['output'];
+  triggeredAt: Scalars['DateTime']['output'];
+  /** Usage in the period when it triggered (>= threshold). */
+  value: Scalars['Decimal']['output'];
+};
+
+export type BillingAlertTriggerConnection = {
+  __typename?: 'BillingAlertTriggerConnection';
+  edges: Array<BillingAlertTriggerEdge>;
+  pageInfo: PageInfo;
+};
+
+export type BillingAlertTriggerEdge = {
+  __typename?: 'BillingAlertTriggerEdge';
+  cursor: Scalars['String']['output'];
+  node: BillingAlertTrigger;
 };
 
 export type BillingMode =
@@ -137,6 +191,14 @@ export type CreateApiKeyPayload = {
   /** Shown once; only a hash is stored. */
   secret?: Maybe<Scalars['String']['output']>;
   userErrors: Array<UserError>;
+};
+
+export type CreateBillingAlertInput = {
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  meterId: Scalars['ID']['input'];
+  /** Positive. */
+  threshold: Scalars['Decimal']['input'];
+  title: Scalars['String']['input'];
 };
 
 export type CreateCreditGrantInput = {
@@ -659,11 +721,13 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Returns at once with status ADVANCING; the worker bills everything due up to frozenTime, then READY. */
   advanceTestClock: TestClockPayload;
+  archiveBillingAlert: BillingAlertPayload;
   attachPaymentMethod: CustomerPayload;
   /** Only events received in the last 24 hours can be canceled (else TOO_LATE). */
   cancelMeterEvent: CancelMeterEventPayload;
   cancelSubscription: SubscriptionPayload;
   createApiKey: CreateApiKeyPayload;
+  createBillingAlert: BillingAlertPayload;
   createCreditGrant: CreditGrantPayload;
   createCustomer: CustomerPayload;
   createCustomerBalanceTransaction: CustomerBalanceTransactionPayload;
@@ -702,6 +766,11 @@ export type MutationAdvanceTestClockArgs = {
 };
 
 
+export type MutationArchiveBillingAlertArgs = {
+  input: BillingAlertIdInput;
+};
+
+
 export type MutationAttachPaymentMethodArgs = {
   input: AttachPaymentMethodInput;
 };
@@ -719,6 +788,11 @@ export type MutationCancelSubscriptionArgs = {
 
 export type MutationCreateApiKeyArgs = {
   input: CreateApiKeyInput;
+};
+
+
+export type MutationCreateBillingAlertArgs = {
+  input: CreateBillingAlertInput;
 };
 
 
@@ -955,6 +1029,9 @@ export type ProrationBehavior =
 export type Query = {
   __typename?: 'Query';
   apiKeys: Array<ApiKey>;
+  /** Newest first. */
+  billingAlertTriggers: BillingAlertTriggerConnection;
+  billingAlerts: Array<BillingAlert>;
   billingSettings: BillingSettings;
   creditGrant?: Maybe<CreditGrant>;
   customer?: Maybe<Customer>;
@@ -991,6 +1068,13 @@ export type Query = {
   /** Newest first. */
   webhookDeliveries: WebhookDeliveryConnection;
   webhookEndpoints: Array<WebhookEndpoint>;
+};
+
+
+export type QueryBillingAlertTriggersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  alertId: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 

@@ -1,8 +1,12 @@
-"""Usage aggregation (data flow 2-3): the SUM/COUNT/LAST merge rules over rollups, minute
-buckets, dimension-set keys a database can filter on, and the windows of meterEventSummaries.
+"""Usage aggregation (data flow 2-3): the SUM/COUNT/LAST/MAX merge rules over rollups,
+UNIQUE_COUNT's distinct values, minute buckets, dimension-set keys a database can filter on,
+and the windows of meterEventSummaries.
 
-A Rollup carries all three aggregates whatever the meter's formula: one row shape serves every
-meter, and a bucket can always be recomputed by folding its raw events again.
+A Rollup carries every rollup aggregate whatever the meter's formula: one row shape serves
+every meter, and a bucket can always be recomputed by folding its raw events again.
+UNIQUE_COUNT cannot be merged from per-bucket numbers (a value seen in two buckets counts
+once): its meters keep first-seen rows per (day or month, value) instead
+(db/stores/uniques.py) and are counted by `count_distinct` below.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, Inexact, InvalidOperation
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from meterbill.billing.errors import BadUserInput
@@ -23,6 +27,9 @@ LIKE_ESCAPE = "\\"
 # Sums must never round silently: the precision is far above any sum of validated event
 # values, and Inexact is trapped so an impossible overflow fails instead of billing a guess.
 EXACT = Context(prec=100, traps=[Inexact, InvalidOperation])
+
+T = TypeVar("T")  # what one item brings
+C = TypeVar("C")  # what a cell holds
 
 _STEPS = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
 
@@ -37,10 +44,11 @@ class Rollup:
     last_value: Decimal | None
     last_ts: datetime | None
     last_seq: int | None
+    max_value: Decimal | None = None
 
     @classmethod
     def empty(cls) -> Rollup:
-        return cls(Decimal(0), 0, None, None, None)
+        return cls(Decimal(0), 0, None, None, None, None)
 
 
 # ---------------------------------------------------------------- formulas
@@ -57,6 +65,10 @@ class Rollup:
 
 ADD = "add"  # the columns add up
 LATEST = "latest"  # the columns of the greatest (timestamp, seq) win
+GREATEST = "greatest"  # the largest value wins (None: no value yet)
+# Not a rollup rule: distinct values are kept per day and month outside the rollups (no
+# rollup columns), see db/stores/uniques.py.
+DISTINCT = "distinct"
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,18 @@ class Measure:
 SUM = Measure("sum", ADD, ("sum",), ("value",))
 COUNT = Measure("count", ADD, ("count",), ("1",))
 LAST = Measure("last", LATEST, ("last_value", "last_ts", "last_seq"), ("value", "timestamp", "id"))
-MEASURES = (SUM, COUNT, LAST)
+MAX = Measure("max", GREATEST, ("max_value",), ("value",))
+UNIQUE = Measure("unique", DISTINCT, (), ("unique_value",))
+MEASURES = (SUM, COUNT, LAST, MAX)
 # formula -> the measure it reads
-FORMULAS: dict[str, Measure] = {"SUM": SUM, "COUNT": COUNT, "LAST": LAST}
+FORMULAS: dict[str, Measure] = {
+    "SUM": SUM,
+    "COUNT": COUNT,
+    "LAST": LAST,
+    "MAX": MAX,
+    "UNIQUE_COUNT": UNIQUE,
+}
+UNIQUE_COUNT = "UNIQUE_COUNT"
 
 
 def measures_for(formulas: Iterable[str]) -> tuple[Measure, ...]:
@@ -82,12 +103,24 @@ def measures_for(formulas: Iterable[str]) -> tuple[Measure, ...]:
     return tuple(m for m in MEASURES if m.rule == ADD or m in wanted)
 
 
+def is_distinct(formula: str) -> bool:
+    """Whether the formula counts distinct values (read from the first-seen rows, never from
+    rollups)."""
+    return FORMULAS[formula].rule == DISTINCT
+
+
 def _last_key(r: Rollup) -> tuple[datetime, int, Decimal] | None:
     if r.last_ts is None or r.last_seq is None or r.last_value is None:
         return None
     # The value only breaks ties that arrival order cannot (two rollups claiming the same
     # event), so merge stays commutative even on inconsistent input.
     return (r.last_ts, r.last_seq, r.last_value)
+
+
+def _greatest(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
 
 
 def merge(a: Rollup, b: Rollup) -> Rollup:
@@ -99,12 +132,13 @@ def merge(a: Rollup, b: Rollup) -> Rollup:
         last.last_value,
         last.last_ts,
         last.last_seq,
+        _greatest(a.max_value, b.max_value),
     )
 
 
 def fold(r: Rollup, value: Decimal, ts: datetime, seq: int) -> Rollup:
     # One event is a one-event rollup, so folding and merging cannot disagree.
-    return merge(r, Rollup(value, 1, value, _utc(ts), seq))
+    return merge(r, Rollup(value, 1, value, _utc(ts), seq, value))
 
 
 def fold_all(events: Iterable[tuple[Decimal, datetime, int]]) -> Rollup:
@@ -122,6 +156,10 @@ def value_of(formula: str, r: Rollup) -> Decimal:
         return Decimal(r.count)
     if formula == "LAST":
         return r.last_value if r.last_value is not None else Decimal(0)
+    if formula == "MAX":
+        return r.max_value if r.max_value is not None else Decimal(0)
+    if formula in FORMULAS:
+        raise ValueError(f"{formula} is not read from rollups (count_distinct)")
     raise ValueError(f"unknown aggregation formula {formula!r}")
 
 
@@ -133,6 +171,10 @@ def _utc(ts: datetime) -> datetime:
 
 def minute_bucket(ts: datetime) -> datetime:
     return _utc(ts).replace(second=0, microsecond=0)
+
+
+def hour_bucket(ts: datetime) -> datetime:
+    return minute_bucket(ts).replace(minute=0)
 
 
 # ---------------------------------------------------------------- dimension sets
@@ -291,6 +333,51 @@ def _group_order(keys: list[str]) -> Callable[[_Group], list[tuple[int, str]]]:
     return order
 
 
+def _cells(
+    items: Iterable[tuple[datetime, str, T]],
+    s: datetime,
+    e: datetime,
+    step: timedelta | None,
+    keys: list[str],
+    add: Callable[[C | None, T], C],
+) -> tuple[dict[tuple[int, _Group], C], set[_Group]]:
+    """Items of [s, e) combined per (window index, group); the groups seen (ungrouped: the
+    single group {} always)."""
+    cells: dict[tuple[int, _Group], C] = {}
+    groups: set[_Group] = set() if keys else {()}
+    for minute, dims_key, item in items:
+        m = _utc(minute)
+        if not s <= m < e:
+            continue
+        i = 0 if step is None else (m - s) // step
+        dims = parse_dimensions(dims_key) if keys else {}
+        g = tuple((k, dims[k]) for k in keys if k in dims)
+        groups.add(g)
+        cells[(i, g)] = add(cells.get((i, g)), item)
+    return cells, groups
+
+
+def _rows(
+    s: datetime,
+    e: datetime,
+    window: str | None,
+    keys: list[str],
+    cells: Mapping[tuple[int, _Group], C],
+    groups: set[_Group],
+    value: Callable[[C | None], Decimal],
+) -> list[SummaryRow]:
+    step = _step(window)
+    starts = window_starts(s, e, window)
+    check_row_limit(len(starts), len(groups))
+    ordered = sorted(groups, key=_group_order(keys))
+    rows = []
+    for i, ws in enumerate(starts):
+        we = e if step is None else min(ws + step, e)
+        for g in ordered:
+            rows.append(SummaryRow(ws, we, value(cells.get((i, g))), dict(g)))
+    return rows
+
+
 def summarize(
     formula: str,
     buckets: Iterable[tuple[datetime, str, Rollup]],
@@ -306,24 +393,103 @@ def summarize(
     s, e, step = _utc(start), _utc(end), _step(window)
     check_row_limit(window_count(s, e, window), 1)
     keys = list(dict.fromkeys(group_by))
-    cells: dict[tuple[int, _Group], Rollup] = {}
-    groups: set[_Group] = set() if keys else {()}
-    for minute, dims_key, rollup in buckets:
-        m = _utc(minute)
-        if not s <= m < e:
-            continue
-        i = 0 if step is None else (m - s) // step
-        dims = parse_dimensions(dims_key) if keys else {}
-        g = tuple((k, dims[k]) for k in keys if k in dims)
-        groups.add(g)
-        cells[(i, g)] = merge(cells.get((i, g), Rollup.empty()), rollup)
-    starts = window_starts(s, e, window)
-    check_row_limit(len(starts), len(groups))
-    ordered = sorted(groups, key=_group_order(keys))
-    rows = []
-    for i, ws in enumerate(starts):
-        we = e if step is None else min(ws + step, e)
-        for g in ordered:
-            r = cells.get((i, g), Rollup.empty())
-            rows.append(SummaryRow(ws, we, value_of(formula, r), dict(g)))
-    return rows
+
+    def add(a: Rollup | None, b: Rollup) -> Rollup:
+        return b if a is None else merge(a, b)
+
+    cells, groups = _cells(buckets, s, e, step, keys, add)
+    return _rows(
+        s, e, window, keys, cells, groups, lambda r: value_of(formula, r or Rollup.empty())
+    )
+
+
+# ---------------------------------------------------------------- distinct values
+#
+# UNIQUE_COUNT counts the distinct value texts of a window. A range is read from the coarsest
+# stored grain that fits: whole UTC months from the month rows, whole UTC days from the day
+# rows, the rest (a partial day, HOUR windows) from raw events. A value's rows in several
+# grains or several days of one window count once: distinct counting is idempotent, so
+# reading a value from two sources never counts it twice.
+
+GRAINS = ("month", "day", "event")
+
+
+def month_start(ts: datetime) -> datetime:
+    return _utc(ts).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(ts: datetime) -> datetime:
+    m = month_start(ts)
+    return m.replace(year=m.year + 1, month=1) if m.month == 12 else m.replace(month=m.month + 1)
+
+
+def day_start(ts: datetime) -> datetime:
+    return _utc(ts).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil(
+    ts: datetime, floor: Callable[[datetime], datetime], up: Callable[[datetime], datetime]
+) -> datetime:
+    f = floor(ts)
+    return f if f == ts else up(f)
+
+
+def distinct_spans(
+    start: datetime, end: datetime, window: str | None = None
+) -> list[tuple[str, datetime, datetime]]:
+    """(grain, a, b) pieces covering [start, end) exactly, each read from `grain` ("month",
+    "day" or "event"): every piece lies within one window of `window` (HOUR windows read
+    raw events; DAY windows, aligned to 00:00, day rows)."""
+    s, e = _utc(start), _utc(end)
+    if s >= e:
+        return []
+    if window == "HOUR":
+        return [("event", s, e)]
+    if window == "DAY":
+        return [("day", s, e)]
+    _step(window)
+    one_day = timedelta(days=1)
+    d_lo, d_hi = _ceil(s, day_start, lambda d: d + one_day), day_start(e)
+    if d_lo >= d_hi:
+        return [("event", s, e)]
+    m_lo, m_hi = _ceil(d_lo, month_start, next_month), month_start(d_hi)
+    out = [("event", s, d_lo)]
+    if m_lo < m_hi:
+        out += [("day", d_lo, m_lo), ("month", m_lo, m_hi), ("day", m_hi, d_hi)]
+    else:
+        out.append(("day", d_lo, d_hi))
+    out.append(("event", d_hi, e))
+    return [(g, a, b) for g, a, b in out if a < b]
+
+
+def summarize_distinct(
+    values: Iterable[tuple[datetime, str, str]],
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    group_by: list[str],
+) -> list[SummaryRow]:
+    """summarize() for UNIQUE_COUNT, from (time, dimensions key, value text) items: the time
+    of a stored day or month row is its start (distinct_spans keeps each in one window)."""
+    s, e, step = _utc(start), _utc(end), _step(window)
+    check_row_limit(window_count(s, e, window), 1)
+    keys = list(dict.fromkeys(group_by))
+
+    def add(a: set[str] | None, v: str) -> set[str]:
+        if a is None:
+            return {v}
+        a.add(v)
+        return a
+
+    cells, groups = _cells(values, s, e, step, keys, add)
+    return _rows(s, e, window, keys, cells, groups, lambda c: Decimal(len(c or ())))
+
+
+def distinct_rows(
+    counts: Mapping[datetime, int], start: datetime, end: datetime, window: str | None
+) -> list[SummaryRow]:
+    """Ungrouped summary rows from a count per window start (counted by the database)."""
+    return [
+        SummaryRow(r.start, r.end, Decimal(counts.get(r.start, 0)), {})
+        for r in summarize_distinct((), start, end, window, [])
+    ]

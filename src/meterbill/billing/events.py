@@ -17,6 +17,8 @@ from meterbill.billing.errors import DomainError, FieldError
 MAX_IDENTIFIER_LENGTH = 100
 MAX_EVENT_NAME_LENGTH = 100
 MAX_DIMENSION_LENGTH = 100
+# A UNIQUE_COUNT value's text (the usage_unique_values.value column).
+MAX_UNIQUE_VALUE_LENGTH = 200
 # The longest payload key that can name a customer, by the meter's mapping type: customer
 # ids are at most 40 characters (the id columns), external ids at most 200. A longer one
 # names nothing, and the database would refuse it even as a lookup value.
@@ -37,7 +39,7 @@ _MAX_NUMBER_TEXT = 64
 @dataclass(frozen=True)
 class MeterDef:
     event_name: str
-    aggregation: str  # SUM | COUNT | LAST
+    aggregation: str  # SUM | COUNT | LAST | MAX | UNIQUE_COUNT
     customer_mapping_type: str  # BY_ID | BY_EXTERNAL_ID
     customer_payload_key: str
     value_payload_key: str
@@ -53,6 +55,8 @@ class ValidEvent:
     dimensions: dict[str, str]
     identifier: str | None
     timestamp: datetime  # UTC
+    # UNIQUE_COUNT meters: the value's text (numbers normalized, strings verbatim).
+    unique_value: str | None = None
 
     @property
     def dimensions_key(self) -> str:
@@ -131,12 +135,14 @@ def validate_event(
     if not meter.active:
         error("INACTIVE", f"the meter for event {meter.event_name!r} is inactive", "eventName")
 
-    customer_key, value, dimensions = "", Decimal(1), {}
+    customer_key, value, dimensions, unique = "", Decimal(1), {}, None
     if not isinstance(payload, Mapping):
         error("INVALID", "payload must be a JSON object", "payload")
     else:
         customer_key = _customer(meter, payload, error)
-        if meter.aggregation != "COUNT":
+        if meter.aggregation == "UNIQUE_COUNT":
+            unique = _unique(meter, payload, error)
+        elif meter.aggregation != "COUNT":
             value = _value(meter, payload, error)
         dimensions = _dimensions(meter, payload, error)
 
@@ -160,7 +166,7 @@ def validate_event(
 
     if errors:
         raise DomainError(errors)
-    return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC))
+    return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC), unique)
 
 
 def identifier_problem(identifier: str) -> str | None:
@@ -288,6 +294,36 @@ def _value(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> De
     except ValueError as e:
         error("INVALID", f"payload.{key} {e}", "payload", key)
         return Decimal(0)
+
+
+def unique_text(raw: object) -> str:
+    """A UNIQUE_COUNT value as the text it is counted by (compared as strings: 5, 5.0 and
+    "5" are one value, "5.0" another, as dimension values); ValueError saying why not."""
+    if isinstance(raw, str) and raw == "":
+        raise ValueError("must not be empty")
+    try:
+        text = dimension_text(raw)
+    except ValueError as e:
+        raise ValueError("must be a string or a finite number") from e
+    if len(text) > MAX_UNIQUE_VALUE_LENGTH:
+        raise ValueError(f"is longer than {MAX_UNIQUE_VALUE_LENGTH} characters")
+    if not _encodable(text):
+        raise ValueError("is not valid Unicode text")
+    return text
+
+
+def _unique(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> str | None:
+    key = meter.value_payload_key
+    raw = payload.get(key)
+    if raw is None:
+        msg = f"payload.{key} is required by a UNIQUE_COUNT meter: it holds the value counted"
+        error("REQUIRED", msg, "payload", key)
+        return None
+    try:
+        return unique_text(raw)
+    except ValueError as e:
+        error("INVALID", f"payload.{key} {e}", "payload", key)
+        return None
 
 
 def _dimensions(meter: MeterDef, payload: Mapping[str, object], error: _Report) -> dict[str, str]:

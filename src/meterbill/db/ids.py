@@ -92,3 +92,7 @@ def balance_transaction_id() -> str:
 
 def credit_grant_id() -> str:
     return new_id("credgr")
+
+
+def billing_alert_id() -> str:
+    return new_id("alrt")

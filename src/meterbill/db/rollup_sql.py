@@ -1,5 +1,6 @@
 """The SQL of the aggregation formulas, generated from their one definition
-(billing/aggregation.py MEASURES): each merge rule has its fragment here, for the three
+(billing/aggregation.py MEASURES): each merge rule has its fragment here (ADD, LATEST,
+GREATEST; DISTINCT has no rollup columns), for the three
 places PostgreSQL merges in exact NUMERIC arithmetic:
 
 - merge_rollups: rollup rows merged per group (summaries, billing batches),
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from meterbill.billing.aggregation import ADD, LATEST, MEASURES, Measure, Rollup
+from meterbill.billing.aggregation import ADD, GREATEST, LATEST, MEASURES, Measure, Rollup
 
 # Rollup columns in the order of the table's definition (after the key columns).
 ROLLUP_VALUE_COLUMNS = tuple(c for m in MEASURES for c in m.columns)
@@ -51,6 +52,8 @@ def merge_rollups(measures: Sequence[Measure], alias: str = "") -> str:
             # The value only breaks ties that arrival order cannot, as merge() does.
             present = f" FILTER (WHERE {cols[1]} IS NOT NULL)"
             out += _latest(cols, m.columns, _latest_order(cols), present)
+        elif m.rule == GREATEST:
+            out += [f"max({c}) AS {name}" for c, name in zip(cols, m.columns, strict=True)]
         else:
             raise ValueError(f"no SQL for merge rule {m.rule!r}")
     return ", ".join(out)
@@ -67,6 +70,8 @@ def fold_events(measures: Sequence[Measure]) -> str:
                 out.append(f"count(*) AS {name}" if expr == "1" else f"sum({expr}) AS {name}")
         elif m.rule == LATEST:
             out += _latest(src, m.columns, _latest_order(src, desc_value=False), "")
+        elif m.rule == GREATEST:
+            out += [f"max({e}) AS {name}" for e, name in zip(src, m.columns, strict=True)]
         else:
             raise ValueError(f"no SQL for merge rule {m.rule!r}")
     return ", ".join(out)
@@ -89,6 +94,9 @@ def upsert_set(table: str, measures: Sequence[Measure] = MEASURES) -> str:
             out += [
                 f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {table}.{c} END" for c in m.columns
             ]
+        elif m.rule == GREATEST:
+            # greatest() ignores NULLs: a delta without a value keeps the stored one.
+            out += [f"{c} = greatest({table}.{c}, excluded.{c})" for c in m.columns]
         else:
             raise ValueError(f"no SQL for merge rule {m.rule!r}")
     return ", ".join(out)
@@ -109,6 +117,7 @@ _READ: dict[str, Callable[[Any], Any]] = {
     "last_value": _dec,
     "last_ts": lambda v: v,
     "last_seq": _int,
+    "max_value": _dec,
 }
 
 

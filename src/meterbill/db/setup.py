@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as migrate_api
 
 from meterbill.config import Settings
@@ -79,6 +80,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 async def init_db(settings: Settings) -> None:
     _ensure_sqlite_dir(settings.database_url)
     # The global fallback lets worker tasks and request tasks share one ORM context.
+    _forget_queries()
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
     stores.configure(connections.get("default").capabilities.dialect)
 
@@ -97,3 +99,11 @@ async def run_migrations(settings: Settings) -> None:
             await migrate_api(config=tortoise_config(settings))
         finally:
             await Tortoise.close_connections()
+            _forget_queries()
+
+
+def _forget_queries() -> None:
+    """Tortoise caches each table's INSERT per (connection, table), whichever model class
+    built it first: a migration's historical model (e.g. usage_rollups as of 0006, without
+    max_value) would otherwise leave an INSERT that silently drops the columns added since."""
+    EXECUTOR_CACHE.clear()

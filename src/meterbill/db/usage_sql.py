@@ -7,7 +7,7 @@ Both work on PostgreSQL (asyncpg, $n placeholders) and SQLite 3.35+ (? placehold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -27,6 +27,7 @@ EVENT_COLUMNS = (
     "dimensions_key",
     "status",
     "created_at",
+    "unique_value",
 )
 PENDING_TABLE = "meter_events_pending"
 _ROLLUP_COLUMNS = (
@@ -49,6 +50,8 @@ class EventRow(NamedTuple):
     timestamp: datetime
     dimensions_key: str
     created_at: datetime
+    # UNIQUE_COUNT meters only: the value's text.
+    unique_value: str | None = None
 
 
 class RollupKey(NamedTuple):
@@ -111,6 +114,7 @@ async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
             r.dimensions_key,
             "ACCEPTED",
             r.created_at,
+            r.unique_value,
         ]
     sql = (
         f"INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
@@ -131,20 +135,17 @@ async def insert_rollup_if_absent(conn: Any, table: str, key: RollupKey, r: Roll
     commit (and then answer False) instead of failing on the unique key."""
     if table not in (MINUTE_TABLE, HOUR_TABLE):
         raise ValueError(f"not a rollup table: {table}")
-    params = [
-        *key,
-        _dec(conn, r.sum),
-        r.count,
-        _dec(conn, r.last_value),
-        r.last_ts,
-        r.last_seq,
-    ]
+    params = [*key, *(_dec(conn, v) if isinstance(v, Decimal) else v for v in _values_of(r))]
     sql = (
         f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)}) "
         f"VALUES {_values(conn, 1, len(_ROLLUP_COLUMNS))} "
         "ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO NOTHING RETURNING id"
     )
     return bool(await conn.execute_query_dict(sql, params))
+
+
+def _values_of(r: Rollup) -> list[Any]:
+    return [getattr(r, c) for c in ROLLUP_VALUE_COLUMNS]
 
 
 async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
@@ -161,9 +162,9 @@ async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
 # batch size, and asyncpg encodes arrays far faster than 10,000 separate parameters.
 _INSERT_EVENTS_PG = (
     f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', $2 FROM unnest("
+    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', $2, uv FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
-    "$9::text[]) AS u(m, c, i, n, v, t, d) "
+    "$9::text[], $10::text[]) AS u(m, c, i, n, v, t, d, uv) "
     "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
     f"{pending_cte('ins')}"
     "SELECT id, identifier FROM ins"
@@ -185,6 +186,7 @@ async def _insert_events_pg(conn: Any, rows: Sequence[EventRow]) -> dict[str, in
         [r.value for r in rows],
         [r.timestamp for r in rows],
         [r.dimensions_key for r in rows],
+        [r.unique_value for r in rows],
     ]
     result = await conn.execute_query_dict(_INSERT_EVENTS_PG, params)
     return {str(row["identifier"]): int(row["id"]) for row in result}
@@ -211,7 +213,7 @@ async def upsert_rollups_pg(
     params: list[Any] = []
     for k, r in ordered:
         params += [k.account_id, k.meter_id, k.customer_id, k.bucket, k.dimensions_key]
-        params += [getattr(r, c) for c in ROLLUP_VALUE_COLUMNS]
+        params += _values_of(r)
     sql = (
         f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)}) "
         f"VALUES {_values(conn, len(ordered), len(_ROLLUP_COLUMNS))} "
@@ -219,6 +221,127 @@ async def upsert_rollups_pg(
         f"{upsert_set(table)}"
     )
     await conn.execute_query(sql, params)
+
+
+UNIQUE_TABLE = "usage_unique_values"
+_UNIQUE_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "grain",
+    "bucket",
+    "value",
+    "dimensions_key",
+    "events",
+)
+UNIQUE_UPSERT_HEAD = f"INSERT INTO {UNIQUE_TABLE} ({', '.join(_UNIQUE_COLUMNS)})"
+UNIQUE_UPSERT_TAIL = (
+    "ON CONFLICT (meter_id, customer_id, grain, bucket, value, dimensions_key) "
+    f"DO UPDATE SET events = {UNIQUE_TABLE}.events + excluded.events"
+)
+
+
+COUNT_TABLE = "usage_unique_counts"
+_COUNT_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    "grain",
+    "bucket",
+    "dimensions_key",
+    "distinct_values",
+)
+_COUNT_KEY = "meter_id, customer_id, grain, bucket, dimensions_key"
+COUNT_UPSERT_HEAD = f"INSERT INTO {COUNT_TABLE} ({', '.join(_COUNT_COLUMNS)})"
+COUNT_UPSERT_TAIL = (
+    f"ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET "
+    f"distinct_values = {COUNT_TABLE}.distinct_values + excluded.distinct_values"
+)
+
+
+class UniqueKey(NamedTuple):
+    account_id: str
+    meter_id: str
+    customer_id: str
+    grain: str  # day | month
+    bucket: datetime
+    value: str
+    dimensions_key: str
+
+
+_UNIQUE_WHERE = (
+    "meter_id = {0} AND customer_id = {1} AND grain = {2} AND bucket = {3} AND value = {4} "
+    "AND dimensions_key = {5}"
+)
+
+
+def _unique_where(conn: Any) -> str:
+    pg = is_postgres(conn)
+    return _UNIQUE_WHERE.format(*(f"${n}" if pg else "?" for n in range(1, 7)))
+
+
+def _where_params(k: UniqueKey) -> list[Any]:
+    return [k.meter_id, k.customer_id, k.grain, k.bucket, k.value, k.dimensions_key]
+
+
+async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
+    """Add event counts to first-seen rows, and the values new to their day or month to the
+    counts (SQLite's single writer, which looks up each key first; PostgreSQL's claim does
+    both in its own statement), in key order."""
+    ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+    fresh: dict[tuple[Any, ...], int] = {}
+    where = _unique_where(conn)
+    for k, _ in ordered:
+        found = await conn.execute_query_dict(
+            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
+        )
+        if not found:
+            group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
+            fresh[group] = fresh.get(group, 0) + 1
+    for lo in range(0, len(ordered), 500):
+        part = ordered[lo : lo + 500]
+        params: list[Any] = []
+        for k, n in part:
+            params += [*k, n]
+        sql = (
+            f"{UNIQUE_UPSERT_HEAD} VALUES {_values(conn, len(part), len(_UNIQUE_COLUMNS))} "
+            f"{UNIQUE_UPSERT_TAIL}"
+        )
+        await conn.execute_query(sql, params)
+    if fresh:
+        counts = sorted(fresh.items(), key=lambda kv: kv[0][1:])
+        params = [v for group, n in counts for v in (*group, n)]
+        sql = (
+            f"{COUNT_UPSERT_HEAD} VALUES {_values(conn, len(counts), len(_COUNT_COLUMNS))} "
+            f"{COUNT_UPSERT_TAIL}"
+        )
+        await conn.execute_query(sql, params)
+
+
+async def take_back_unique(conn: Any, keys: Sequence[UniqueKey]) -> None:
+    """One folded event of each key was canceled: its rows count one event less, and a row
+    left with none goes (the value no longer counts there), taking one from its count."""
+    pg = is_postgres(conn)
+    where = _unique_where(conn)
+    marks = [f"${n}" if pg else "?" for n in range(1, 6)]
+    count_where = (
+        f"meter_id = {marks[0]} AND customer_id = {marks[1]} AND grain = {marks[2]} AND "
+        f"bucket = {marks[3]} AND dimensions_key = {marks[4]}"
+    )
+    for k in keys:
+        params = _where_params(k)
+        await conn.execute_query(
+            f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params
+        )
+        gone = await conn.execute_query_dict(
+            f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
+        )
+        if gone:
+            await conn.execute_query(
+                f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 "
+                f"WHERE {count_where}",
+                [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
+            )
 
 
 # What the SQLite worker reads of each pending event (it folds in Python).
@@ -231,6 +354,7 @@ CLAIMED_COLUMNS = (
     "value",
     "timestamp",
     "status",
+    "unique_value",
 )
 
 
@@ -241,15 +365,35 @@ CLAIMED_COLUMNS = (
 # sequential scan of the whole backlog (14 ms of a 33 ms claim at 200,000 pending); an array
 # is probed through the primary key. date_bin, not date_trunc: independent of the session's
 # time zone. `taken` counts every pending row taken, also of canceled or deleted events.
+# UNIQUE_COUNT events (unique_value set) also add to their value's day and month rows, in
+# the same statement: one data-modifying WITH item, in key order like the rollups.
 _CLAIM_PG = (
     f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
     f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
     ")) RETURNING event_id), "
+    "ev AS (SELECT e.id, e.account_id, e.meter_id, e.customer_id, e.timestamp, "
+    "e.dimensions_key, e.value, e.unique_value FROM picked "
+    "JOIN meter_events e ON e.id = picked.event_id WHERE e.status = 'ACCEPTED'), "
     "folded AS (SELECT e.account_id, e.meter_id, e.customer_id, "
     "date_bin('1 minute', e.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, "
     f"e.dimensions_key, {fold_events(MEASURES)} "
-    "FROM picked JOIN meter_events e ON e.id = picked.event_id WHERE e.status = 'ACCEPTED' "
-    "GROUP BY 1, 2, 3, 4, 5) "
+    "FROM ev e GROUP BY 1, 2, 3, 4, 5), "
+    f"uniq AS ({UNIQUE_UPSERT_HEAD} "
+    "SELECT account_id, meter_id, customer_id, g, b, unique_value, dimensions_key, count(*) "
+    "FROM ev CROSS JOIN LATERAL (VALUES "
+    "('day', date_bin('1 day', ev.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')), "
+    "('month', date_trunc('month', ev.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+    ") AS gb(g, b) WHERE unique_value IS NOT NULL "
+    "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 2, 3, 4, 5, 6, 7 "
+    f"{UNIQUE_UPSERT_TAIL} "
+    # xmax is 0 on a row version this statement inserted (not one it updated): a value
+    # new to its day or month.
+    "RETURNING account_id, meter_id, customer_id, grain, bucket, dimensions_key, "
+    "(xmax = 0) AS fresh), "
+    f"counted AS ({COUNT_UPSERT_HEAD} "
+    "SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
+    "FROM uniq WHERE fresh GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 "
+    f"{COUNT_UPSERT_TAIL}) "
     "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
     "LEFT JOIN folded f ON true"
 )

@@ -26,6 +26,12 @@ class AggregationFormula(Enum):
     SUM = "SUM"
     COUNT = "COUNT"
     LAST = "LAST"
+    MAX = strawberry.enum_value("MAX", description="Largest value in the window or period.")
+    UNIQUE_COUNT = strawberry.enum_value(
+        "UNIQUE_COUNT",
+        description="Number of distinct values of valuePayloadKey (compared as strings) in the "
+        "window or period.",
+    )
 
 
 @strawberry.enum

@@ -9,6 +9,7 @@ from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from meterbill.graphql.alerts import AlertsMutation, AlertsQuery
 from meterbill.graphql.auth import ScopeCheck
 from meterbill.graphql.billing import BillingMutation, BillingQuery
 from meterbill.graphql.catalog import CatalogMutation, CatalogQuery
@@ -30,6 +31,7 @@ QUERY_PARTS: tuple[type, ...] = (
     MoneyQuery,
     WebhooksQuery,
     CreditsQuery,
+    AlertsQuery,
 )
 MUTATION_PARTS: tuple[type, ...] = (
     CatalogMutation,
@@ -38,6 +40,7 @@ MUTATION_PARTS: tuple[type, ...] = (
     MoneyMutation,
     WebhooksMutation,
     CreditsMutation,
+    AlertsMutation,
 )
 # Types reachable only through interfaces must be listed for the SDL.
 EXTRA_TYPES: list[type] = [catalog_types.Product]

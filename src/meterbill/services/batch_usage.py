@@ -19,6 +19,8 @@ from meterbill.billing.aggregation import (
     Measure,
     Rollup,
     fold,
+    hour_bucket,
+    is_distinct,
     measures_for,
     merge,
     minute_bucket,
@@ -28,7 +30,6 @@ from meterbill.db.rollup_sql import merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.billing_usage import MeterRef, metered_quantity, plain_quantity
 from meterbill.services.clock import as_utc
-from meterbill.services.usage.aggregate import hour_bucket
 
 
 class UsageRequest(NamedTuple):
@@ -58,6 +59,18 @@ async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
     conn = connections.get("default")
     if not is_postgres(conn):
         return [await metered_quantity(r.meter, r.customer_id, r.start, r.end) for r in requests]
+    # Distinct counts do not merge from rollups: each is counted on its own (an index
+    # count of its period's first-seen rows).
+    distinct = {
+        k: await metered_quantity(r.meter, r.customer_id, r.start, r.end)
+        for k, r in enumerate(requests)
+        if is_distinct(r.meter.aggregation)
+    }
+    if distinct:
+        rest = [k for k in range(len(requests)) if k not in distinct]
+        others = await period_usages([requests[k] for k in rest])
+        out = dict(distinct) | dict(zip(rest, others, strict=True))
+        return [out[k] for k in range(len(requests))]
     totals = [Rollup.empty() for _ in requests]
     hours: list[tuple[int, datetime, datetime]] = []
     minutes: list[tuple[int, datetime, datetime]] = []

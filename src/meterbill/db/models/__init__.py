@@ -1,5 +1,6 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
+from meterbill.db.models.alerts import BillingAlert, BillingAlertTrigger
 from meterbill.db.models.billing import (
     BillingSettings,
     CustomerBalanceTransaction,
@@ -29,6 +30,8 @@ from meterbill.db.models.usage import (
     MeterEventPending,
     UsageRollup,
     UsageRollupHourly,
+    UsageUniqueCount,
+    UsageUniqueValue,
 )
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
@@ -37,6 +40,8 @@ __all__ = [
     "CustomerBalanceTransaction",
     "CreditApplication",
     "CreditGrant",
+    "BillingAlert",
+    "BillingAlertTrigger",
     "DomainEvent",
     "IdempotencyKey",
     "Invoice",
@@ -49,6 +54,8 @@ __all__ = [
     "MeterEventPending",
     "UsageRollup",
     "UsageRollupHourly",
+    "UsageUniqueCount",
+    "UsageUniqueValue",
     "WorkerHeartbeat",
     "Account",
     "ApiKey",

@@ -92,7 +92,7 @@ class Meter(Model):
     )
     display_name = fields.CharField(max_length=200)
     event_name = fields.CharField(max_length=100)
-    aggregation = fields.CharField(max_length=10)
+    aggregation = fields.CharField(max_length=20)
     customer_mapping_type = fields.CharField(max_length=20, default="BY_ID")
     customer_payload_key = fields.CharField(max_length=100, default="customer_id")
     value_payload_key = fields.CharField(max_length=100, default="value")

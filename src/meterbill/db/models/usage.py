@@ -38,6 +38,9 @@ class MeterEvent(Model):
     status = fields.CharField(max_length=10, default="ACCEPTED")
     created_at = fields.DatetimeField(auto_now_add=True)
     canceled_at = fields.DatetimeField(null=True)
+    # UNIQUE_COUNT meters: the value payload key's text (billing.aggregation.dimension_text);
+    # NULL for the other formulas.
+    unique_value = fields.CharField(max_length=200, null=True)
 
     class Meta:
         table = "meter_events"
@@ -87,6 +90,7 @@ class UsageRollup(Model):
     last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
+    max_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
 
     class Meta:
         table = "usage_rollups"
@@ -117,7 +121,55 @@ class UsageRollupHourly(Model):
     last_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
     last_ts = fields.DatetimeField(null=True)
     last_seq = fields.BigIntField(null=True)
+    max_value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
 
     class Meta:
         table = "usage_rollups_hourly"
         unique_together = (("meter", "customer", "bucket", "dimensions_key"),)
+
+
+# UNIQUE_COUNT: one row per (meter, customer, grain, bucket, value, dimension set) seen, where
+# the grain is "day" or "month" (UTC) and bucket its start; `events` counts the folded
+# ACCEPTED events behind it (a cancel takes one away; the row goes at 0). A month's count
+# is the number of its rows (an index range), not a scan of its raw events; why both grains:
+# ARCHITECTURE.md "Distinct values". Kept by the aggregation workers with the rollups.
+class UsageUniqueValue(Model):
+    id = fields.BigIntField(primary_key=True)
+    # Plain ids, no foreign keys: the fold writes up to two rows per value and batch, and
+    # each key's check would cost about as much as the row (as for meter_events_pending).
+    account_id = fields.CharField(max_length=40)
+    meter_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
+    grain = fields.CharField(max_length=5)
+    bucket = fields.DatetimeField()
+    value = fields.CharField(max_length=200)
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    events = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "usage_unique_values"
+        # Key order: a bucket's values in order, so distinct values are an index range.
+        unique_together = (
+            ("meter_id", "customer_id", "grain", "bucket", "value", "dimensions_key"),
+        )
+
+
+# How many rows of usage_unique_values each (meter, customer, grain, bucket, dimension set)
+# has: the distinct values of that day or month, kept by the transactions that add or delete
+# those rows. A meter without dimension keys has one set (""), so its month's or day's count
+# is this one row, whatever the number of values (db/stores/uniques.py).
+class UsageUniqueCount(Model):
+    id = fields.BigIntField(primary_key=True)
+    # Plain ids, no foreign keys: the fold writes up to two rows per value and batch, and
+    # each key's check would cost about as much as the row (as for meter_events_pending).
+    account_id = fields.CharField(max_length=40)
+    meter_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
+    grain = fields.CharField(max_length=5)
+    bucket = fields.DatetimeField()
+    dimensions_key = fields.CharField(max_length=2000, default="")
+    distinct_values = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "usage_unique_counts"
+        unique_together = (("meter_id", "customer_id", "grain", "bucket", "dimensions_key"),)

@@ -13,6 +13,7 @@ from tortoise import connections
 from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
+from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
 from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
@@ -24,6 +25,7 @@ class Stores:
     rollups: RollupStore
     webhooks: WebhookStore
     credits: CreditStore
+    uniques: UniqueStore
 
 
 _BY_DIALECT = {
@@ -32,12 +34,14 @@ _BY_DIALECT = {
         rollups=PostgresRollups(),
         webhooks=PostgresWebhooks(),
         credits=PostgresCredits(),
+        uniques=PostgresUniques(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
         rollups=SqliteRollups(),
         webhooks=SqliteWebhooks(),
         credits=SqliteCredits(),
+        uniques=SqliteUniques(),
     ),
 }
 _current: Stores | None = None

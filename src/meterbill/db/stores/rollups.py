@@ -12,13 +12,22 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from meterbill.billing.aggregation import Rollup, fold, merge, minute_bucket
+from meterbill.billing.aggregation import (
+    Rollup,
+    day_start,
+    fold,
+    merge,
+    minute_bucket,
+    month_start,
+)
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, rollup_from_row
 from meterbill.db.usage_sql import (
     CLAIMED_COLUMNS,
     HOUR_TABLE,
     RollupKey,
+    UniqueKey,
+    add_uniques,
     claim_pending_pg,
     upsert_rollups_pg,
 )
@@ -30,7 +39,9 @@ class RollupStore(ABC):
     @abstractmethod
     async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
         """Take up to `limit` pending events, oldest first, and delete their pending rows:
-        (how many were taken, what their ACCEPTED events add to each minute rollup)."""
+        (how many were taken, what their ACCEPTED events add to each minute rollup). The
+        ACCEPTED events of UNIQUE_COUNT meters are added to their values' first-seen day
+        and month rows (usage_unique_values) here, in the same transaction."""
 
     @abstractmethod
     async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
@@ -51,6 +62,7 @@ class PostgresRollups(RollupStore):
 class SqliteRollups(RollupStore):
     async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
         taken, rows = await _claim_sqlite(conn, limit)
+        await add_uniques(conn, _unique_deltas(rows))
         return taken, _fold_minutes(rows)
 
     async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
@@ -76,7 +88,7 @@ async def _claim_sqlite(conn: Any, limit: int) -> tuple[int, list[tuple[Any, ...
 
 def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
     deltas: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
-    for eid, acct, meter, customer, dims, value, ts, status in rows:
+    for eid, acct, meter, customer, dims, value, ts, status, _ in rows:
         # Only ACCEPTED events count (a canceled one takes its pending row away, but a
         # pending row whose event is gone has no row here).
         if status != "ACCEPTED":
@@ -84,6 +96,25 @@ def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
         key = RollupKey(acct, meter, customer, minute_bucket(ts), dims)
         deltas[key] = fold(deltas[key], Decimal(value), ts, eid)
     return deltas
+
+
+def _unique_deltas(rows: list[tuple[Any, ...]]) -> dict[UniqueKey, int]:
+    deltas: dict[UniqueKey, int] = defaultdict(int)
+    for _, acct, meter, customer, dims, _, ts, status, unique in rows:
+        if status == "ACCEPTED" and unique is not None:
+            for key in unique_keys(acct, meter, customer, dims, ts, unique):
+                deltas[key] += 1
+    return deltas
+
+
+def unique_keys(
+    account_id: str, meter_id: str, customer_id: str, dims: str, ts: Any, value: str
+) -> list[UniqueKey]:
+    """The day and the month row one event of `value` at `ts` counts in."""
+    return [
+        UniqueKey(account_id, meter_id, customer_id, grain, start(ts), value, dims)
+        for grain, start in (("day", day_start), ("month", month_start))
+    ]
 
 
 _RollupModel = type[UsageRollup] | type[UsageRollupHourly]

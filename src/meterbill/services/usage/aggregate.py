@@ -16,14 +16,14 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.aggregation import Rollup, fold_all, merge, minute_bucket
+from meterbill.billing.aggregation import Rollup, fold_all, hour_bucket, merge, minute_bucket
 from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.stores.rollups import fields_of as _fields
@@ -32,6 +32,7 @@ from meterbill.db.usage_sql import RollupKey, insert_rollup_if_absent
 from meterbill.services import queue
 from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
+from meterbill.services.usage import alert_checks
 
 log = logging.getLogger("meterbill.usage")
 
@@ -97,13 +98,12 @@ async def aggregate_batch(limit: int = BATCH) -> int:
         if not taken:
             return 0
         await rollups.add(conn, deltas, hour_deltas(deltas))
-    # Committed: tell live usage subscriptions (contract extension live) what changed.
-    await hub.announce((k.account_id, k.meter_id, k.customer_id) for k in deltas)
+    touched = {(k.account_id, k.meter_id, k.customer_id) for k in deltas}
+    # Committed: tell live usage subscriptions (contract extension live) what changed, and
+    # check the alerts of what changed (contract extension alerts): once per batch.
+    await hub.announce(touched)
+    await alert_checks.evaluate_quietly(touched)
     return taken
-
-
-def hour_bucket(ts: datetime) -> datetime:
-    return minute_bucket(ts).replace(minute=0)
 
 
 def hour_deltas(minutes: dict[RollupKey, Rollup]) -> dict[RollupKey, Rollup]:

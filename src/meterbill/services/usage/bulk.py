@@ -31,6 +31,7 @@ from meterbill.billing.events import (
     MAX_AHEAD,
     MAX_EVENT_NAME_LENGTH,
     MAX_IDENTIFIER_LENGTH,
+    MAX_UNIQUE_VALUE_LENGTH,
     MeterDef,
     customer_key_fits,
     parse_value,
@@ -58,17 +59,18 @@ _VALUE_CACHE_MAX = 10_000
 
 Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
 # index in chunk, meter id, customer id, identifier, event name, value (the normalized
-# Decimal's plain text: cheaper to send than a numeric, and exact), timestamp, dimensions
-Row = tuple[int, str, str, str, str, str, datetime, str]
+# Decimal's plain text: cheaper to send than a numeric, and exact), timestamp, dimensions,
+# the UNIQUE_COUNT value's text (None for other formulas)
+Row = tuple[int, str, str, str, str, str, datetime, str, str | None]
 
 # record.py's unnest insert. It answers NULL when it inserted as many rows as the chunk has
 # distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
 # instead of a row per event); otherwise the identifiers it did insert.
 _INSERT_PG = (
     f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', $2 FROM unnest("
+    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', $2, uv FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
-    "$9::text[]) AS u(m, c, i, n, v, t, d) "
+    "$9::text[], $11::text[]) AS u(m, c, i, n, v, t, d, uv) "
     "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
     # The inserted events' pending rows, in the same statement (committed together).
     f"{pending_cte('ins')}"
@@ -152,7 +154,16 @@ def meter_def(m: Meter) -> MeterDef:
 class _MeterInfo:
     """What the checks need of a meter, read once per request."""
 
-    __slots__ = ("customer_key", "definition", "fast", "id", "mapping", "name", "value_key")
+    __slots__ = (
+        "customer_key",
+        "definition",
+        "fast",
+        "id",
+        "mapping",
+        "name",
+        "unique",
+        "value_key",
+    )
 
     def __init__(self, m: Meter):
         self.id = m.id
@@ -161,6 +172,7 @@ class _MeterInfo:
         self.mapping = m.customer_mapping_type
         self.customer_key = m.customer_payload_key
         self.value_key = None if m.aggregation == "COUNT" else m.value_payload_key
+        self.unique = m.aggregation == "UNIQUE_COUNT"
         # The fast check covers active meters without dimensions; the rest take the
         # reference path (validate_event), which also knows dimensions.
         self.fast = self.definition.active and not self.definition.dimension_keys
@@ -283,8 +295,12 @@ class BulkIngest:
         customer = customers[ck]
         if customer is None:
             return None
-        value = "1"
-        if meter.value_key is not None:
+        value, unique = "1", None
+        if meter.unique:
+            unique = plain_unique(payload.get(meter.value_key))
+            if unique is None:
+                return None
+        elif meter.value_key is not None:
             raw = payload.get(meter.value_key)
             parsed = None if raw is None else self._value(raw)
             if parsed is None:
@@ -312,7 +328,7 @@ class BulkIngest:
                 ts = ts.astimezone(UTC)
             if not now - MAX_AGE <= ts <= now + MAX_AHEAD:
                 return None
-        return (i, meter.id, customer[0], ident, name, value, ts, _NO_DIMENSIONS)
+        return (i, meter.id, customer[0], ident, name, value, ts, _NO_DIMENSIONS, unique)
 
     def _reference(self, i: int, obj: Any, wall: datetime) -> Row | Outcome:
         """record_events' check of one event: its row, or its outcome with the errors exactly
@@ -357,6 +373,7 @@ class BulkIngest:
             format(valid.value, "f"),
             valid.timestamp,
             valid.dimensions_key,
+            valid.unique_value,
         )
 
     async def add(self, values: Iterable[Any]) -> int:
@@ -435,6 +452,15 @@ class Chunk:
         return out  # type: ignore[return-value]
 
 
+def plain_unique(raw: Any) -> str | None:
+    """A UNIQUE_COUNT value that is plainly valid as it is (a non-empty string of at most
+    MAX_UNIQUE_VALUE_LENGTH, whose text the caller already found storable), else None:
+    validate_event then decides (numbers, errors)."""
+    if type(raw) is str and 0 < len(raw) <= MAX_UNIQUE_VALUE_LENGTH:
+        return raw
+    return None
+
+
 def _first(row: Row) -> int:
     return row[0]
 
@@ -444,7 +470,7 @@ async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set
     usage_sql.insert_events for what the database decides about duplicates)."""
     client = connections.get("default")
     if is_postgres(client):
-        _, meters, customers, idents, names, values, stamps, dims = zip(*rows, strict=True)
+        _, meters, customers, idents, names, values, stamps, dims, uniques = zip(*rows, strict=True)
         async with client.acquire_connection() as conn:
             # One statement, autocommit: committed when it returns.
             got = await conn.fetchval(
@@ -459,11 +485,12 @@ async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set
                 stamps,
                 dims,
                 len(set(idents)),
+                uniques,
             )
         return None if got is None else set(got)
     events = [
-        EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at)
-        for _, m, c, i, n, v, t, d in rows
+        EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at, u)
+        for _, m, c, i, n, v, t, d, u in rows
     ]
     async with in_transaction() as tx:
         return set(await insert_events(tx, events))

@@ -9,6 +9,8 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import identifier_problem
 from meterbill.db.models import MeterEvent, MeterEventPending
+from meterbill.db.stores.rollups import unique_keys
+from meterbill.db.usage_sql import take_back_unique
 from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
 from meterbill.services.pages import check_first
@@ -40,7 +42,8 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
     folded it, and none will (a worker's claim skips a row this transaction holds). Not
     there: a worker folded it; if that worker's transaction is still running, the delete
     waits for it to end (on PostgreSQL), so the rebuild reads its committed rollups. Lock
-    order as the workers': pending rows, then minutes, then hours."""
+    order as the workers': pending rows, then a UNIQUE_COUNT value's day and month rows,
+    then minutes, then hours."""
     why = identifier_problem(identifier)
     if why:  # and the database would refuse it even as a lookup value
         raise _error("INVALID", f"identifier {why}")
@@ -67,6 +70,17 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
         await event.save(using_db=conn, update_fields=["status", "canceled_at"])
         taken_back = await MeterEventPending.filter(event_id=event.id).using_db(conn).delete()
         if not taken_back:
+            if event.unique_value is not None:
+                # Before the rollups: the workers' claim adds to these rows first too.
+                keys = unique_keys(
+                    account_id,
+                    event.meter_id,
+                    event.customer_id,
+                    event.dimensions_key,
+                    event.timestamp,
+                    event.unique_value,
+                )
+                await take_back_unique(conn, keys)
             await recompute_bucket(conn, event)
     await hub.announce([(account_id, event.meter_id, event.customer_id)])
     return event

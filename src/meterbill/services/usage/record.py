@@ -147,6 +147,7 @@ def _check(
         timestamp=valid.timestamp,
         dimensions_key=valid.dimensions_key,
         created_at=wall,
+        unique_value=valid.unique_value,
     )
     return _Valid(index, row)
 
@@ -167,6 +168,7 @@ def _event_of(row: EventRow, event_id: int) -> MeterEvent:
         status="ACCEPTED",
         created_at=row.created_at,
         canceled_at=None,
+        unique_value=row.unique_value,
     )
 
 
@@ -192,8 +194,12 @@ def _plain_row(
     customer = customers.get((meter.customer_mapping_type, key))
     if customer is None:
         return None
-    value = "1"
-    if meter.aggregation != "COUNT":
+    value, unique = "1", None
+    if meter.aggregation == "UNIQUE_COUNT":
+        unique = bulk.plain_unique(payload.get(meter.value_payload_key))
+        if unique is None:
+            return None
+    elif meter.aggregation != "COUNT":
         raw = payload.get(meter.value_payload_key)
         if raw is None:
             return None
@@ -212,7 +218,7 @@ def _plain_row(
         return None
     if ts.tzinfo is not UTC:
         ts = ts.astimezone(UTC)
-    return (i, meter.id, customer.id, ident, meter.event_name, value, ts, _NO_DIMENSIONS)
+    return (i, meter.id, customer.id, ident, meter.event_name, value, ts, _NO_DIMENSIONS, unique)
 
 
 def _value_text(raw: Any) -> str:
@@ -259,6 +265,7 @@ async def _record_batch_pg(
                 format(r.value, "f"),
                 r.timestamp,
                 r.dimensions_key,
+                r.unique_value,
             )
         rows.append(row)
     if rows:

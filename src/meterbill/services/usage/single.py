@@ -95,8 +95,9 @@ _INSERT_CHECKED = (
     """
 WITH u AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::numeric[], $8::timestamptz[], $9::text[], $10::timestamptz[])
-    WITH ORDINALITY AS u(a, m, n, c, x, i, v, t, d, ca, k)
+                       $7::numeric[], $8::timestamptz[], $9::text[], $10::timestamptz[],
+                       $11::text[])
+    WITH ORDINALITY AS u(a, m, n, c, x, i, v, t, d, ca, uv, k)
 ), ok AS (
   SELECT u.* FROM u
   JOIN meters m ON m.id = u.m AND m.account_id = u.a AND m.event_name = u.n
@@ -105,8 +106,8 @@ WITH u AS (
                    AND (u.x IS NULL OR c.external_id = u.x)
 ), ins AS (
   INSERT INTO meter_events (account_id, meter_id, customer_id, identifier, event_name, value,
-                            timestamp, dimensions_key, status, created_at)
-  SELECT a, m, c, i, n, v, t, d, 'ACCEPTED', ca FROM ok ORDER BY a, i
+                            timestamp, dimensions_key, status, created_at, unique_value)
+  SELECT a, m, c, i, n, v, t, d, 'ACCEPTED', ca, uv FROM ok ORDER BY a, i
   ON CONFLICT (account_id, identifier) DO NOTHING
   RETURNING id, account_id, identifier
 ), """
@@ -138,6 +139,7 @@ async def insert_checked(conn: Any, items: Sequence[Pending]) -> list[Outcome]:
         [r.timestamp for r in rows],
         [r.dimensions_key for r in rows],
         [r.created_at for r in rows],
+        [r.unique_value for r in rows],
     ]
     found = {int(r["k"]): r["id"] for r in await conn.execute_query_dict(_INSERT_CHECKED, params)}
     out = []

@@ -22,6 +22,8 @@ from meterbill.billing.aggregation import (
     dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
+    hour_bucket,
+    is_distinct,
     measures_for,
     merge,
     minute_bucket,
@@ -30,6 +32,7 @@ from meterbill.billing.aggregation import (
     window_count,
 )
 from meterbill.billing.errors import BadUserInput
+from meterbill.db import stores
 from meterbill.db.models import (
     Meter,
     MeterEvent,
@@ -40,7 +43,6 @@ from meterbill.db.models import (
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, merge_rollups, rollup_from_row
 from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE, is_postgres
 from meterbill.services.clock import as_utc
-from meterbill.services.usage.aggregate import hour_bucket
 from meterbill.services.usage.known import customer_exists, meter_definition
 
 _ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
@@ -84,6 +86,13 @@ async def summaries(
         return []
     flt = _check_keys(meter, filter, group_by)
     conn = connections.get("default")
+    if is_distinct(meter.aggregation):
+        if not await customer_exists(account_id, customer_id):
+            return []
+        key = (account_id, meter.id, customer_id)
+        return await stores.current().uniques.summary(
+            conn, key, as_utc(start), as_utc(end), window, flt, group_by, not meter.dimension_keys
+        )
     if is_postgres(conn):
         buckets = await _window_rollups_pg(
             conn, account_id, meter, customer_id, start, end, window, flt
@@ -225,6 +234,13 @@ async def meter_period_usage(
     start, end = as_utc(start), as_utc(end)
     if start >= end and not final:
         return Decimal(0)
+    if is_distinct(meter.aggregation):
+        key = (account_id, meter_id, customer_id)
+        conn = connections.get("default")
+        # Only a Meter knows its dimension keys (billing's plain rows do not): with none,
+        # a whole UTC month or day is one count row.
+        one_set = getattr(meter, "dimension_keys", None) == []
+        return Decimal(await stores.current().uniques.count(conn, key, start, end, one_set))
     lo, hi = _ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
     if final:
