@@ -31,3 +31,35 @@ export function Loading() {
 export function Badge({ value }: { value: string }) {
   return <span className={`badge badge-${value.toLowerCase()}`}>{value.replace(/_/g, " ")}</span>;
 }
+
+// A status filter that lives in the address (#/BASE?status=X): choosing one navigates there,
+// so the filtered page can be linked and reloaded.
+export function StatusFilter<S extends string>(props: {
+  id: string;
+  base: string;
+  statuses: readonly S[];
+  chosen: S | null;
+  onChange?: () => void;
+}) {
+  const { id, base, statuses, chosen, onChange } = props;
+  return (
+    <form onSubmit={(e) => e.preventDefault()}>
+      <label htmlFor={id}>Status</label>
+      <select
+        id={id}
+        value={chosen ?? ""}
+        onChange={(e) => {
+          onChange?.();
+          window.location.hash = e.target.value ? `${base}?status=${e.target.value}` : base;
+        }}
+      >
+        <option value="">All</option>
+        {statuses.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </form>
+  );
+}

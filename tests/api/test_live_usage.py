@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import websockets
 
-from tests.billing_helpers import catalog, clock, subscribe, utc
+from tests.billing_helpers import catalog, clock, customer, subscribe, utc
 from tests.live_support import (
     embedded_server,
     live_usage,
@@ -138,13 +138,7 @@ async def test_the_upcoming_total_follows_usage_when_asked_for(server: Meterbill
     same values without the total."""
     async with remote_tenant(server) as tenant:
         cat = await catalog(tenant)
-        clock_id = await clock(tenant, utc(2026, 1, 1))
-        d = await tenant.data(
-            'mutation($c: ID) { createCustomer(input: {name: "Live Co", '
-            'paymentMethod: "pm_card_visa", testClockId: $c}) { customer { id } } }',
-            {"c": clock_id},
-        )
-        cus = d["createCustomer"]["customer"]["id"]
+        cus = await customer(tenant, await clock(tenant, utc(2026, 1, 1)))
         sub = await subscribe(
             tenant,
             {"customerId": cus, "items": [{"priceId": cat["usage"]}, {"priceId": cat["license"]}]},

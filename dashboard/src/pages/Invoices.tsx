@@ -3,7 +3,7 @@ import { graphql } from "../gql";
 import type { InvoiceStatus } from "../gql/graphql";
 import { formatDate, formatMoney } from "../money";
 import { href } from "../router";
-import { Badge, Loading, Problem } from "../Status";
+import { Badge, Loading, Problem, StatusFilter } from "../Status";
 import { useQuery } from "../useQuery";
 
 const STATUSES: InvoiceStatus[] = ["DRAFT", "OPEN", "PAID", "UNCOLLECTIBLE", "VOID"];
@@ -40,24 +40,7 @@ export function InvoicesPage({ status }: { status: string | null }) {
   return (
     <>
       <h1>Invoices</h1>
-      <form onSubmit={(e) => e.preventDefault()}>
-        <label htmlFor="invoice-status">Status</label>
-        <select
-          id="invoice-status"
-          value={chosen ?? ""}
-          onChange={(e) => {
-            setAfter(null);
-            window.location.hash = e.target.value ? `#/invoices?status=${e.target.value}` : "#/invoices";
-          }}
-        >
-          <option value="">All</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </form>
+      <StatusFilter id="invoice-status" base="#/invoices" statuses={STATUSES} chosen={chosen} onChange={() => setAfter(null)} />
       {error && <Problem error={error} />}
       {loading && !data && <Loading />}
       {data && (

@@ -3,7 +3,7 @@ import { graphql } from "../gql";
 import type { WebhookDeliveryStatus } from "../gql/graphql";
 import { formatDateTime } from "../money";
 import { href } from "../router";
-import { Badge, Loading, Problem } from "../Status";
+import { Badge, Loading, Problem, StatusFilter } from "../Status";
 import { useQuery } from "../useQuery";
 
 const STATUSES: WebhookDeliveryStatus[] = ["PENDING", "SUCCEEDED", "FAILED"];
@@ -110,24 +110,7 @@ export function DeliveriesPage({ endpointId, status }: { endpointId: string; sta
           </>
         )}
       </p>
-      <form onSubmit={(e) => e.preventDefault()}>
-        <label htmlFor="delivery-status">Status</label>
-        <select
-          id="delivery-status"
-          value={chosen ?? ""}
-          onChange={(e) => {
-            setAfter(null);
-            window.location.hash = e.target.value ? `${base}?status=${e.target.value}` : base;
-          }}
-        >
-          <option value="">All</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </form>
+      <StatusFilter id="delivery-status" base={base} statuses={STATUSES} chosen={chosen} onChange={() => setAfter(null)} />
       {error && <Problem error={error} />}
       {loading && !data && <Loading />}
       {data && data.webhookDeliveries.edges.length === 0 && <p>No deliveries.</p>}
