@@ -14,6 +14,7 @@ from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCred
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
+from meterbill.db.stores.usage_reads import PostgresUsageReads, SqliteUsageReads, UsageReadStore
 from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
@@ -26,6 +27,7 @@ class Stores:
     webhooks: WebhookStore
     credits: CreditStore
     uniques: UniqueStore
+    usage_reads: UsageReadStore
 
 
 _BY_DIALECT = {
@@ -35,6 +37,7 @@ _BY_DIALECT = {
         webhooks=PostgresWebhooks(),
         credits=PostgresCredits(),
         uniques=PostgresUniques(),
+        usage_reads=PostgresUsageReads(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
@@ -42,6 +45,7 @@ _BY_DIALECT = {
         webhooks=SqliteWebhooks(),
         credits=SqliteCredits(),
         uniques=SqliteUniques(),
+        usage_reads=SqliteUsageReads(),
     ),
 }
 _current: Stores | None = None
