@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
+from meterbill.db.stores.events import EventStore, PostgresEvents, SqliteEvents
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
@@ -26,6 +27,7 @@ class Stores:
     webhooks: WebhookStore
     credits: CreditStore
     uniques: UniqueStore
+    events: EventStore
 
 
 _BY_DIALECT = {
@@ -35,6 +37,7 @@ _BY_DIALECT = {
         webhooks=PostgresWebhooks(),
         credits=PostgresCredits(),
         uniques=PostgresUniques(),
+        events=PostgresEvents(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
@@ -42,6 +45,7 @@ _BY_DIALECT = {
         webhooks=SqliteWebhooks(),
         credits=SqliteCredits(),
         uniques=SqliteUniques(),
+        events=SqliteEvents(),
     ),
 }
 _current: Stores | None = None
