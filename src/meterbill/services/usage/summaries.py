@@ -301,5 +301,7 @@ async def _unaggregated(
             .values_list("event_id", flat=True)
         )
         if pending:
-            rows += await base.filter(id__in=list(pending)).values_list("value", "timestamp", "id")
+            # The range too: it prunes the scan to the partitions of [lo, hi) (PostgreSQL).
+            waiting = base.filter(id__in=list(pending), timestamp__gte=lo, timestamp__lt=hi)
+            rows += await waiting.values_list("value", "timestamp", "id")
     return fold_all((Decimal(v), t, i) for v, t, i in rows)
