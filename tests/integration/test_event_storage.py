@@ -250,3 +250,23 @@ def test_concurrent_duplicates_across_a_partition_boundary_count_once(tmp_path: 
         assert await rollup_sum(meter_cat.meter_id) == (Decimal(1), 1)
 
     _run(tmp_path, scenario)
+
+
+def test_a_drop_that_died_half_way_is_finished_by_the_next_housekeeping(tmp_path: Path):
+    async def scenario(pg: bool) -> None:
+        if not pg:
+            return  # SQLite has no partitions
+        conn = connections.get("default")
+        now = utcnow()
+        week = utc(2031, 1, 6)
+        await stores.current().events.ensure([week], now)
+        # Detached (the first half of a drop), not yet dropped.
+        name = partitions.partition_name(week)
+        await conn.execute_script(f"ALTER TABLE meter_events DETACH PARTITION {name}")
+        assert week not in await partitions.existing(conn)
+        kept = await keep_events(400, utc(2032, 3, 1))
+        assert kept.dropped >= 1
+        gone = await conn.execute_query_dict("SELECT to_regclass($1) AS t", [name])
+        assert gone[0]["t"] is None
+
+    _run(tmp_path, scenario)

@@ -10,11 +10,13 @@ checks what exists after taking the lock. No session state (PgBouncer transactio
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+log = logging.getLogger("meterbill.partitions")
 PARENT = "meter_events"
 IDS_TABLE = "meter_event_ids"
 # Hash partitions of meter_event_ids (fixed at migration 0015).
@@ -133,19 +135,44 @@ async def droppable(conn: Any, horizon: datetime) -> list[datetime]:
 
 
 async def drop_weeks(client: Any, starts: Iterable[datetime]) -> int:
-    """Drop these weeks' partitions (each in its own short transaction, so one that cannot
-    get its lock within LOCK_TIMEOUT leaves the others done); returns how many went."""
-    from tortoise.transactions import in_transaction
-
+    """Detach these weeks' partitions CONCURRENTLY, then drop them; returns how many went.
+    DETACH ... CONCURRENTLY takes the parent's SHARE UPDATE EXCLUSIVE lock only (a plain
+    DROP of a partition would take ACCESS EXCLUSIVE and stall every insert behind any running
+    reader). It runs outside a transaction, in autocommit: a worker that dies half way leaves
+    the partition "detach pending" (finished here next time: FINALIZE) or detached but not
+    dropped (leftovers()). Two workers at once: the second's DETACH fails and is skipped."""
     dropped = 0
     for start in sorted(starts):
-        async with in_transaction(client.connection_name) as conn:
-            await conn.execute_query(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY])
-            if start in await existing(conn):
-                await conn.execute_query(f"DROP TABLE {partition_name(start)}")
-                dropped += 1
+        name = partition_name(start)
+        state = await client.execute_query_dict(
+            "SELECT inhdetachpending AS pending FROM pg_inherits "
+            "WHERE inhrelid = to_regclass($1) AND inhparent = $2::regclass",
+            [name, PARENT],
+        )
+        try:
+            if state:
+                how = "FINALIZE" if state[0]["pending"] else "CONCURRENTLY"
+                await client.execute_script(f"ALTER TABLE {PARENT} DETACH PARTITION {name} {how}")
+            await client.execute_script(f"DROP TABLE IF EXISTS {name}")
+        except Exception as exc:  # another worker is at it, or a lock was not had
+            log.warning("retention: %s not dropped this time: %s", name, exc)
+            continue
+        dropped += 1
     return dropped
+
+
+async def leftovers(conn: Any, horizon: datetime) -> list[datetime]:
+    """Weeks before `horizon` detached by an earlier drop that died before DROP TABLE."""
+    rows = await conn.execute_query_dict(
+        "SELECT relname AS name FROM pg_class WHERE relname LIKE 'meter_events\\_w%' "
+        "AND relkind = 'r' AND NOT relispartition"
+    )
+    out = []
+    for r in rows:
+        start = start_of(str(r["name"]))
+        if start is not None and start + WEEK <= horizon:
+            out.append(start)
+    return out
 
 
 def weeks_between(lo: datetime, hi: datetime) -> list[datetime]:

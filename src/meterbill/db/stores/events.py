@@ -116,6 +116,7 @@ class PostgresEvents(EventStore):
         self._known.update(ahead)
         horizon = now - timedelta(days=retention_days)
         old = await partitions.droppable(client, horizon)
+        old += await partitions.leftovers(client, horizon)
         dropped = await partitions.drop_weeks(client, old)
         self._known.difference_update(old)
         gone = await _delete_batches(
