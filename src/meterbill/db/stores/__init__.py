@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
+from meterbill.db.stores.events import EventStore, PostgresEvents, SqliteEvents
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
@@ -28,6 +29,7 @@ class Stores:
     credits: CreditStore
     uniques: UniqueStore
     usage_reads: UsageReadStore
+    events: EventStore
 
 
 _BY_DIALECT = {
@@ -38,6 +40,7 @@ _BY_DIALECT = {
         credits=PostgresCredits(),
         uniques=PostgresUniques(),
         usage_reads=PostgresUsageReads(),
+        events=PostgresEvents(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
@@ -46,6 +49,7 @@ _BY_DIALECT = {
         credits=SqliteCredits(),
         uniques=SqliteUniques(),
         usage_reads=SqliteUsageReads(),
+        events=SqliteEvents(),
     ),
 }
 _current: Stores | None = None

@@ -99,9 +99,11 @@ class UsageReadStore(ABC):
                 .only("event_id")
             )
             if locked:
-                rows += await base.filter(id__in=[p.event_id for p in locked]).values_list(
-                    "value", "timestamp", "id"
+                # The range too: it prunes the scan to the partitions of [lo, hi) (PostgreSQL).
+                waiting = base.filter(
+                    id__in=[p.event_id for p in locked], timestamp__gte=lo, timestamp__lt=hi
                 )
+                rows += await waiting.values_list("value", "timestamp", "id")
         return fold_all((Decimal(v), t, i) for v, t, i in rows)
 
 
