@@ -26,6 +26,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -51,7 +52,7 @@ from bench.multinode_load import (  # noqa: E402
     clocks_ready,
     make_setup,
 )
-from bench.multinode_net import API_PORT, DataNode, Net, Node, remove_run, sh  # noqa: E402
+from bench.multinode_net import API_PORT, DataNode, Net, Node, ns_cpu_seconds, remove_run, sh  # noqa: E402
 from bench.multinode_plan import (  # noqa: E402
     BILLED_AT,
     LOADED_AT,
@@ -130,6 +131,15 @@ class Cluster:
             wait(lambda r=role: httpx.get(self.base(r) + "/healthz").status_code == 200,
                  f"{role} /healthz", 120)  # fmt: skip
 
+    def cpu(self) -> dict[str, float]:
+        return {role: ns_cpu_seconds(self.net.ns(role)) for role, _ in self.net.roles}
+
+    def cpu_since(self, before: dict[str, float]) -> dict[str, float | None]:
+        """CPU seconds per node since `before`; None for a node killed meanwhile (what it
+        used before its kill is gone with its /proc entry)."""
+        now = self.cpu()
+        return {r: round(now[r] - v, 1) if now[r] >= v else None for r, v in before.items()}
+
     def base(self, role: str) -> str:
         return f"http://{self.net.addresses[role]}:{API_PORT}"
 
@@ -189,8 +199,13 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
 
         async def on_progress(sent: int) -> None:
             if killing and "api1" not in killed and sent >= args.kill_at * unique_total:
+                killed["api1"] = {}
+                # Not right after an answer: a moment later, so requests on api1 are cut
+                # anywhere (reading the body, inserting, committing, answering).
+                await asyncio.sleep(random.Random(args.seed).uniform(0.05, 0.25))
+                in_flight = load.in_flight[0]
                 c.nodes["api1"].kill()
-                killed["api1"] = {"after_event_sends": sent}
+                killed["api1"] = {"after_event_sends": sent, "requests_cut": in_flight}
                 if args.kill_worker == "load":
                     c.nodes["wrk1"].kill()
                     killed["wrk1"] = {"after_event_sends": sent}
@@ -199,8 +214,11 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
         stop = asyncio.Event()
         sconn = await asyncpg.connect(c.pg_dsn)
         sampler = asyncio.create_task(_sample_active(sconn, busy, stop))
+        cpu0, client0 = c.cpu(), time.process_time()
         res = await load.run(plan, encoded, on_progress)
         loaded = time.perf_counter()
+        cpu_load = c.cpu_since(cpu0)
+        cpu_load["client"] = round(time.process_time() - client0, 1)
         await load.close()
         await await_until(lambda: _none_pending(conn), "the workers to fold every event", 0.05)
         out["load"] = {
@@ -218,10 +236,15 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
             # Stored, but the ACCEPTED answer was cut by a kill (the retry said DUPLICATE).
             "accepted_answers_lost": len(plan.events) - res.tally.count("ACCEPTED"),
             "folded_all_s_after_last_answer": round(time.perf_counter() - loaded, 2),
+            # Retried sends answered DUPLICATE beyond the plan's replays and twins: events a
+            # killed node stored (and may have answered in part) before the retry.
+            "retry_duplicates": res.tally.count("DUPLICATE") - (plan.sends - len(plan.events)),
             "pg_active_samples": _by_role(busy, address_role),
+            "cpu_s": cpu_load,
         }
         busy.clear()
 
+        cpu1 = c.cpu()
         t1 = time.perf_counter()
         await advance_clocks(api, setup.clocks, BILLED_AT)
         if killing and args.kill_worker == "billing":
@@ -251,6 +274,7 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
             "clocks": plan.clocks,
             "seconds": round(time.perf_counter() - t1, 2),
             "pg_active_samples": _by_role(busy, address_role),
+            "cpu_s": c.cpu_since(cpu1),
         }
         stop.set()
         await sampler

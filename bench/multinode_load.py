@@ -222,12 +222,29 @@ class Load:
         self.clients = [httpx.AsyncClient(base_url=b, timeout=120, headers=headers) for b in bases]
         self.concurrency = concurrency
         self.sent_events = 0  # sends answered or given up so far (for the kill trigger)
+        self.in_flight = [0, 0]  # requests on each node now
 
     async def _once(
         self, node: int, kind: str, ctype: str, body: bytes, n: int, tally: Tally
     ) -> None:
         client = self.clients[node]
         path = "/v1/meter_events" if kind == "bulk" else "/graphql"
+        self.in_flight[node] += 1
+        try:
+            await self._stream(client, path, kind, ctype, body, tally, n)
+        finally:
+            self.in_flight[node] -= 1
+
+    async def _stream(
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        kind: str,
+        ctype: str,
+        body: bytes,
+        tally: Tally,
+        n: int,
+    ) -> None:
         got = 0
         async with client.stream("POST", path, content=body,
                                  headers={"Content-Type": ctype}) as r:  # fmt: skip

@@ -95,6 +95,19 @@ def _kill_ns_processes(ns: str) -> None:
             pass
 
 
+def ns_cpu_seconds(ns: str) -> float:
+    """User + system CPU of the processes now in a namespace (a node's process, or the data
+    node's PostgreSQL backends and redis-server): read before and after a step."""
+    total = 0
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def remove_run(run_id: str | None = None) -> list[str]:
     """Delete a run's namespaces (their processes first), links and temp dirs; every run's
     when run_id is None. Returns what was removed."""
