@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
@@ -200,12 +200,14 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
         async def on_progress(sent: int) -> None:
             if killing and "api1" not in killed and sent >= args.kill_at * unique_total:
                 killed["api1"] = {}
-                # Not right after an answer: a moment later, so requests on api1 are cut
-                # anywhere (reading the body, inserting, committing, answering).
-                await asyncio.sleep(random.Random(args.seed).uniform(0.05, 0.25))
-                in_flight = load.in_flight[0]
+                # Wait (at most 3 s) for a bulk answer on api1 to be midway: its first
+                # chunk committed and answered, the rest not yet. The cut then loses answers
+                # of stored events, and the retry must see them as DUPLICATE.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(load.midway[0].wait(), 3)
+                cut = {"requests_cut": load.in_flight[0], "answers_midway": load.mid_answer[0]}
                 c.nodes["api1"].kill()
-                killed["api1"] = {"after_event_sends": sent, "requests_cut": in_flight}
+                killed["api1"] = {"after_event_sends": sent, **cut}
                 if args.kill_worker == "load":
                     c.nodes["wrk1"].kill()
                     killed["wrk1"] = {"after_event_sends": sent}

@@ -223,6 +223,8 @@ class Load:
         self.concurrency = concurrency
         self.sent_events = 0  # sends answered or given up so far (for the kill trigger)
         self.in_flight = [0, 0]  # requests on each node now
+        self.mid_answer = [0, 0]  # requests on each node answered in part so far
+        self.midway = [asyncio.Event(), asyncio.Event()]  # set while mid_answer[node] > 0
 
     async def _once(
         self, node: int, kind: str, ctype: str, body: bytes, n: int, tally: Tally
@@ -254,11 +256,21 @@ class Load:
             if r.status_code != 200:
                 raise Incomplete(f"HTTP {r.status_code}")
             if kind == "bulk":
-                async for line in r.aiter_lines():
-                    if line.strip():
-                        row = orjson.loads(line)
-                        tally.add(row["identifier"], row["status"])
-                        got += 1
+                node = self.clients.index(client)
+                try:
+                    async for line in r.aiter_lines():
+                        if line.strip():
+                            row = orjson.loads(line)
+                            tally.add(row["identifier"], row["status"])
+                            got += 1
+                            if got == 1:
+                                self.mid_answer[node] += 1
+                                self.midway[node].set()
+                finally:
+                    if got:
+                        self.mid_answer[node] -= 1
+                        if not self.mid_answer[node]:
+                            self.midway[node].clear()
             else:
                 out = orjson.loads(await r.aread())
                 data = (out.get("data") or {}).get("recordMeterEvents")
