@@ -69,6 +69,11 @@ VENV_BIN = Path(sys.executable).parent
 WAIT_S = 600  # any one wait (clocks, aggregation, billing) fails the run after this
 
 
+def note(text: str) -> None:
+    """Progress on stderr (stdout is the JSON result)."""
+    print(f"{time.strftime('%H:%M:%S')} multinode: {text}", file=sys.stderr, flush=True)
+
+
 def wait(check: Any, what: str, timeout: float = WAIT_S, every: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,6 +190,7 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
     address_role = {a: r for r, a in c.net.addresses.items()}
     try:
         t0 = time.perf_counter()
+        note(f"{phase}: {plan.subscriptions} customers and subscriptions on {plan.clocks} clocks")
         setup = await make_setup(api, plan)
         await advance_clocks(api, setup.clocks, LOADED_AT)
         await await_until(
@@ -217,6 +223,7 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
         sconn = await asyncpg.connect(c.pg_dsn)
         sampler = asyncio.create_task(_sample_active(sconn, busy, stop))
         cpu0, client0 = c.cpu(), time.process_time()
+        note(f"{phase}: {plan.sends} event sends over both API nodes")
         res = await load.run(plan, encoded, on_progress)
         loaded = time.perf_counter()
         cpu_load = c.cpu_since(cpu0)
@@ -248,6 +255,7 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
 
         cpu1 = c.cpu()
         t1 = time.perf_counter()
+        note(f"{phase}: the clocks past the month end, both workers billing")
         await advance_clocks(api, setup.clocks, BILLED_AT)
         if killing and args.kill_worker == "billing":
 
@@ -284,6 +292,7 @@ async def run_phase(c: Cluster, phase: str, args: argparse.Namespace) -> dict[st
         if killed:
             out["killed"] = killed
             out["alive_after"] = [r for r, n in c.nodes.items() if n.alive()]
+        note(f"{phase}: checks")
         out["problems"] = await checks(conn, account["account_id"], plan, setup, res, killing)
         out["loadavg_end"] = os.getloadavg()
     finally:
@@ -394,7 +403,11 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix=f"multinode-logs-{run_id}-"))
 
     def stop_on_signal(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds through the finally below
+        # Whatever the main code is doing: SIGKILL everything in the run's namespaces and
+        # delete them now, then unwind through the finally below (which finds little left).
+        note(f"signal {signum}: removing run {run_id}")
+        remove_run(run_id)
+        raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
@@ -405,14 +418,17 @@ def main() -> int:
     }
     try:
         t0 = time.perf_counter()
+        note(f"run {run_id}: namespaces, PostgreSQL, Redis, 2 API and 2 worker nodes")
         cluster.start()
         result["start_s"] = round(time.perf_counter() - t0, 1)
         result["addresses"] = cluster.net.addresses
         result["phases"] = []
         for phase in args.phases.split(","):
             cluster.ensure_up()
+            note(f"phase {phase}")
             result["phases"].append(asyncio.run(run_phase(cluster, phase, args)))
     finally:
+        note("stopping the nodes, removing the namespaces")
         cluster.stop()
         if "phases" in result:
             result["ip_netns_left"] = sh("ip", "netns", "list").stdout.count(f"-{run_id}-")
