@@ -15,9 +15,12 @@ workers folded them, the clocks go past Feb 1 + the 1 h grace and both workers b
 the checks (bench/multinode_plan.py), exact: per customer the events stored, the minute and
 hour rollups equal what was sent, each identifier once; one invoice per subscription and
 reason, PAID, the cycle's quantity and total from the sent usage; one domain event per
-change. The `kill` phase SIGKILLs api1 at 40 % of the load (clients retry on api2 with the
-same identifiers) and wrk1 once billing has written its first invoices (or with
---kill-worker load, together with api1). Prints one JSON object; exits 1 on any problem."""
+change. The `kill` phase SIGKILLs api1 at 40 % of the load while one of its bulk answers is
+midway (clients send every failed request again to api2, same identifiers) and wrk1 once
+billing has written its first invoices (or with --kill-worker load, together with api1).
+Progress goes to stderr; the result is one JSON object on stdout (rates, CPU seconds per
+node, what was killed when, the problems found); exits 1 on any problem. The README's
+"Scaling" section has the measured figures."""
 
 from __future__ import annotations
 
