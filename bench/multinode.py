@@ -100,7 +100,7 @@ async def await_until(check: Any, what: str, every: float = 0.1) -> Any:
 
 class Cluster:
     def __init__(self, args: argparse.Namespace, run_id: str, logs: Path) -> None:
-        self.net = Net(run_id, ipaddress.ip_network(args.subnet))
+        self.net = Net(run_id, ipaddress.IPv4Network(args.subnet))
         self.data: DataNode | None = None
         self.nodes: dict[str, Node] = {}
         self.logs, self.args = logs, args

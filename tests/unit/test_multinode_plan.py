@@ -139,7 +139,10 @@ def test_one_paid_invoice_per_subscription_and_reason_with_the_sent_usage() -> N
         "sub_2: 0 SUBSCRIPTION_CREATE invoices",
         "sub_2: 0 SUBSCRIPTION_CYCLE invoices",
     ]
-    open_ = [_invoices(10)[0], InvoiceRow("sub_1", "SUBSCRIPTION_CYCLE", START, "OPEN", 510, 10)]
+    open_ = [
+        _invoices(10)[0],
+        InvoiceRow("sub_1", "SUBSCRIPTION_CYCLE", START, "OPEN", 510, Decimal(10)),
+    ]
     assert invoice_problems({"sub_1": 10}, open_) == ["sub_1: SUBSCRIPTION_CYCLE invoice OPEN"]
     stray = [*_invoices(10), InvoiceRow("sub_9", "MANUAL", START, "PAID", 1, Decimal(0))]
     assert invoice_problems({"sub_1": 10}, stray) == ["sub_9: 1 unexpected MANUAL invoices"]
