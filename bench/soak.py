@@ -23,9 +23,15 @@ rows), then measures:
 
 With --retention-days R, after the last slice the workers are restarted with
 MB_EVENT_RETENTION_DAYS=R and the same measures are taken once the oldest raw events are
-gone ("retention"). --max-seconds and --min-free-gb (free space left on the database's
-disk) bound the run: when one is reached the result so far is written with "complete": false
-and "stopped_by".
+gone ("retention"). Retention counts on the wall clock and is at least 42 days, while the API
+takes events at most 35 days old: --clock-days-ago N puts every customer on a test clock
+frozen N days back, so the load's events are that much older (e.g. N = 60, R = 75: the
+older half of 30 days is dropped); the partitions are recorded as made 28 days ahead of
+their weeks, as production's housekeeping makes them (retention keeps a partition made after
+its horizon).
+
+--max-seconds and --min-free-gb (free space left on the database's disk) bound the run: when
+one is reached the result so far is written with "complete": false and "stopped_by".
 
 Writes one JSON object (--json): {"events_total", "slices": [...], "db_bytes", ...}.
 """
@@ -48,6 +54,9 @@ import aiohttp
 import asyncpg
 import orjson
 
+from meterbill.db import partitions
+from meterbill.db.stores.events import AHEAD
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import (  # noqa: E402 - bench/ is not a package
@@ -59,15 +68,16 @@ from run import (  # noqa: E402 - bench/ is not a package
     gql_body,
     iso,
     machine,
-    make_paying_customer,
     ms_pcts,
     pg_dsn,
     seed_prices,
     subscribe,
 )
 
-CREATE_CUSTOMERS = """mutation($i: CreateCustomerInput!) { createCustomer(input: $i) {
+CREATE_CUSTOMER = """mutation($i: CreateCustomerInput!) { createCustomer(input: $i) {
   customer { id } userErrors { message } } }"""
+CREATE_CLOCK = """mutation($i: CreateTestClockInput!) { createTestClock(input: $i) {
+  testClock { id } userErrors { message } } }"""
 LINE = (
     '{"event_name":"%s","payload":{"customer_id":"%s","value":"%d"},'
     '"identifier":"req_%024x","timestamp":"%s"}\n'
@@ -80,6 +90,18 @@ LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.
 WHERE c.relkind = 'r' GROUP BY 1 ORDER BY 2 DESC LIMIT 8
 """
 RESEND_EVERY = 1000  # one line in a thousand is sent twice in its request
+
+
+async def customer(api: Api, name: str, clock: str | None, pm: str | None = None) -> str:
+    spec: dict[str, Any] = {"name": name}
+    if clock:
+        spec["testClockId"] = clock
+    if pm:
+        spec["paymentMethod"] = pm
+    d = await api.gql(CREATE_CUSTOMER, {"i": spec})
+    if d["createCustomer"]["userErrors"]:
+        raise BenchError(str(d))
+    return str(d["createCustomer"]["customer"]["id"])
 
 
 class Load:
@@ -147,6 +169,23 @@ async def latencies(api: Api, body: bytes, n: int) -> list[float]:
     return out
 
 
+async def backdate_partitions(conn: asyncpg.Connection) -> int:
+    """Record each week's partition as made when production's housekeeping would have made
+    it (AHEAD of its week) instead of during this run: retention keeps a partition made
+    after its horizon (a week made on demand today for an old test clock), so without this
+    nothing loaded in one run could ever be dropped."""
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'meter_events'::regclass"
+    )
+    for r in rows:
+        start = partitions.start_of(r["relname"])
+        if start is not None:
+            made = (start - AHEAD).isoformat()
+            await conn.execute(f"COMMENT ON TABLE {r['relname']} IS 'created {made}'")
+    return len(rows)
+
+
 class Soak:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -159,6 +198,9 @@ class Soak:
             "db_bytes": None,
             "complete": False,
         }
+
+    def clock_now(self) -> datetime:
+        return self.frozen if self.clock else datetime.now(UTC)
 
     def disk_ok(self) -> bool:
         """False once the database's disk has less than --min-free-gb left: the run stops
@@ -206,7 +248,7 @@ class Soak:
                 lines = min(a.per_request, todo[0])
                 todo[0] -= lines
                 progress = (self.result["events_total"] + events - todo[0]) / a.events
-                data, n = load.body(lines, datetime.now(UTC), min(progress, 1.0))
+                data, n = load.body(lines, self.clock_now(), min(progress, 1.0))
                 if n < lines:
                     todo[0] += lines - n  # resent lines are not new events
                 async with api.session.post(
@@ -252,9 +294,18 @@ class Soak:
         self.data_dir = await conn.fetchval("SHOW data_directory")
         seed = await seed_prices(api)
         self.meter = seed.meter
-        self.now = datetime.now(UTC)
+        self.clock = None
+        if a.clock_days_ago:
+            # Every customer on one test clock frozen that far back: events are accepted
+            # for 35 days before the CLOCK's time, so the load's weeks are old enough for
+            # the retention phase to drop (retention counts on the wall clock).
+            frozen = datetime.now(UTC).replace(microsecond=0) - timedelta(days=a.clock_days_ago)
+            d = await api.gql(CREATE_CLOCK, {"i": {"frozenTime": iso(frozen), "name": "soak"}})
+            self.clock = d["createTestClock"]["testClock"]["id"]
+            self.frozen = frozen
+        self.now = self.clock_now()
         # The upcoming invoice's subscription: backdated so its period holds the load's days.
-        self.probe = await make_paying_customer(api, "Soak Alpaca")
+        self.probe = await customer(api, "Soak Alpaca", self.clock, "pm_card_visa")
         start = self.now.replace(second=0, microsecond=0) - timedelta(days=a.days - 1)
         self.sub = (
             await subscribe(
@@ -271,8 +322,7 @@ class Soak:
 
         async def one(i: int) -> str:
             async with sem:
-                d = await api.gql(CREATE_CUSTOMERS, {"i": {"name": f"soak {i}"}})
-                return str(d["createCustomer"]["customer"]["id"])
+                return await customer(api, f"soak {i}", self.clock)
 
         customers += await asyncio.gather(*(one(i) for i in range(a.customers - 1)))
         load = Load(seed.event_name, customers, a.days, a.seed)
@@ -310,9 +360,12 @@ class Soak:
         than the retention plus one partition's span (a week), then measure again."""
         a, dep = self.args, self.dep
         before = int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+        await backdate_partitions(conn)
         dep.stop_workers()
         dep.spawn_workers(a.workers, {"MB_EVENT_RETENTION_DAYS": str(a.retention_days)})
         cutoff = datetime.now(UTC) - timedelta(days=a.retention_days + 7)
+        if await conn.fetchval("SELECT min(timestamp) FROM meter_events") >= cutoff:
+            raise BenchError("no stored event is old enough to drop: use --clock-days-ago")
         t0 = time.perf_counter()
         while await conn.fetchval("SELECT min(timestamp) FROM meter_events") < cutoff:
             dep.check_alive()
@@ -342,6 +395,12 @@ def main() -> int:
     ap.add_argument("--per-request", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=50, help="per latency measure")
     ap.add_argument("--retention-days", type=int, default=0)
+    ap.add_argument(
+        "--clock-days-ago",
+        type=int,
+        default=0,
+        help="customers on a test clock frozen this many days ago (for --retention-days)",
+    )
     ap.add_argument("--max-seconds", type=float, default=6 * 3600)
     ap.add_argument("--min-free-gb", type=float, default=8)
     ap.add_argument("--seed", type=int, default=18)
