@@ -26,7 +26,14 @@ from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
 from meterbill.db.stores import Columns, update_rows
-from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
+from meterbill.services import (
+    collection,
+    invoice_batch,
+    invoice_rows,
+    invoices,
+    plans,
+    usage_spans,
+)
 from meterbill.services.clock import utcnow
 from meterbill.services.credits.apply import apply_credits
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
@@ -77,9 +84,13 @@ async def close_subscriptions(
     pending: dict[str, list[PendingItem]] = defaultdict(list)
     for p in await PendingItem.filter(subscription_id__in=ids, invoice_id=None).order_by("id"):
         pending[p.subscription_id].append(p)
+    # Prorations as drafts; a changed metered price's span priced from the usage now.
+    prorations = await usage_spans.reprice(
+        [(s.customer_id, invoices.pending_drafts(pending.get(s.id, []))) for s in subs]
+    )
     made, lines, sub_rows, deleted = [], [], [], []
     at_once: dict[str, list[tuple[Any, ...]]] = {}
-    for sub, drafts in zip(subs, usage, strict=True):
+    for sub, drafts, prorated in zip(subs, usage, prorations, strict=True):
         period = ended[sub.id]
         if sub.cancel_at_period_end:
             deleted.append(lifecycle_subscriptions.mark_canceled(sub, period[1]))
@@ -90,7 +101,7 @@ async def close_subscriptions(
         invoice = invoice_rows.batch_invoice(
             sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
         )
-        drafts += invoices.pending_drafts(pending.get(sub.id, []))
+        drafts += prorated
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
         rows = invoice_rows.line_rows(invoice.id, drafts)
         if period[1] + grace() <= now:
