@@ -105,7 +105,9 @@ async def test_late_usage_of_a_removed_tiered_item_and_of_two_changes_in_a_perio
     )
     await b.advance(tenant, clock, utc(2026, 4, 16))
     await _record(tenant, cus, 800, utc(2026, 4, 10))
-    await _update(tenant, {"subscriptionId": sub["id"], "items": [{"id": metered, "deleted": True}]})
+    await _update(
+        tenant, {"subscriptionId": sub["id"], "items": [{"id": metered, "deleted": True}]}
+    )
     await _record(tenant, cus, 400, utc(2026, 4, 14))  # after the removal, in its span
     await _record(tenant, cus, 5, utc(2026, 4, 4))  # after both, in the first span
     await b.advance(tenant, clock, utc(2026, 5, 1, 2))
