@@ -35,7 +35,6 @@ from meterbill.services import (
     usage_spans,
 )
 from meterbill.services.clock import utcnow
-from meterbill.services.credits.apply import apply_credits
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
@@ -113,8 +112,7 @@ async def close_subscriptions(
     # Drafts whose grace has already passed are finalized in this transaction: credit
     # grants pay their metered lines, then the customer's balance is applied.
     finalized = [i for i in made if i.id in at_once]
-    await apply_credits(finalized, at_once, now)
-    await lifecycle_invoices.prepare_finalization(finalized, now)
+    await lifecycle_invoices.prepare_finalization(finalized, at_once, now)
     await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some

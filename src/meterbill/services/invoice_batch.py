@@ -15,7 +15,6 @@ from typing import Any
 from meterbill.billing import invoice as inv
 from meterbill.db.models import Invoice, InvoiceLine
 from meterbill.services import plans, usage_spans
-from meterbill.services.credits.apply import apply_credits
 from meterbill.services.invoice_rows import (
     AMOUNT,
     CONTENT,
@@ -117,5 +116,4 @@ async def finalize_invoices(invoices: list[Invoice], now: datetime) -> None:
         await _reprice_usage(cycle, lines)
     for i in invoices:
         set_totals(i, [int(c[AMOUNT]) for c in lines[i.id]])
-    await apply_credits(invoices, lines, now)
-    await lifecycle_invoices.finalize(invoices, now)
+    await lifecycle_invoices.finalize(invoices, lines, now)
