@@ -26,9 +26,15 @@ from meterbill.billing.periods import next_period
 from meterbill.config import get_settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
 from meterbill.db.stores import Columns, update_rows
-from meterbill.services import collection, invoice_batch, invoice_rows, invoices, plans
+from meterbill.services import (
+    collection,
+    invoice_batch,
+    invoice_rows,
+    invoices,
+    plans,
+    usage_spans,
+)
 from meterbill.services.clock import utcnow
-from meterbill.services.credits.apply import apply_credits
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
@@ -77,9 +83,13 @@ async def close_subscriptions(
     pending: dict[str, list[PendingItem]] = defaultdict(list)
     for p in await PendingItem.filter(subscription_id__in=ids, invoice_id=None).order_by("id"):
         pending[p.subscription_id].append(p)
+    # Prorations as drafts; a changed metered price's span priced from the usage now.
+    prorations = await usage_spans.reprice(
+        [(s.customer_id, invoices.pending_drafts(pending.get(s.id, []))) for s in subs]
+    )
     made, lines, sub_rows, deleted = [], [], [], []
     at_once: dict[str, list[tuple[Any, ...]]] = {}
-    for sub, drafts in zip(subs, usage, strict=True):
+    for sub, drafts, prorated in zip(subs, usage, prorations, strict=True):
         period = ended[sub.id]
         if sub.cancel_at_period_end:
             deleted.append(lifecycle_subscriptions.mark_canceled(sub, period[1]))
@@ -90,7 +100,7 @@ async def close_subscriptions(
         invoice = invoice_rows.batch_invoice(
             sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
         )
-        drafts += invoices.pending_drafts(pending.get(sub.id, []))
+        drafts += prorated
         invoice_rows.set_totals(invoice, [d.amount for d in drafts])
         rows = invoice_rows.line_rows(invoice.id, drafts)
         if period[1] + grace() <= now:
@@ -102,8 +112,7 @@ async def close_subscriptions(
     # Drafts whose grace has already passed are finalized in this transaction: credit
     # grants pay their metered lines, then the customer's balance is applied.
     finalized = [i for i in made if i.id in at_once]
-    await apply_credits(finalized, at_once, now)
-    await lifecycle_invoices.prepare_finalization(finalized, now)
+    await lifecycle_invoices.prepare_finalization(finalized, at_once, now)
     await lifecycle_invoices.insert(made)
     await invoice_rows.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
@@ -359,14 +368,21 @@ async def run_due(now: datetime | None = None, batch: int = BATCH) -> CronResult
     of closes, finalizations and collections until nothing is left that this worker can
     take (rows another worker holds are its to finish)."""
     result = CronResult()
+    first = True
     while True:
         at = now or utcnow()
         closed, finalized_at_close = await close_due(at, batch)
         finalized = await finalize_due(at, batch)
         collected = await collect_due(at, batch)
-        retried = await retry_due(at, batch)
-        retried += await expire_due(at, batch)
-        await overdue_due(at, batch)  # moves no row of its own: never a reason to loop
+        retried = 0
+        # Dunning's steps (retries, INCOMPLETE expiry, SEND_INVOICE past due) at the pass's
+        # start and once the period work is done, not after every batch of it: they rarely
+        # find anything, and each look costs up to five statements per batch of 200.
+        if first or not (closed or finalized or collected):
+            retried = await retry_due(at, batch)
+            retried += await expire_due(at, batch)
+            await overdue_due(at, batch)  # moves no row of its own: never a reason to loop
+        first = False
         result.closed += closed
         result.finalized += finalized_at_close + finalized
         result.collected += collected

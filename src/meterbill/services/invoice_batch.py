@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from meterbill.billing import invoice as inv
 from meterbill.db.models import Invoice, InvoiceLine
-from meterbill.services import plans
-from meterbill.services.credits.apply import apply_credits
+from meterbill.services import plans, usage_spans
 from meterbill.services.invoice_rows import (
     AMOUNT,
     CONTENT,
+    DESCRIPTION,
     LINE_COLUMNS,
+    PERIOD_END,
+    PERIOD_START,
+    PRICE_ID,
+    QUANTITY,
+    TIER,
     TYPE,
     USAGE_TYPE,
     insert_lines,
@@ -31,22 +38,45 @@ Content = tuple[Any, ...]
 
 
 def _is_priced_usage(content: Content) -> bool:
-    # The lines a cycle invoice re-prices at finalization.
-    return bool(content[TYPE] == "SUBSCRIPTION" and content[USAGE_TYPE] == "METERED")
+    # The lines a cycle invoice re-prices at finalization: the period's usage, and the
+    # usage of a metered price changed during it (services/usage_spans).
+    return bool(content[USAGE_TYPE] == "METERED" and content[TYPE] in ("SUBSCRIPTION", "PRORATION"))
+
+
+def _span_drafts(contents: list[Content]) -> list[inv.LineDraft]:
+    """The invoice's span lines as drafts: what usage_spans.reprice reads of them."""
+    return [
+        inv.LineDraft(
+            c[TYPE],
+            c[USAGE_TYPE],
+            c[DESCRIPTION],
+            c[PRICE_ID],
+            c[TIER],
+            Decimal(c[QUANTITY]),
+            None,
+            int(c[AMOUNT]),
+            c[PERIOD_START],
+            c[PERIOD_END],
+        )
+        for c in contents
+        if usage_spans.is_span(c[TYPE], c[USAGE_TYPE])
+    ]
 
 
 async def _reprice_usage(cycle: list[Invoice], lines: dict[str, list[Content]]) -> None:
     """Cycle invoices price the ended period's usage at finalization: events that arrived
-    during the grace period count. `lines` (each invoice's lines without id and invoice)
-    is updated; an invoice whose usage lines come out the same keeps its rows."""
+    during the grace period count (also those of a changed metered price's span, at its
+    price). `lines` (each invoice's lines without id and invoice) is updated; an invoice
+    whose usage lines come out the same keeps its rows."""
     plans_by_sub = await plans.plans(list({str(i.subscription_id) for i in cycle}))
     drafts = await usage_drafts(
         plans_by_sub,
         [(str(i.subscription_id), i.customer_id, (i.period_start, i.period_end)) for i in cycle],
     )
+    spans = await usage_spans.reprice([(i.customer_id, _span_drafts(lines[i.id])) for i in cycle])
     changed, new_rows = [], []
-    for i, d in zip(cycle, drafts, strict=True):
-        rows = line_rows(i.id, d)
+    for i, d, s in zip(cycle, drafts, spans, strict=True):
+        rows = line_rows(i.id, d + s)
         fresh = [r[CONTENT] for r in rows]
         if fresh == [c for c in lines[i.id] if _is_priced_usage(c)]:
             continue
@@ -55,7 +85,7 @@ async def _reprice_usage(cycle: list[Invoice], lines: dict[str, list[Content]]) 
         lines[i.id] = [c for c in lines[i.id] if not _is_priced_usage(c)] + fresh
     if changed:
         await InvoiceLine.filter(
-            invoice_id__in=changed, usage_type="METERED", type="SUBSCRIPTION"
+            invoice_id__in=changed, usage_type="METERED", type__in=["SUBSCRIPTION", "PRORATION"]
         ).delete()
         await insert_lines(new_rows)
 
@@ -86,5 +116,4 @@ async def finalize_invoices(invoices: list[Invoice], now: datetime) -> None:
         await _reprice_usage(cycle, lines)
     for i in invoices:
         set_totals(i, [int(c[AMOUNT]) for c in lines[i.id]])
-    await apply_credits(invoices, lines, now)
-    await lifecycle_invoices.finalize(invoices, now)
+    await lifecycle_invoices.finalize(invoices, lines, now)

@@ -20,8 +20,10 @@ from meterbill.services import plans
 from meterbill.services.batch_usage import UsageRequest, period_usages
 
 Period = tuple[datetime, datetime]
-# Line positions: usage (arrears) first, then licensed fees (advance), then prorations.
-_ORDER = {"METERED": 0, "LICENSED": 1000, "PRORATION": 2000}
+# Line positions: usage (arrears) first, then the usage of metered prices changed in the
+# period (METERED prorations: re-priced with the usage, services/usage_spans), licensed fees
+# (advance), then prorations.
+_ORDER = {"METERED": 0, "SPAN": 500, "LICENSED": 1000, "PRORATION": 2000}
 
 LINE_COLUMNS: Columns = (
     ("id", "text"),
@@ -40,8 +42,10 @@ LINE_COLUMNS: Columns = (
 )
 # A line without its id and invoice: what re-pricing compares.
 CONTENT = slice(2, None)
-AMOUNT = [c for c, _ in LINE_COLUMNS].index("amount") - 2
-TYPE, USAGE_TYPE = 1, 2
+_NAMES = [c for c, _ in LINE_COLUMNS]
+AMOUNT = _NAMES.index("amount") - 2
+TYPE, USAGE_TYPE, DESCRIPTION, PRICE_ID, TIER, QUANTITY = 1, 2, 3, 4, 5, 6
+PERIOD_START, PERIOD_END = _NAMES.index("period_start") - 2, _NAMES.index("period_end") - 2
 
 INVOICE_COLUMNS: Columns = (
     ("id", "text"),
@@ -162,7 +166,9 @@ async def insert_invoices(invoices: Sequence[AnyInvoice]) -> None:
 
 
 def _slot(d: inv.LineDraft) -> int:
-    return _ORDER["PRORATION" if d.type == "PRORATION" else d.usage_type]
+    if d.type == "PRORATION":
+        return _ORDER["SPAN" if d.usage_type == "METERED" else "PRORATION"]
+    return _ORDER[d.usage_type]
 
 
 def line_rows(invoice_id: str, drafts: Sequence[inv.LineDraft]) -> list[tuple[Any, ...]]:

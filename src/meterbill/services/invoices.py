@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.db.models import Invoice, InvoiceLine, PendingItem, Subscription
-from meterbill.services import collection, invoice_batch, invoice_rows
+from meterbill.services import collection, invoice_batch, invoice_rows, usage_spans
 from meterbill.services.clock import clock_now
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
@@ -42,14 +42,14 @@ def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
     ]
 
 
-async def claim_pending(subscription_id: str, invoice_id: str) -> list[inv.LineDraft]:
-    """Move the subscription's unbilled prorations onto `invoice_id` (inside its transaction)."""
-    items = await PendingItem.filter(subscription_id=subscription_id, invoice_id=None).order_by(
-        "id"
-    )
-    if items:
-        await PendingItem.filter(id__in=[p.id for p in items]).update(invoice_id=invoice_id)
-    return pending_drafts(items)
+async def claim_pending(sub: Subscription, invoice_id: str) -> list[inv.LineDraft]:
+    """Move the subscription's unbilled prorations onto `invoice_id` (inside its
+    transaction); a changed metered price's span is priced from the usage now."""
+    items = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
+    if not items:
+        return []
+    await PendingItem.filter(id__in=[p.id for p in items]).update(invoice_id=invoice_id)
+    return (await usage_spans.reprice([(sub.customer_id, pending_drafts(items))]))[0]
 
 
 async def create_invoice(
@@ -66,7 +66,7 @@ async def create_invoice(
     invoice = invoice_rows.batch_invoice(sub, reason, period, created_at, finalizes_at)
     all_drafts = list(drafts)
     if with_pending:
-        all_drafts += await claim_pending(sub.id, invoice.id)
+        all_drafts += await claim_pending(sub, invoice.id)
     invoice_rows.set_totals(invoice, [d.amount for d in all_drafts])
     await lifecycle_invoices.insert([invoice])
     await add_lines(invoice.id, all_drafts)

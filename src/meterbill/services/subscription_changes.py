@@ -189,7 +189,10 @@ async def _change_drafts(
             continue
         if some.metered:
             if old is not None and (new is None or new.price.id != old.price.id):
-                drafts += await plans.usage([old], sub.customer_id, (period[0], now))
+                # The line's period is the span the old price billed (from an earlier
+                # change of this period, if any): services/usage_spans prices it again.
+                span = (plans.usage_start(old, period), now)
+                drafts += await plans.usage([old], sub.customer_id, span)
             continue
         credit = None
         if old is not None and sub.billing_mode == "FLEXIBLE":

@@ -29,7 +29,7 @@ from meterbill.db.models import (
     SubscriptionItem,
 )
 from meterbill.db.pinned import pinned
-from meterbill.services import invoices, plans, subscription_changes
+from meterbill.services import invoices, plans, subscription_changes, usage_spans
 from meterbill.services.clock import as_utc, clock_now, utcnow
 from meterbill.services.credits.apply import preview as credit_preview
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
@@ -411,7 +411,8 @@ async def upcoming_invoice(account_id: str, subscription_id: str) -> Preview | N
             pending = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by(
                 "id"
             )
-            drafts += invoices.pending_drafts(pending)
+            spans = await usage_spans.reprice([(sub.customer_id, invoices.pending_drafts(pending))])
+            drafts += spans[0]
         order = {"METERED": 0, "LICENSED": 1}
         drafts.sort(key=lambda d: 2 if d.type == "PRORATION" else order[d.usage_type])
         t = inv.totals(d.amount for d in drafts)

@@ -3,10 +3,10 @@ shown on the upcoming invoice. The rule is billing/credits.allocate; this module
 writes.
 
 Exactly once: the grants an invoice batch may take from are locked (SELECT ... FOR NO KEY
-UPDATE in id order, db/stores/credits.py) in the finalizing transaction, and read under the
-lock: a second worker finalizing invoices of the same
-customer waits for the first to commit and then sees what is left. On SQLite transactions
-take turns in the one process."""
+UPDATE in id order, db/stores/credits.lock_holdings, with the customers' balances) in the
+finalizing transaction, and read under the lock: a second worker finalizing invoices of the
+same customer waits for the first to commit and then sees what is left. On SQLite
+transactions take turns in the one process."""
 
 from __future__ import annotations
 
@@ -16,22 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from meterbill.billing import credits
+from meterbill.billing.credits import Grant
 from meterbill.billing.invoice import LineDraft
 from meterbill.db.models import CreditApplication, CreditGrant
-from meterbill.db.stores import Columns, insert_rows, update_rows
+from meterbill.db.stores import Columns, update_rows
 from meterbill.db.stores import credits as credit_store
 
 # A line as services/invoice_rows keeps it without id and invoice (LINE_COLUMNS[2:]).
 Content = Sequence[Any]
 _TYPE, _USAGE_TYPE, _PRICE_ID, _AMOUNT = 1, 2, 4, 8
 
-_APPLICATIONS: Columns = (
-    ("account_id", "text"),
-    ("invoice_id", "text"),
-    ("grant_id", "text"),
-    ("amount", "bigint"),
-    ("created_at", "timestamptz"),
-)
 _AVAILABLE: Columns = (("id", "text"), ("available_amount", "bigint"))
 
 
@@ -45,38 +39,36 @@ def charge_of_draft(d: LineDraft) -> credits.Charge:
     return credits.Charge(d.price_id, metered, d.amount)
 
 
-async def apply_credits(
-    invoices: Sequence[Any], lines: Mapping[str, Sequence[Content]], now: datetime
-) -> None:
-    """Let the grants in effect at `now` pay for the metered lines of `invoices` (being
-    finalized, totals set, in the caller's transaction): each invoice's
-    total_credits_applied is set and its amount_due lowered by it; the grants' available
-    amounts and the applications are written. Nothing is read when no invoice has a
-    metered amount to pay."""
+def bills_of(invoices: Sequence[Any], lines: Mapping[str, Sequence[Content]]) -> list[credits.Bill]:
+    """The invoices (totals set) with a metered amount that credits could pay."""
     bills = [
         credits.Bill(i.id, i.customer_id, i.currency, i.total, [charge_of(c) for c in lines[i.id]])
         for i in invoices
     ]
-    bills = [b for b in bills if credits.payable(b) > 0]
-    if not bills:
+    return [b for b in bills if credits.payable(b) > 0]
+
+
+async def apply_credits(
+    invoices: Sequence[Any], bills: Sequence[credits.Bill], grants: list[Grant], now: datetime
+) -> None:
+    """Let `grants` (the usable grants of the bills' customers, locked by the caller:
+    lifecycle/invoices.prepare_finalization) pay for the metered lines of `invoices` (being
+    finalized, totals set, in the caller's transaction): each invoice's
+    total_credits_applied is set and its amount_due lowered by it; the grants' available
+    amounts and the applications are written (one statement on PostgreSQL)."""
+    if not bills or not grants:
         return
-    rows = await credit_store.lock_usable(sorted({b.customer_id for b in bills}), now)
-    applications = credits.allocate(rows, bills, now)
+    applications = credits.allocate(grants, bills, now)
     if not applications:
         return
     taken: dict[str, int] = defaultdict(int)
     for a in applications:
         taken[a.grant_id] += a.amount
-    await update_rows(
-        "credit_grants",
-        _AVAILABLE,
-        [(r.id, r.available - taken[r.id]) for r in rows if r.id in taken],
-    )
     account = {i.id: i.account_id for i in invoices}
-    await insert_rows(
-        "credit_applications",
-        _APPLICATIONS,
-        [(account[a.invoice_id], a.invoice_id, a.grant_id, a.amount, now) for a in applications],
+    await credit_store.spend(
+        [(g.id, taken[g.id], g.available - taken[g.id]) for g in grants if g.id in taken],
+        [(account[a.invoice_id], a.invoice_id, a.grant_id, a.amount) for a in applications],
+        now,
     )
     applied: dict[str, int] = defaultdict(int)
     for a in applications:

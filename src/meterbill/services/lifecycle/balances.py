@@ -89,24 +89,40 @@ async def _lock(customer_ids: Sequence[str]) -> _Ledger:
     return _Ledger([(c.id, c.balance, c.balance_currency) for c in locked])
 
 
-async def settle_invoices(invoices: Sequence[Any], now: datetime) -> None:
+async def settle_invoices(
+    invoices: Sequence[Any], now: datetime, held: dict[str, tuple[int, str | None]]
+) -> None:
     """At finalization: each invoice (totals set, credits applied, in the batch's order)
     takes its customer's balance; sets starting_balance, ending_balance and amount_due and
-    writes the balance transactions (billing/balance.settle). A balance in another currency
-    is left alone."""
+    writes the balance transactions (billing/balance.settle). `held`: the batch's customers
+    whose balance is not 0, locked by the caller; the others hold 0 and are locked here only
+    when an invoice changes their balance (a carried amount, a credit). A balance in another
+    currency is left alone."""
     if not invoices:
         return
-    ledger = await _lock([i.customer_id for i in invoices])
+    moved = {i.customer_id for i in invoices if i.customer_id not in held and _moves(i, 0)}
+    ledger = _Ledger([(c, b, cur) for c, (b, cur) in held.items()])
+    if moved:
+        ledger.balance.update((await _lock(sorted(moved))).balance)
     for i in invoices:
-        held, currency = ledger.balance.get(i.customer_id, (0, None))
-        start = held if currency in (None, i.currency) else 0
-        # Credit grants pay first (services/credits/apply.py, Stripe's order): the balance
-        # settles what they left.
-        s = rule.settle(i.total - (i.total_credits_applied or 0), start, i.currency)
+        held_now, currency = ledger.balance.get(i.customer_id, (0, None))
+        start = held_now if currency in (None, i.currency) else 0
+        s = rule.settle(_due_after_credits(i), start, i.currency)
         i.starting_balance, i.ending_balance, i.amount_due = start, s.ending_balance, s.amount_due
         for type_, amount in s.transactions:
             ledger.post(i.account_id, i.customer_id, type_, amount, i.currency, i.id, None, now)
     await ledger.write()
+
+
+def _due_after_credits(invoice: Any) -> int:
+    # Credit grants pay first (services/credits/apply.py, Stripe's order): the balance
+    # settles what they left.
+    return int(invoice.total - (invoice.total_credits_applied or 0))
+
+
+def _moves(invoice: Any, balance: int) -> bool:
+    """Whether settling `invoice` on `balance` changes the customer's balance."""
+    return bool(rule.settle(_due_after_credits(invoice), balance, invoice.currency).transactions)
 
 
 async def give_back(invoice: Any, now: datetime) -> None:

@@ -8,7 +8,7 @@ statement; the one-invoice paths call them with a batch of one."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +18,10 @@ from meterbill.billing.errors import DomainError, conflict
 from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
+from meterbill.db.stores import credits as credit_store
 from meterbill.services.clock import clock_now, utcnow
 from meterbill.services.credits import apply as credits
+from meterbill.services.credits.apply import Content
 from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import balances, outbox
 from meterbill.services.payments import ChargeResult
@@ -102,11 +104,23 @@ async def insert(invoices: Sequence[AnyInvoice]) -> None:
 # ---------------------------------------------------------------- finalization
 
 
-async def prepare_finalization(invoices: Sequence[AnyInvoice], now: datetime) -> None:
-    """DRAFT -> OPEN (or PAID) in memory for a batch whose totals are set: each invoice
-    takes its customer's balance (written now, under the customers' row locks), then
-    mark_finalized. Every finalization path comes through here."""
-    await balances.settle_invoices(invoices, now)
+async def prepare_finalization(
+    invoices: Sequence[AnyInvoice], lines: Mapping[str, Sequence[Content]], now: datetime
+) -> None:
+    """DRAFT -> OPEN (or PAID) in memory for a batch whose totals are set (`lines`: each
+    invoice's lines as services/invoice_rows keeps them): credit grants pay the metered
+    lines, then each invoice takes its customer's balance (both written now, under the rows'
+    locks: one statement reads and locks what the batch's customers hold, the non-zero
+    balances and the usable grants of those with something to pay), then mark_finalized.
+    Every finalization path comes through here."""
+    if not invoices:
+        return
+    bills = credits.bills_of(invoices, lines)
+    held = await credit_store.lock_holdings(
+        sorted({i.customer_id for i in invoices}), sorted({b.customer_id for b in bills}), now
+    )
+    await credits.apply_credits(invoices, bills, held.grants, now)
+    await balances.settle_invoices(invoices, now, held.balances)
     for i in invoices:
         mark_finalized(i, now)
 
@@ -169,13 +183,15 @@ _FINALIZED: Columns = (
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
 
-async def finalize(invoices: Sequence[Invoice], now: datetime) -> None:
+async def finalize(
+    invoices: Sequence[Invoice], lines: Mapping[str, Sequence[Content]], now: datetime
+) -> None:
     """DRAFT -> OPEN with numbers (PAID at once when nothing is due), totals already set. The
     caller holds the invoices' row locks and has checked they are drafts; the objects are
     updated too."""
     if not invoices:
         return
-    await prepare_finalization(invoices, now)
+    await prepare_finalization(invoices, lines, now)
     await _assign_numbers(invoices)
     names = [c for c, _ in _FINALIZED]
     await update_rows("invoices", _FINALIZED, [[getattr(i, c) for c in names] for i in invoices])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -28,7 +29,9 @@ COLUMNS: Columns = (
 EventRow = tuple[str, str, str, str, str, datetime]
 
 
+@cache
 def camel(name: str) -> str:
+    # Cached: a billing batch snapshots thousands of objects with the same few field names.
     head, *rest = name.split("_")
     return head + "".join(w.title() for w in rest)
 
@@ -43,7 +46,8 @@ def snapshot(kind: str, obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     """{"object": kind, <camelCase field>: <API value>, ...} of `obj`'s attributes."""
     out: dict[str, Any] = {"object": kind}
     for f in fields:
-        out[camel(f)] = api_value(getattr(obj, f))
+        v = getattr(obj, f)
+        out[camel(f)] = api_value(v) if isinstance(v, datetime) else v
     return out
 
 
