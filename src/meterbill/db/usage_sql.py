@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from meterbill.billing.aggregation import MEASURES, Rollup
+from meterbill.billing.aggregation import MEASURES, Rollup, month_start
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, fold_events, rollup_from_row, upsert_set
 
 # The columns ingest writes; bench/run.py COPYs the same ones.
@@ -284,30 +284,21 @@ def _where_params(k: UniqueKey) -> list[Any]:
     return [k.meter_id, k.customer_id, k.grain, k.bucket, k.value, k.dimensions_key]
 
 
-async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
-    """Add event counts to first-seen rows, and the values new to their day or month to the
-    counts (SQLite's single writer, which looks up each key first; PostgreSQL's claim does
-    both in its own statement), in key order."""
-    ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+async def add_uniques(conn: Any, days: Mapping[UniqueKey, int]) -> None:
+    """SQLite's form of the PostgreSQL claim's first-seen rows (its single writer looks up
+    each key first): add event counts to the values' day rows (`days`: day keys), one day
+    to the month row of each value new to its day, and the values new to their day or
+    month to the counts."""
+    new_days = await _add_values(conn, days)
+    months: dict[UniqueKey, int] = {}
+    for k in new_days:
+        m = k._replace(grain="month", bucket=month_start(k.bucket))
+        months[m] = months.get(m, 0) + 1
+    new_months = await _add_values(conn, months)
     fresh: dict[tuple[Any, ...], int] = {}
-    where = _unique_where(conn)
-    for k, _ in ordered:
-        found = await conn.execute_query_dict(
-            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
-        )
-        if not found:
-            group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
-            fresh[group] = fresh.get(group, 0) + 1
-    for lo in range(0, len(ordered), 500):
-        part = ordered[lo : lo + 500]
-        params: list[Any] = []
-        for k, n in part:
-            params += [*k, n]
-        sql = (
-            f"{UNIQUE_UPSERT_HEAD} VALUES {_values(conn, len(part), len(_UNIQUE_COLUMNS))} "
-            f"{UNIQUE_UPSERT_TAIL}"
-        )
-        await conn.execute_query(sql, params)
+    for k in (*new_days, *new_months):
+        group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
+        fresh[group] = fresh.get(group, 0) + 1
     if fresh:
         counts = sorted(fresh.items(), key=lambda kv: kv[0][1:])
         params = [v for group, n in counts for v in (*group, n)]
@@ -318,30 +309,62 @@ async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
         await conn.execute_query(sql, params)
 
 
-async def take_back_unique(conn: Any, keys: Sequence[UniqueKey]) -> None:
-    """One folded event of each key was canceled: its rows count one event less, and a row
-    left with none goes (the value no longer counts there), taking one from its count."""
-    pg = is_postgres(conn)
+async def _add_values(conn: Any, deltas: Mapping[UniqueKey, int]) -> list[UniqueKey]:
+    """Add to first-seen rows in key order; returns the keys that had none."""
+    ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+    new: list[UniqueKey] = []
     where = _unique_where(conn)
+    for k, _ in ordered:
+        found = await conn.execute_query_dict(
+            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
+        )
+        if not found:
+            new.append(k)
+    for lo in range(0, len(ordered), 500):
+        part = ordered[lo : lo + 500]
+        params: list[Any] = []
+        for k, n in part:
+            params += [*k, n]
+        sql = (
+            f"{UNIQUE_UPSERT_HEAD} VALUES {_values(conn, len(part), len(_UNIQUE_COLUMNS))} "
+            f"{UNIQUE_UPSERT_TAIL}"
+        )
+        await conn.execute_query(sql, params)
+    return new
+
+
+async def take_back_unique(conn: Any, day: UniqueKey, month: UniqueKey) -> None:
+    """One folded event of `day` (a value's day row; `month`: its month's) was canceled: the
+    day row counts one event less; a day row left with none goes (the value no longer
+    counts that day), and its month row counts one day less, going too when none is left.
+    A row that goes takes one from its count. Locks as the claim: day row, month row, then
+    their counts."""
+    gone: list[UniqueKey] = []
+    if await _take_one(conn, day):
+        gone.append(day)
+        if await _take_one(conn, month):
+            gone.append(month)
+    pg = is_postgres(conn)
     marks = [f"${n}" if pg else "?" for n in range(1, 6)]
     count_where = (
         f"meter_id = {marks[0]} AND customer_id = {marks[1]} AND grain = {marks[2]} AND "
         f"bucket = {marks[3]} AND dimensions_key = {marks[4]}"
     )
-    for k in keys:
-        params = _where_params(k)
+    for k in gone:
         await conn.execute_query(
-            f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params
+            f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 WHERE {count_where}",
+            [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
         )
-        gone = await conn.execute_query_dict(
-            f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
-        )
-        if gone:
-            await conn.execute_query(
-                f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 "
-                f"WHERE {count_where}",
-                [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
-            )
+
+
+async def _take_one(conn: Any, k: UniqueKey) -> bool:
+    """Take one from the row of `k`; True when that left it at 0 and it was deleted."""
+    where, params = _unique_where(conn), _where_params(k)
+    await conn.execute_query(f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params)
+    gone = await conn.execute_query_dict(
+        f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
+    )
+    return bool(gone)
 
 
 # What the SQLite worker reads of each pending event (it folds in Python).
@@ -365,35 +388,53 @@ CLAIMED_COLUMNS = (
 # sequential scan of the whole backlog (14 ms of a 33 ms claim at 200,000 pending); an array
 # is probed through the primary key. date_bin, not date_trunc: independent of the session's
 # time zone. `taken` counts every pending row taken, also of canceled or deleted events.
-# UNIQUE_COUNT events (unique_value set) also add to their value's day and month rows, in
-# the same statement: one data-modifying WITH item, in key order like the rollups.
+# UNIQUE_COUNT events (unique_value set) also add to their value's first-seen rows in the
+# same statement (data-modifying WITH items, each in key order like the rollups): first the
+# day rows (one per distinct value and day of the batch, events += its events); then only
+# the day rows the upsert inserted (xmax = 0: a value new to its day) touch their month row,
+# whose events counts days, not events: a value already seen that day (every repeat of an
+# active user) costs one row, not two. Last, the values new to their day or month are added
+# to the counts. The sorts and groups compare text bytewise (COLLATE "C"): the database's
+# collation would call strcoll for every comparison of every key column. Every writer of
+# these rows (this statement, a cancel: take_back_unique) locks day rows before month rows
+# and value rows before count rows.
 _CLAIM_PG = (
     f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
     f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
     ")) RETURNING event_id), "
-    "ev AS (SELECT e.id, e.account_id, e.meter_id, e.customer_id, e.timestamp, "
-    "e.dimensions_key, e.value, e.unique_value FROM picked "
+    'ev AS (SELECT e.id, e.account_id, e.meter_id COLLATE "C" AS meter_id, '
+    'e.customer_id COLLATE "C" AS customer_id, e.timestamp, '
+    'e.dimensions_key COLLATE "C" AS dimensions_key, e.value, '
+    'e.unique_value COLLATE "C" AS unique_value FROM picked '
     "JOIN meter_events e ON e.id = picked.event_id WHERE e.status = 'ACCEPTED'), "
     "folded AS (SELECT e.account_id, e.meter_id, e.customer_id, "
     "date_bin('1 minute', e.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, "
     f"e.dimensions_key, {fold_events(MEASURES)} "
     "FROM ev e GROUP BY 1, 2, 3, 4, 5), "
-    f"uniq AS ({UNIQUE_UPSERT_HEAD} "
-    "SELECT account_id, meter_id, customer_id, g, b, unique_value, dimensions_key, count(*) "
-    "FROM ev CROSS JOIN LATERAL (VALUES "
-    "('day', date_bin('1 day', ev.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')), "
-    "('month', date_trunc('month', ev.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-    ") AS gb(g, b) WHERE unique_value IS NOT NULL "
-    "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 2, 3, 4, 5, 6, 7 "
-    f"{UNIQUE_UPSERT_TAIL} "
-    # xmax is 0 on a row version this statement inserted (not one it updated): a value
-    # new to its day or month.
-    "RETURNING account_id, meter_id, customer_id, grain, bucket, dimensions_key, "
+    f"days AS ({UNIQUE_UPSERT_HEAD} "
+    "SELECT min(account_id), meter_id, customer_id, 'day', "
+    "date_bin('1 day', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00'), unique_value, "
+    "dimensions_key, count(*) FROM ev WHERE unique_value IS NOT NULL "
+    f"GROUP BY 2, 3, 5, 6, 7 ORDER BY 2, 3, 5, 6, 7 {UNIQUE_UPSERT_TAIL} "
+    # xmax is 0 on a row version this statement inserted (not one it updated).
+    "RETURNING account_id, meter_id, customer_id, bucket, value, dimensions_key, "
     "(xmax = 0) AS fresh), "
+    'new_days AS (SELECT account_id, meter_id COLLATE "C" AS meter_id, '
+    'customer_id COLLATE "C" AS customer_id, bucket, value COLLATE "C" AS value, '
+    'dimensions_key COLLATE "C" AS dimensions_key FROM days WHERE fresh), '
+    f"months AS ({UNIQUE_UPSERT_HEAD} "
+    "SELECT min(account_id), meter_id, customer_id, 'month', "
+    "date_trunc('month', bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', value, "
+    "dimensions_key, count(*) FROM new_days "
+    f"GROUP BY 2, 3, 5, 6, 7 ORDER BY 2, 3, 5, 6, 7 {UNIQUE_UPSERT_TAIL} "
+    "RETURNING account_id, meter_id, customer_id, bucket, dimensions_key, "
+    "(xmax = 0) AS fresh), "
+    "new_values AS (SELECT account_id, meter_id, customer_id, 'day' AS grain, bucket, "
+    "dimensions_key FROM new_days UNION ALL SELECT account_id, meter_id, customer_id, "
+    "'month', bucket, dimensions_key FROM months WHERE fresh), "
     f"counted AS ({COUNT_UPSERT_HEAD} "
-    "SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
-    "FROM uniq WHERE fresh GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 "
-    f"{COUNT_UPSERT_TAIL}) "
+    "SELECT min(account_id), meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
+    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL}) "
     "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
     "LEFT JOIN folded f ON true"
 )
