@@ -367,6 +367,15 @@ async def _take_one(conn: Any, k: UniqueKey) -> bool:
     return bool(gone)
 
 
+# alert_checks_due (db/models/alerts.py): one row per (meter, customer) with folds whose
+# alerts are still to be evaluated; every fold adds one to `folds`.
+ALERTS_DUE_TABLE = "alert_checks_due"
+ALERTS_DUE_HEAD = f"INSERT INTO {ALERTS_DUE_TABLE} (account_id, meter_id, customer_id, folds)"
+ALERTS_DUE_TAIL = (
+    f"ON CONFLICT (meter_id, customer_id) DO UPDATE SET folds = {ALERTS_DUE_TABLE}.folds + 1"
+)
+
+
 # What the SQLite worker reads of each pending event (it folds in Python).
 CLAIMED_COLUMNS = (
     "id",
@@ -434,7 +443,14 @@ _CLAIM_PG = (
     "'month', bucket, dimensions_key FROM months WHERE fresh), "
     f"counted AS ({COUNT_UPSERT_HEAD} "
     "SELECT min(account_id), meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
-    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL}) "
+    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL}), "
+    # The folded (meter, customer) pairs of meters with ACTIVE alerts are due an alert
+    # evaluation, durably with the fold (services/usage/alert_checks.py). COLLATE "default":
+    # the alerts' (meter_id, status) index serves the probe.
+    f"due AS ({ALERTS_DUE_HEAD} SELECT min(f.account_id), f.meter_id, f.customer_id, 1 "
+    "FROM folded f WHERE EXISTS (SELECT 1 FROM billing_alerts a "
+    "WHERE a.meter_id = f.meter_id COLLATE \"default\" AND a.status = 'ACTIVE') "
+    f"GROUP BY 2, 3 ORDER BY 2, 3 {ALERTS_DUE_TAIL}) "
     "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
     "LEFT JOIN folded f ON true"
 )

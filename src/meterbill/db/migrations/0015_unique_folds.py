@@ -1,12 +1,17 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from tortoise import fields
 
-# Issue 16, the cost of UNIQUE_COUNT ingest: the aggregation claim touches a value's month row
-# only when the value is new to its day (db/usage_sql.py _CLAIM_PG), so a month row's
+# Issue 16, what was left of it. (1) The cost of UNIQUE_COUNT ingest: the aggregation claim
+# touches a value's month row only when the value is new to its day (db/usage_sql.py
+# _CLAIM_PG), so a month row's
 # `events` now counts the value's day rows in that month (a cancel that deletes a day row
 # takes one day from it), not its events. Rows written before count events: recount them
 # from the day rows. No schema change. Run it with the workers stopped (a fold by old code
-# after this statement would add events to a month row again).
+# after this statement would add events to a month row again). (2) alert_checks_due: the
+# (meter, customer) pairs whose folds still have alerts to evaluate (db/models/alerts.py), so
+# that a worker dying between a fold's commit and its alert evaluation leaves a row for the
+# sweep instead of a missed crossing.
 _PG = (
     "UPDATE usage_unique_values m SET events = d.days FROM ("
     "SELECT meter_id, customer_id, "
@@ -45,4 +50,16 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.RunPython(_days_in_month_rows, _nothing),
+        ops.CreateModel(
+            name='AlertCheckDue',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('account_id', fields.CharField(max_length=40)),
+                ('meter_id', fields.CharField(max_length=40)),
+                ('customer_id', fields.CharField(max_length=40)),
+                ('folds', fields.BigIntField(default=1)),
+            ],
+            options={'table': 'alert_checks_due', 'app': 'models', 'unique_together': (('meter_id', 'customer_id'),), 'pk_attr': 'id', 'table_description': 'A (meter, customer) whose folded usage has alerts to evaluate: written by the'},
+            bases=['Model'],
+        ),
     ]

@@ -1,7 +1,7 @@
-"""Migration 0015 on a database with first-seen rows written by 0014's fold (both backends):
-a value's month row counted its events; after the migration it counts the value's day rows
-in that month (what the fold and a cancel now keep), and the day rows are left as they
-were."""
+"""Migration 0015 (its first half) on a database with first-seen rows written by 0014's
+fold (both backends): a value's month row counted its events; after the migration it
+counts the value's day rows in that month (what the fold and a cancel now keep), and the
+day rows are left as they were."""
 
 from __future__ import annotations
 
