@@ -80,7 +80,7 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
                     event.timestamp,
                     event.unique_value,
                 )
-                await take_back_unique(conn, day, month)
+                await take_back_unique(conn, day, month, event.id)
             await recompute_bucket(conn, event)
     await hub.announce([(account_id, event.meter_id, event.customer_id)])
     return event
