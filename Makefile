@@ -3,7 +3,7 @@ PY := .venv/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help venv test test-pg lint types schema bench-smoke
+.PHONY: help venv test test-pg lint types schema bench-smoke multinode
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,3 +31,6 @@ schema: ## export schema.graphql and check it against the contract
 
 bench-smoke: ## the benchmark at tiny sizes (seconds)
 	$(PY)/python bench/run.py --smoke
+
+multinode: ## 2 API + 2 worker nodes in network namespaces, checked exactly (root; minutes)
+	$(PY)/python bench/multinode.py

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     bulk_max_events: int = Field(1_000_000, ge=1)
     # The worker's heartbeat row (worker_heartbeats) is written every N minutes.
     housekeeping_interval_minutes: int = Field(1, ge=1, le=60)
+    # Raw events are kept this many days after their timestamp (and their arrival), then
+    # dropped by housekeeping: whole weekly partitions on PostgreSQL, batched DELETEs on
+    # SQLite. Rollups, unique-value rows and invoices are kept for ever. At least the late
+    # event window (35 days) and a week.
+    event_retention_days: int = Field(400, ge=42)
     log_level: str = "INFO"
     # Token buckets per API key (requests per second, bucket size); 0 rps = no limit.
     # Keys that can write usage (USAGE_WRITE, not ADMIN) get the larger ingestion budget.

@@ -99,24 +99,35 @@ async def _migrate_and_check(settings: Settings) -> None:
         assert pending == [ident for ident, _, aggregated in EVENTS if not aggregated]
         assert await MeterEventPending.all().count() == 3
         indexes = await _index_columns("meter_events")
+        pg = connections.get("default").capabilities.dialect == "postgres"
         assert {
-            ("account_id", "identifier"),
             ("meter_id", "customer_id", "created_at"),
             ("meter_id", "customer_id", "timestamp"),
         } <= indexes, indexes
         assert not any("aggregated" in cols for cols in indexes)
-        # The unique key still decides duplicates.
+        # The unique key still decides duplicates: on meter_events (SQLite), on the
+        # identifier table of the partitioned events (PostgreSQL, migration 0015).
+        table = "meter_event_ids" if pg else "meter_events"
+        assert ("account_id", "identifier") in await _index_columns(table)
         event = await MeterEvent.get(account_id=account, identifier="a")
-        with pytest.raises(IntegrityError):
-            await MeterEvent.create(
-                **{
-                    k: getattr(event, k)
-                    for k in ("account_id", "meter_id", "customer_id", "identifier")
-                },
-                event_name="tokens",
-                value=1,
-                timestamp=event.timestamp,
-            )
+        if pg:
+            with pytest.raises(IntegrityError):
+                await connections.get("default").execute_query(
+                    "INSERT INTO meter_event_ids (account_id, identifier, event_id, "
+                    '"timestamp", received_at) VALUES ($1, $2, 0, now(), now())',
+                    [account, "a"],
+                )
+        else:
+            with pytest.raises(IntegrityError):
+                await MeterEvent.create(
+                    **{
+                        k: getattr(event, k)
+                        for k in ("account_id", "meter_id", "customer_id", "identifier")
+                    },
+                    event_name="tokens",
+                    value=1,
+                    timestamp=event.timestamp,
+                )
         # The rollups of the events folded before the migration are not in this test's
         # database (raw inserts): a drain folds the waiting ones, 2 + 8 + 16.
         assert await usage.drain() == 3

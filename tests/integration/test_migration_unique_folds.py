@@ -1,4 +1,4 @@
-"""Migration 0015 (its first half) on a database with first-seen rows written by 0014's
+"""Migration 0016 (its first half) on a database with first-seen rows written by 0014's
 fold (both backends): a value's month row counted its events; after the migration it
 counts the value's day rows in that month (what the fold and a cancel now keep), and the
 day rows are left as they were."""

@@ -60,9 +60,11 @@ async def test_each_stored_event_is_pending_once_and_duplicates_never(db):
     assert await rollup_sum(meter) == (Decimal(1 + 2 + 16 + 32 + 64 + 128), 6)
 
 
-async def test_a_pending_row_without_its_event_is_dropped_by_the_claim(db):
-    # Nothing deletes events, but an operator might: the claim takes such a row away and
-    # folds nothing for it; the events around it are folded as usual.
+async def test_a_pending_row_is_folded_even_if_its_event_row_is_gone(db):
+    # Nothing deletes an unfolded event (retention waits for the fold), but an operator
+    # might. PostgreSQL: the pending row carries what the fold reads (meter_events is
+    # partitioned; no join by id), so the event still counts. SQLite reads the event: the
+    # claim takes such a row away and folds nothing for it. Either way the row goes.
     account, meter, cus = await setup_meter()
     ts = utcnow() - timedelta(minutes=2)
     await record(account, [event(cus, 1, ts, "a"), event(cus, 2, ts, "gone"), event(cus, 4, ts)])
@@ -71,7 +73,8 @@ async def test_a_pending_row_without_its_event_is_dropped_by_the_claim(db):
     assert await MeterEventPending.filter(event_id__gte=min(ids)).count() == 3
     assert await usage.aggregate_batch(limit=10) == 3
     assert not await MeterEventPending.filter(event_id__gte=min(ids)).exists()
-    assert await rollup_sum(meter) == (Decimal(5), 2)
+    pg = connections.get("default").capabilities.dialect == "postgres"
+    assert await rollup_sum(meter) == ((Decimal(7), 3) if pg else (Decimal(5), 2))
 
 
 async def _until_waiting_on_locks(n: int) -> None:

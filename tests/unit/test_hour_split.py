@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from meterbill.services.usage.summaries import _edges, _hour_split
+from meterbill.billing.aggregation import hour_split, minute_edges
 
 
 def t(h: int, m: int = 0, s: int = 0, us: int = 0) -> datetime:
@@ -32,7 +32,7 @@ def t(h: int, m: int = 0, s: int = 0, us: int = 0) -> datetime:
         ),
     ],
 )
-def test_hour_split(start, end, hours, minutes):
-    hs, he = _hour_split(start, end)
+def testhour_split(start, end, hours, minutes):
+    hs, he = hour_split(start, end)
     assert (hs, he) == hours
-    assert _edges(start, end, hs, he) == minutes
+    assert minute_edges(start, end, hs, he) == minutes

@@ -177,6 +177,23 @@ def hour_bucket(ts: datetime) -> datetime:
     return minute_bucket(ts).replace(minute=0)
 
 
+def hour_split(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """(hs, he): [hs, he) are the whole hours in [start, end), start <= hs <= he <= end; the
+    minutes of [start, hs) and [he, end) (minute_edges) are the rest. Usage reads take the
+    whole hours from hour rollups and only the rest from minute rollups."""
+    hs, he = hour_bucket(start), hour_bucket(end)
+    if hs < start:
+        hs += timedelta(hours=1)
+    return (hs, he) if hs < he else (end, end)
+
+
+def minute_edges(
+    start: datetime, end: datetime, hs: datetime, he: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The non-empty parts of [start, end) outside the whole hours [hs, he) of hour_split."""
+    return [(a, b) for a, b in ((start, hs), (he, end)) if a < b]
+
+
 # ---------------------------------------------------------------- dimension sets
 #
 # Key format: "" for no dimensions, else "|k1=v1|k2=v2|" sorted by encoded key. Keys and values

@@ -66,11 +66,47 @@ def is_postgres(conn: Any) -> bool:
     return conn.capabilities.dialect == "postgres"
 
 
-def pending_cte(inserted: str) -> str:
-    """A WITH item (PostgreSQL) that makes every event the CTE `inserted` returns (an id
-    column) pending, in the statement that inserts it: durable together. A data-modifying
-    WITH item runs once, to completion, whether or not anything reads it."""
-    return f"pend AS (INSERT INTO {PENDING_TABLE} (event_id) SELECT id FROM {inserted}) "
+# What a pending row carries on PostgreSQL besides the event id: what the fold reads.
+PENDING_COLUMNS = (
+    "account_id",
+    "meter_id",
+    "customer_id",
+    '"timestamp"',
+    "dimensions_key",
+    "value",
+    "unique_value",
+)
+_PENDING = ", ".join(PENDING_COLUMNS)
+
+
+def dedupe_insert_ctes(source: str) -> str:
+    """WITH items (PostgreSQL) that store the events of the CTE `source` (columns a account,
+    m meter, c customer, i identifier, n event name, v value (numeric), t timestamp, d
+    dimensions, ca received at, uv unique value, k input order) whose identifier is new,
+    ending in `ins` (RETURNING id, account_id, identifier).
+
+    meter_events is partitioned by timestamp, so it has no unique key on (account,
+    identifier): meter_event_ids (hash-partitioned, the last 36 days) decides. Of equal
+    identifiers in `source` the first (k) is tried; ids are drawn in input order (LAST
+    breaks timestamp ties by id); identifier rows go in (account, identifier) order, so two
+    statements sharing identifiers wait on each other's entries in the same order (no
+    deadlock), and a concurrent insert of the same identifier is waited for and then
+    decides. Each stored event gets its pending row in the same statement (durable
+    together; a data-modifying WITH item runs to completion whether or not it is read)."""
+    return (
+        f"firsts AS (SELECT DISTINCT ON (a, i) * FROM {source} ORDER BY a, i, k), "
+        "numbered AS (SELECT f.*, nextval('meter_events_id_seq') AS id "
+        "FROM (SELECT * FROM firsts ORDER BY k) f), "
+        'ids AS (INSERT INTO meter_event_ids (account_id, identifier, event_id, "timestamp", '
+        "received_at) SELECT a, i, id, t, ca FROM numbered ORDER BY a, i "
+        "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING event_id), "
+        f"ins AS (INSERT INTO meter_events (id, {', '.join(EVENT_COLUMNS)}) "
+        "SELECT nb.id, nb.a, nb.m, nb.c, nb.i, nb.n, nb.v, nb.t, nb.d, 'ACCEPTED', nb.ca, nb.uv "
+        "FROM numbered nb JOIN ids ON ids.event_id = nb.id "
+        f"RETURNING id, identifier, {_PENDING}), "
+        f"pend AS (INSERT INTO {PENDING_TABLE} (event_id, {_PENDING}) "
+        f"SELECT id, {_PENDING} FROM ins) "
+    )
 
 
 def _values(conn: Any, rows: int, width: int) -> str:
@@ -161,12 +197,11 @@ async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
 # One array per column instead of 10 placeholders per row: one prepared statement for every
 # batch size, and asyncpg encodes arrays far faster than 10,000 separate parameters.
 _INSERT_EVENTS_PG = (
-    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v, t, d, 'ACCEPTED', $2, uv FROM unnest("
-    "$3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], "
-    "$9::text[], $10::text[]) AS u(m, c, i, n, v, t, d, uv) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
-    f"{pending_cte('ins')}"
+    "WITH src AS (SELECT $1::text AS a, m, c, i, n, v, t, d, $2::timestamptz AS ca, uv, k "
+    "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], "
+    "$8::timestamptz[], $9::text[], $10::text[]) "
+    "WITH ORDINALITY AS u(m, c, i, n, v, t, d, uv, k)), "
+    f"{dedupe_insert_ctes('src')}"
     "SELECT id, identifier FROM ins"
 )
 
@@ -442,12 +477,13 @@ CLAIMED_COLUMNS = (
 _CLAIM_PG = (
     f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
     f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
-    ")) RETURNING event_id), "
-    'ev AS (SELECT e.id, e.account_id, e.meter_id COLLATE "C" AS meter_id, '
-    'e.customer_id COLLATE "C" AS customer_id, e.timestamp, '
-    'e.dimensions_key COLLATE "C" AS dimensions_key, e.value, '
-    'e.unique_value COLLATE "C" AS unique_value FROM picked '
-    "JOIN meter_events e ON e.id = picked.event_id WHERE e.status = 'ACCEPTED'), "
+    f")) RETURNING event_id AS id, {_PENDING}), "
+    # The pending row carries the event's fold inputs (no join by id into every partition
+    # of meter_events); a canceled event has no pending row (the cancel deleted it).
+    'ev AS (SELECT id, account_id, meter_id COLLATE "C" AS meter_id, '
+    'customer_id COLLATE "C" AS customer_id, timestamp, '
+    'dimensions_key COLLATE "C" AS dimensions_key, value, '
+    'unique_value COLLATE "C" AS unique_value FROM picked), '
     "folded AS (SELECT e.account_id, e.meter_id, e.customer_id, "
     "date_bin('1 minute', e.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, "
     f"e.dimensions_key, {fold_events(MEASURES)} "

@@ -163,14 +163,17 @@ async def aggregation_lag() -> None:
     from meterbill.db.models import MeterEvent, MeterEventPending
     from meterbill.services.clock import utcnow
 
-    # The head of the pending table (its primary key), then that one event.
+    # The head of the pending table (its primary key), then that one event: by its
+    # timestamp too where the pending row has it (PostgreSQL: one partition, not all).
     head = (
-        await MeterEventPending.all()
-        .order_by("event_id")
-        .limit(1)
-        .values_list("event_id", flat=True)
+        await MeterEventPending.all().order_by("event_id").limit(1).values("event_id", "timestamp")
     )
-    oldest = await MeterEvent.filter(id__in=head).first() if head else None
+    oldest = None
+    if head:
+        qs = MeterEvent.filter(id=head[0]["event_id"])
+        if head[0]["timestamp"] is not None:
+            qs = qs.filter(timestamp=head[0]["timestamp"])
+        oldest = await qs.first()
     AGGREGATION_LAG.set(max(0.0, (utcnow() - oldest.created_at).total_seconds()) if oldest else 0.0)
 
 

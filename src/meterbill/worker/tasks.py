@@ -6,12 +6,15 @@ from typing import Any
 
 from arq.worker import func
 
+from meterbill.config import get_settings
 from meterbill.services import billing_clock, idempotency, test_clocks, usage
 from meterbill.services import housekeeping as hk
 
 
 async def housekeeping(ctx: dict[str, Any]) -> int:
-    return await hk.heartbeat(ctx["worker_name"])
+    beats = await hk.heartbeat(ctx["worker_name"])
+    await hk.keep_events(get_settings().event_retention_days)
+    return beats
 
 
 async def aggregate_usage(ctx: dict[str, Any], slot_end: float | None = None) -> int:

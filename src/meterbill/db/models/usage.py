@@ -44,6 +44,8 @@ class MeterEvent(Model):
 
     class Meta:
         table = "meter_events"
+        # SQLite. On PostgreSQL meter_events is partitioned by timestamp (migration 0015) and
+        # the identifiers of the last 35 days are unique in meter_event_ids instead.
         unique_together = (("account", "identifier"),)
         # (meter, customer, timestamp): rebuilding one bucket after a cancel, and the partial
         # minutes at the ends of a billing period.
@@ -56,13 +58,23 @@ class MeterEvent(Model):
 
 # An event not yet folded into its rollups: written in the same statement or transaction as
 # the event, deleted by the worker's transaction that folds it (or by the cancel of an event
-# no worker has taken). A queue of narrow rows instead of a flag on the wide event row, so
-# folding does not write a new version of every event and its index entries. No foreign key:
-# its check would cost ~4 us per event on PostgreSQL, and on SQLite a rebuild of
-# meter_events (a future RemoveField) would cascade-delete every pending row. Nothing deletes
-# events; a row whose event is gone is dropped by the next claim, which folds nothing for it.
+# no worker has taken). A queue of rows instead of a flag on the wide event row, so folding
+# does not write a new version of every event and its index entries. No foreign key: its
+# check would cost ~4 us per event on PostgreSQL, and on SQLite a rebuild of meter_events (a
+# future RemoveField) would cascade-delete every pending row.
+# On PostgreSQL the row carries what the fold reads (account .. unique_value): meter_events
+# is partitioned by timestamp, and a join by id alone would probe every partition
+# (ARCHITECTURE.md "Event storage at scale"). SQLite leaves them NULL and reads the event.
+# Retention never drops an event that still has its pending row.
 class MeterEventPending(Model):
     event_id = fields.BigIntField(primary_key=True, generated=False)
+    account_id = fields.CharField(max_length=40, null=True)
+    meter_id = fields.CharField(max_length=40, null=True)
+    customer_id = fields.CharField(max_length=40, null=True)
+    timestamp = fields.DatetimeField(null=True)
+    dimensions_key = fields.CharField(max_length=2000, null=True)
+    value = fields.DecimalField(max_digits=DIGITS, decimal_places=PLACES, null=True)
+    unique_value = fields.CharField(max_length=200, null=True)
 
     class Meta:
         table = "meter_events_pending"

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
+from meterbill.db.stores.events import EventStore, PostgresEvents, SqliteEvents
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
+from meterbill.db.stores.usage_reads import PostgresUsageReads, SqliteUsageReads, UsageReadStore
 from meterbill.db.stores.webhooks import PostgresWebhooks, SqliteWebhooks, WebhookStore
 
 __all__ = ["Columns", "Stores", "configure", "current", "insert_rows", "update_rows"]
@@ -26,6 +28,8 @@ class Stores:
     webhooks: WebhookStore
     credits: CreditStore
     uniques: UniqueStore
+    usage_reads: UsageReadStore
+    events: EventStore
 
 
 _BY_DIALECT = {
@@ -35,6 +39,8 @@ _BY_DIALECT = {
         webhooks=PostgresWebhooks(),
         credits=PostgresCredits(),
         uniques=PostgresUniques(),
+        usage_reads=PostgresUsageReads(),
+        events=PostgresEvents(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
@@ -42,6 +48,8 @@ _BY_DIALECT = {
         webhooks=SqliteWebhooks(),
         credits=SqliteCredits(),
         uniques=SqliteUniques(),
+        usage_reads=SqliteUsageReads(),
+        events=SqliteEvents(),
     ),
 }
 _current: Stores | None = None

@@ -78,14 +78,15 @@ class _Ledger:
 
 
 async def _lock(customer_ids: Sequence[str]) -> _Ledger:
-    """Row locks on the customers, in id order (two batches never wait in a cycle)."""
-    rows = (
+    """Row locks on the customers, in id order (two batches never wait in a cycle). Model
+    rows, not values_list(): Tortoise drops FOR UPDATE from a values query."""
+    locked = (
         await Customer.filter(id__in=sorted(set(customer_ids)))
         .order_by("id")
         .select_for_update()
-        .values_list("id", "balance", "balance_currency")
+        .only("id", "balance", "balance_currency")
     )
-    return _Ledger(rows)
+    return _Ledger([(c.id, c.balance, c.balance_currency) for c in locked])
 
 
 async def settle_invoices(invoices: Sequence[Any], now: datetime) -> None:

@@ -38,14 +38,13 @@ from meterbill.billing.events import (
     text_errors,
     validate_event,
 )
-from meterbill.db import ids
+from meterbill.db import ids, stores
 from meterbill.db.models import Customer, Meter
 from meterbill.db.usage_sql import (
-    EVENT_COLUMNS,
     EventRow,
+    dedupe_insert_ctes,
     insert_events,
     is_postgres,
-    pending_cte,
 )
 from meterbill.services.clock import customer_times, utcnow
 from meterbill.services.usage.aggregate import request_aggregation
@@ -67,13 +66,12 @@ Row = tuple[int, str, str, str, str, str, datetime, str, str | None]
 # distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
 # instead of a row per event); otherwise the identifiers it did insert.
 _INSERT_PG = (
-    f"WITH ins AS (INSERT INTO meter_events ({', '.join(EVENT_COLUMNS)}) "
-    "SELECT $1, m, c, i, n, v::numeric, t, d, 'ACCEPTED', $2, uv FROM unnest("
+    "WITH src AS (SELECT $1::text AS a, m, c, i, n, v::numeric AS v, t, d, "
+    "$2::timestamptz AS ca, uv, k FROM unnest("
     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
-    "$9::text[], $11::text[]) AS u(m, c, i, n, v, t, d, uv) "
-    "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING id, identifier), "
-    # The inserted events' pending rows, in the same statement (committed together).
-    f"{pending_cte('ins')}"
+    "$9::text[], $11::text[]) WITH ORDINALITY AS u(m, c, i, n, v, t, d, uv, k)), "
+    # New identifiers' events and their pending rows, in one statement (committed together).
+    f"{dedupe_insert_ctes('src')}"
     # (array_agg of no rows is NULL too: hence the coalesce)
     "SELECT CASE WHEN count(*) = $10 THEN NULL "
     "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"
@@ -468,6 +466,8 @@ def _first(row: Row) -> int:
 async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set[str] | None:
     """The identifiers inserted, or None for "the first row of each identifier" (see
     usage_sql.insert_events for what the database decides about duplicates)."""
+    # A week with no partition yet (a test clock far away) gets one before the insert.
+    await stores.current().events.ensure((row[6] for row in rows), created_at)
     client = connections.get("default")
     if is_postgres(client):
         _, meters, customers, idents, names, values, stamps, dims, uniques = zip(*rows, strict=True)

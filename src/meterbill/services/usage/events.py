@@ -8,6 +8,7 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import identifier_problem
+from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.stores.rollups import unique_keys
 from meterbill.db.usage_sql import take_back_unique
@@ -49,12 +50,8 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
         raise _error("INVALID", f"identifier {why}")
     now = utcnow()
     async with in_transaction() as conn:
-        event = (
-            await MeterEvent.filter(account_id=account_id, identifier=identifier)
-            .select_for_update()
-            .using_db(conn)
-            .first()
-        )
+        found = await stores.current().events.find(conn, account_id, [identifier], lock=True)
+        event = found[0] if found else None
         if event is None or event.event_name != event_name:
             raise _error("NOT_FOUND", f"no {event_name!r} event has identifier {identifier!r}")
         if event.status == "CANCELED":

@@ -26,7 +26,7 @@ from meterbill.billing.events import (
     text_errors,
     validate_event,
 )
-from meterbill.db import ids
+from meterbill.db import ids, stores
 from meterbill.db.models import Customer, Meter, MeterEvent
 from meterbill.db.usage_sql import EventRow, insert_events, is_postgres
 from meterbill.services.clock import customer_times, utcnow
@@ -281,8 +281,7 @@ async def _record_batch_pg(
             claimed.add(ident)
         if duplicates:
             wanted = list({d[3] for d in duplicates})
-            qs = MeterEvent.filter(account_id=account_id, identifier__in=wanted)
-            originals = {e.identifier: e for e in await qs}
+            originals = {e.identifier: e for e in await _find(account_id, wanted)}
             for d in duplicates:
                 results[d[0]] = EventResult(d[0], "DUPLICATE", d[3], originals.get(d[3]))
         if inserted is None or inserted:
@@ -327,6 +326,7 @@ async def record_events(
             valid.append(checked)
 
     if valid:
+        await stores.current().events.ensure((v.row.timestamp for v in valid), wall)
         async with in_transaction() as conn:
             inserted = await insert_events(conn, [v.row for v in valid])
         claimed: set[str] = set()
@@ -342,10 +342,7 @@ async def record_events(
                 duplicates.append(v)
         if duplicates:
             wanted = list({d.row.identifier for d in duplicates})
-            originals = {
-                e.identifier: e
-                for e in await MeterEvent.filter(account_id=account_id, identifier__in=wanted)
-            }
+            originals = {e.identifier: e for e in await _find(account_id, wanted)}
             for d in duplicates:
                 ident = d.row.identifier
                 results[d.index] = EventResult(d.index, "DUPLICATE", ident, originals.get(ident))
@@ -425,16 +422,23 @@ async def _record_known(conn: Any, account_id: str, inp: EventInput) -> EventRes
         return None
     row = checked.row
     external = ref if mapping == "BY_EXTERNAL_ID" else None
+    await stores.current().events.ensure((row.timestamp,), wall)
     outcome = await single.writer_for(conn).write(single.Pending(row, external))
     if outcome.status == single.STALE:
         single.directory.forget(account_id, inp.event_name, mapping, ref)
         return None
     if outcome.status == single.DUPLICATE:
-        original = await MeterEvent.filter(account_id=account_id, identifier=row.identifier).first()
+        found = await _find(account_id, [row.identifier])
+        original = found[0] if found else None
         return EventResult(0, "DUPLICATE", row.identifier, original)
     assert outcome.event_id is not None
     await request_aggregation()
     return EventResult(0, "ACCEPTED", row.identifier, _event_of(row, outcome.event_id))
+
+
+async def _find(account_id: str, identifiers: Sequence[str]) -> list[MeterEvent]:
+    """The stored events of these identifiers (a duplicate's original)."""
+    return await stores.current().events.find(connections.get("default"), account_id, identifiers)
 
 
 def count(results: Sequence[EventResult], status: str) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 
 from meterbill.billing.events import MeterDef
 from meterbill.db.models import Customer, Meter
-from meterbill.db.usage_sql import EventRow, pending_cte
+from meterbill.db.usage_sql import EventRow, dedupe_insert_ctes
 
 # Bounds the memory of a process that sees many accounts; clearing costs only queries.
 MAX_ENTRIES = 20_000
@@ -88,9 +88,10 @@ class Outcome:
     event_id: int | None = None
 
 
-# Rows in (account, identifier) order, so two statements sharing identifiers wait on each
-# other's unique-index entries in the same order and cannot deadlock. Each inserted event's
-# pending row goes in with it (pending_cte): a duplicate inserts no event, so no pending row.
+# Identifier rows go in (account, identifier) order (usage_sql.dedupe_insert_ctes), so two
+# statements sharing identifiers wait on each other's unique-index entries in the same order
+# and cannot deadlock. Each inserted event's pending row goes in with it: a duplicate inserts
+# no event, so no pending row.
 _INSERT_CHECKED = (
     """
 WITH u AS (
@@ -104,14 +105,8 @@ WITH u AS (
                 AND m.status = 'ACTIVE'
   JOIN customers c ON c.id = u.c AND c.account_id = u.a AND c.test_clock_id IS NULL
                    AND (u.x IS NULL OR c.external_id = u.x)
-), ins AS (
-  INSERT INTO meter_events (account_id, meter_id, customer_id, identifier, event_name, value,
-                            timestamp, dimensions_key, status, created_at, unique_value)
-  SELECT a, m, c, i, n, v, t, d, 'ACCEPTED', ca, uv FROM ok ORDER BY a, i
-  ON CONFLICT (account_id, identifier) DO NOTHING
-  RETURNING id, account_id, identifier
 ), """
-    + pending_cte("ins")
+    + dedupe_insert_ctes("ok")
     + """
 SELECT ok.k, ins.id FROM ok LEFT JOIN ins ON ins.account_id = ok.a AND ins.identifier = ok.i
 """

@@ -44,7 +44,7 @@ async def _nothing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0014_alerts')]
+    dependencies = [('models', '0015_partitions')]
 
     initial = False
 

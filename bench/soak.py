@@ -1,0 +1,380 @@
+"""Soak: does ingest and reading stay flat as stored history grows? (issue 18; hours)
+
+    .venv/bin/python bench/soak.py --events 100000000 --json bench/soak-100m.json
+    .venv/bin/python bench/soak.py --events 2000000 --slice 500000   # minutes, a rehearsal
+
+A fresh PostgreSQL database, redis-server, `meterbill serve` and `meterbill worker`, as
+bench/run.py deploys them (its Deployment). Loads --events events through the bulk endpoint
+(POST /v1/meter_events, NDJSON, --clients concurrent clients of --per-request lines) for
+--customers customers (Zipf: the k-th sends 1/k of the first's), with random request-like
+identifiers (0.1 % of the lines are resent lines of the same request: duplicates, counted
+once) and timestamps that move through the last --days days with the load (the first events
+the oldest, each up to an hour late).
+After every --slice events it waits until the worker has folded everything (no pending
+rows), then measures:
+
+  eps               events/s accepted by the API during that slice (the worker folds
+                    concurrently; its catch-up time after the slice is reported apart)
+  summary_p50_ms    meterEventSummaries, DAY windows over --days days, one customer
+  summary_p99_ms
+  upcoming_p50_ms   upcomingInvoice of the seed's subscription (Alpaca: seats + usage),
+                    whose customer takes its share of the events
+  db_bytes          pg_database_size (and the largest tables with their indexes)
+
+With --retention-days R, after the last slice the workers are restarted with
+MB_EVENT_RETENTION_DAYS=R and the same measures are taken once the oldest raw events are
+gone ("retention"). --max-seconds and --min-free-gb (free space left on the database's
+disk) bound the run: when one is reached the result so far is written with "complete": false
+and "stopped_by".
+
+Writes one JSON object (--json): {"events_total", "slices": [...], "db_bytes", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import (  # noqa: E402 - bench/ is not a package
+    SUMMARY,
+    UPCOMING,
+    Api,
+    BenchError,
+    Deployment,
+    gql_body,
+    iso,
+    machine,
+    make_paying_customer,
+    ms_pcts,
+    pg_dsn,
+    seed_prices,
+    subscribe,
+)
+
+CREATE_CUSTOMERS = """mutation($i: CreateCustomerInput!) { createCustomer(input: $i) {
+  customer { id } userErrors { message } } }"""
+LINE = (
+    '{"event_name":"%s","payload":{"customer_id":"%s","value":"%d"},'
+    '"identifier":"req_%024x","timestamp":"%s"}\n'
+)
+# Tables with their indexes and TOAST; a partitioned table as the sum of its partitions.
+SIZES = """
+SELECT coalesce(p.relname, c.relname) AS name, sum(pg_total_relation_size(c.oid))::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+WHERE c.relkind = 'r' GROUP BY 1 ORDER BY 2 DESC LIMIT 8
+"""
+RESEND_EVERY = 1000  # one line in a thousand is sent twice in its request
+
+
+class Load:
+    """Request bodies: random customers, values 1..9, timestamps over the last `days` days
+    (second precision, ISO), identifiers like a client's request ids."""
+
+    def __init__(self, event_name: str, customers: list[str], days: int, seed: int):
+        self.event_name, self.customers, self.days = event_name, customers, days
+        self.rng = random.Random(seed)
+        # Zipf (s = 1) over the customers: a few large ones and a long tail, as an API's
+        # traffic is; the k-th customer sends 1/k of the first's.
+        acc, self.cum = 0.0, []
+        for k in range(1, len(customers) + 1):
+            acc += 1 / k
+            self.cum.append(acc)
+
+    def body(self, lines: int, now: datetime, progress: float) -> tuple[bytes, int]:
+        """(NDJSON, number of distinct events in it). Time moves with the load: at
+        `progress` p of the run the events are p of the way through the `days`, up to an
+        hour late, as a client sends them (the oldest partitions hold the first events)."""
+        rng, out, span = self.rng, [], self.days * 86400 - 120
+        base = now - timedelta(days=self.days) + timedelta(seconds=60)
+        at = int(progress * span)
+        n = 0
+        who = rng.choices(self.customers, cum_weights=self.cum, k=lines)
+        while len(out) < lines:
+            ts = iso(base + timedelta(seconds=max(0, at - rng.randrange(3600))))
+            cus = who[n]
+            line = LINE % (
+                self.event_name,
+                cus,
+                rng.randrange(1, 10),
+                rng.getrandbits(96),
+                ts,
+            )
+            out.append(line)
+            n += 1
+            if n % RESEND_EVERY == 0 and len(out) < lines:
+                out.append(line)
+        return "".join(out).encode(), n
+
+
+async def pending(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM meter_events_pending"))
+
+
+async def wait_folded(conn: asyncpg.Connection, dep: Deployment, limit: float) -> float:
+    t0 = time.perf_counter()
+    while await pending(conn):
+        dep.check_alive()
+        if time.perf_counter() - t0 > limit:
+            raise BenchError(f"worker did not fold the backlog within {limit} s")
+        await asyncio.sleep(1)
+    return time.perf_counter() - t0
+
+
+async def latencies(api: Api, body: bytes, n: int) -> list[float]:
+    for _ in range(3):
+        await api.post_raw(body)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await api.post_raw(body)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.dep = Deployment(args.pg, args.api_workers, args.workers, args.pool_max)
+        self.deadline = time.monotonic() + args.max_seconds
+        self.result: dict[str, Any] = {
+            "events_total": 0,
+            "duplicates_sent": 0,
+            "slices": [],
+            "db_bytes": None,
+            "complete": False,
+        }
+
+    def disk_ok(self) -> bool:
+        """False once the database's disk has less than --min-free-gb left: the run stops
+        there (and says so) instead of filling the machine's disk."""
+        free = shutil.disk_usage(self.data_dir).free
+        if free < self.args.min_free_gb * 2**30:
+            self.result["stopped_by"] = f"disk: {free / 2**30:.1f} GiB free"
+            return False
+        return True
+
+    async def measure(self, api: Api, conn: asyncpg.Connection) -> dict[str, Any]:
+        a = self.args
+        end = self.now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        start = end - timedelta(days=a.days + 1)
+        s_body = gql_body(
+            SUMMARY, {"m": self.meter, "c": self.probe, "s": iso(start), "e": iso(end), "w": "DAY"}
+        )
+        rows = (await api.post_raw(s_body))["meterEventSummaries"]
+        if not rows:
+            raise BenchError("summary: no DAY rows for the probe customer")
+        s_p50, _, s_p99 = ms_pcts(await latencies(api, s_body, a.queries))
+        u_p50, _, u_p99 = ms_pcts(
+            await latencies(api, gql_body(UPCOMING, {"s": self.sub}), a.queries)
+        )
+        return {
+            "summary_p50_ms": s_p50,
+            "summary_p99_ms": s_p99,
+            "upcoming_p50_ms": u_p50,
+            "upcoming_p99_ms": u_p99,
+            "summary_rows": len(rows),
+            "db_bytes": int(await conn.fetchval("SELECT pg_database_size(current_database())")),
+            "raw_events_in_db": int(await conn.fetchval("SELECT count(*) FROM meter_events")),
+            "largest_tables_bytes": dict(await conn.fetch(SIZES)),
+        }
+
+    async def ingest(self, api: Api, load: Load, events: int) -> tuple[int, int, float]:
+        """Send `events` distinct events; (accepted, duplicates, seconds)."""
+        a = self.args
+        headers = {"Authorization": f"Bearer {api.secret}", "Content-Type": "application/x-ndjson"}
+        todo = [events]
+
+        async def client() -> tuple[int, int]:
+            acc = dup = 0
+            while todo[0] > 0 and time.monotonic() < self.deadline and self.disk_ok():
+                lines = min(a.per_request, todo[0])
+                todo[0] -= lines
+                progress = (self.result["events_total"] + events - todo[0]) / a.events
+                data, n = load.body(lines, datetime.now(UTC), min(progress, 1.0))
+                if n < lines:
+                    todo[0] += lines - n  # resent lines are not new events
+                async with api.session.post(
+                    api.base + "/v1/meter_events", data=data, headers=headers
+                ) as r:
+                    raw = await r.read()
+                    if r.status != 200:
+                        raise BenchError(f"bulk HTTP {r.status}: {raw[:300]!r}")
+                for line in raw.splitlines():
+                    st = orjson.loads(line).get("status")
+                    if st == "ACCEPTED":
+                        acc += 1
+                    elif st == "DUPLICATE":
+                        dup += 1
+                    else:
+                        raise BenchError(f"bulk line not accepted: {line[:300]!r}")
+            return acc, dup
+
+        t0 = time.perf_counter()
+        got = await asyncio.gather(*(client() for _ in range(a.clients)))
+        return sum(g[0] for g in got), sum(g[1] for g in got), time.perf_counter() - t0
+
+    async def run(self) -> dict[str, Any]:
+        a, dep = self.args, self.dep
+        await dep.start()
+        conn_limit = aiohttp.TCPConnector(limit=a.clients + 8, keepalive_timeout=2)
+        try:
+            async with aiohttp.ClientSession(
+                connector=conn_limit, timeout=aiohttp.ClientTimeout(total=600)
+            ) as session:
+                api = Api(session, dep.base, dep.secret)
+                conn = await asyncpg.connect(pg_dsn(dep.db_url))
+                try:
+                    await self._run(api, conn)
+                finally:
+                    await conn.close()
+        finally:
+            await dep.stop()
+        return self.result
+
+    async def _run(self, api: Api, conn: asyncpg.Connection) -> None:
+        a, res = self.args, self.result
+        self.data_dir = await conn.fetchval("SHOW data_directory")
+        seed = await seed_prices(api)
+        self.meter = seed.meter
+        self.now = datetime.now(UTC)
+        # The upcoming invoice's subscription: backdated so its period holds the load's days.
+        self.probe = await make_paying_customer(api, "Soak Alpaca")
+        start = self.now.replace(second=0, microsecond=0) - timedelta(days=a.days - 1)
+        self.sub = (
+            await subscribe(
+                api,
+                seed,
+                self.probe,
+                3,
+                backdateStartDate=iso(start),
+                billingCycleAnchor=iso(start + timedelta(days=a.days)),
+            )
+        )["id"]
+        customers = [self.probe]
+        sem = asyncio.Semaphore(16)
+
+        async def one(i: int) -> str:
+            async with sem:
+                d = await api.gql(CREATE_CUSTOMERS, {"i": {"name": f"soak {i}"}})
+                return str(d["createCustomer"]["customer"]["id"])
+
+        customers += await asyncio.gather(*(one(i) for i in range(a.customers - 1)))
+        load = Load(seed.event_name, customers, a.days, a.seed)
+        print(f"[soak] {len(customers)} customers; loading {a.events:,} events", flush=True)
+        while res["events_total"] < a.events:
+            n = min(a.slice, a.events - res["events_total"])
+            acc, dup, secs = await self.ingest(api, load, n)
+            res["events_total"] += acc
+            res["duplicates_sent"] += dup
+            backlog = await pending(conn)
+            fold = await wait_folded(conn, self.dep, a.max_seconds)
+            row = {
+                "events": res["events_total"],
+                "eps": round(acc / secs),
+                "seconds": round(secs, 1),
+                "pending_at_slice_end": backlog,
+                "worker_catch_up_seconds": round(fold, 1),
+                "loadavg": [round(x, 2) for x in os.getloadavg()],
+                **await self.measure(api, conn),
+            }
+            res["slices"].append(row)
+            res["db_bytes"] = row["db_bytes"]
+            print(f"[soak] {json.dumps(row)}", flush=True)
+            self.write()
+            if acc < n:
+                self.result.setdefault("stopped_by", "--max-seconds")
+                print(f"[soak] stopped: {self.result['stopped_by']}", flush=True)
+                return
+        if a.retention_days:
+            await self.retention(api, conn)
+        res["complete"] = True
+
+    async def retention(self, api: Api, conn: asyncpg.Connection) -> None:
+        """Workers restarted with MB_EVENT_RETENTION_DAYS: wait until no raw event is older
+        than the retention plus one partition's span (a week), then measure again."""
+        a, dep = self.args, self.dep
+        before = int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+        dep.stop_workers()
+        dep.spawn_workers(a.workers, {"MB_EVENT_RETENTION_DAYS": str(a.retention_days)})
+        cutoff = datetime.now(UTC) - timedelta(days=a.retention_days + 7)
+        t0 = time.perf_counter()
+        while await conn.fetchval("SELECT min(timestamp) FROM meter_events") < cutoff:
+            dep.check_alive()
+            if time.perf_counter() - t0 > 3600 or time.monotonic() > self.deadline:
+                raise BenchError("retention did not drop the oldest events within an hour")
+            await asyncio.sleep(2)
+        self.result["retention"] = {
+            "retention_days": a.retention_days,
+            "seconds_to_drop": round(time.perf_counter() - t0, 1),
+            "db_bytes_before": before,
+            **await self.measure(api, conn),
+        }
+        print(f"[soak] retention {json.dumps(self.result['retention'])}", flush=True)
+
+    def write(self) -> None:
+        if self.args.json:
+            Path(self.args.json).write_text(json.dumps(self.result, indent=2) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=100_000_000)
+    ap.add_argument("--slice", type=int, default=10_000_000)
+    ap.add_argument("--customers", type=int, default=10_000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--per-request", type=int, default=5000)
+    ap.add_argument("--queries", type=int, default=50, help="per latency measure")
+    ap.add_argument("--retention-days", type=int, default=0)
+    ap.add_argument("--max-seconds", type=float, default=6 * 3600)
+    ap.add_argument("--min-free-gb", type=float, default=8)
+    ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--api-workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--pool-max", type=int, default=20)
+    args = ap.parse_args()
+    soak = Soak(args)
+    soak.result["machine"] = machine()
+    soak.result["command"] = "python bench/soak.py " + " ".join(sys.argv[1:])
+    soak.result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    try:
+        asyncio.run(soak.run())
+    except (BenchError, OSError, asyncpg.PostgresError) as e:
+        print(f"soak: FAILED: {e}", file=sys.stderr)
+        soak.result["error"] = str(e)
+        soak.write()
+        return 1
+    finally:
+        soak.result["seconds"] = round(time.perf_counter() - t0, 1)
+    slices = soak.result["slices"]
+    if len(slices) >= 2:
+        first, last = slices[0], slices[-1]
+        soak.result["last_vs_first_eps"] = round(last["eps"] / first["eps"], 3)
+        for k in ("summary_p50_ms", "upcoming_p50_ms"):
+            soak.result[f"last_vs_first_{k}"] = round(last[k] / first[k], 3)
+    soak.write()
+    print(json.dumps({k: v for k, v in soak.result.items() if k != "slices"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
