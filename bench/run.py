@@ -19,7 +19,8 @@ Phases, in order (the keys are described at the top of bench/RESULTS.md):
     lag_p50/p95_ms    accepted -> visible in meterEventSummaries
  3. single_*          recordMeterEvent, 32 concurrent clients
  4. bulk_eps          POST /v1/meter_events (NDJSON), 4 clients
- 2b. ingest_batch_eps_unique_count  the same batches for a UNIQUE_COUNT meter
+ 2b. ingest_batch_eps_unique_count  the same batches for a UNIQUE_COUNT meter, in rounds
+                      alternating with the SUM meter's (unique_count_ingest_vs_sum)
  2c. alert_latency_*  accepted -> alert trigger row committed, under the ingest load
  5. summary_*         DAY windows over a month of one customer, with N events in the DB
                       (bulk-loaded by COPY; minute and hour rollups by SQL equal to the
@@ -578,6 +579,63 @@ async def ingest_batches(
     return total, elapsed, delays
 
 
+# Rounds of the UNIQUE_COUNT-vs-SUM comparison: the two run alternately, so a change of the
+# machine's load in the minute of the run hits both alike (a SUM phase then a UNIQUE_COUNT
+# phase minutes apart compared the load as much as the meters).
+UNIQUE_ROUNDS = 3
+
+
+async def nothing_pending(dep: Deployment, timeout: float = 120.0) -> None:
+    """Wait until the worker has folded every event (the previous round's fold must not run
+    into the next round's clock)."""
+    conn = await asyncpg.connect(pg_dsn(dep.db_url))
+    try:
+        deadline = time.perf_counter() + timeout
+        while await conn.fetchval("SELECT EXISTS (SELECT 1 FROM meter_events_pending)"):
+            if time.perf_counter() > deadline:
+                raise BenchError(f"events still pending after {timeout} s")
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+async def unique_vs_sum(
+    dep: Deployment,
+    api: Api,
+    sum_cus: str,
+    users_cus: str,
+    sizes: Sizes,
+    probe_meter: str,
+    probe_cus: str,
+    results: dict[str, Any],
+) -> None:
+    """ingest_batches for the SUM meter, then for the UNIQUE_COUNT meter, UNIQUE_ROUNDS
+    times; the ratio of each round's two rates, and the medians."""
+    sums: list[int] = []
+    uniques: list[int] = []
+    for r in range(UNIQUE_ROUNDS):
+        for unique in (False, True):
+            await nothing_pending(dep)
+            total, elapsed, _ = await ingest_batches(
+                api,
+                users_cus if unique else sum_cus,
+                sizes.ingest_batches,
+                probe_meter,
+                probe_cus,
+                sizes.min_lag_probes,
+                unique=unique,
+                tag=f"{'u' if unique else 's'}{r}-",
+            )
+            (uniques if unique else sums).append(round(total / elapsed))
+        print(f"[bench]   round {r + 1}: SUM {sums[-1]}, UNIQUE_COUNT {uniques[-1]}", flush=True)
+    ratios = [round(u / s, 3) for u, s in zip(uniques, sums, strict=True)]
+    results["ingest_batch_eps_unique_count"] = round(statistics.median(uniques))
+    results["ingest_batch_eps_sum_paired"] = round(statistics.median(sums))
+    results["unique_count_ingest_vs_sum"] = statistics.median(ratios)
+    results["unique_count_ingest_vs_sum_rounds"] = ratios
+    results["ingest_batch_eps_rounds"] = {"sum": sums, "unique_count": uniques}
+
+
 # ---------------------------------------------------------------- 3. single events
 
 
@@ -683,16 +741,24 @@ SELECT account_id, meter_id, customer_id, date_trunc('hour', bucket), dimensions
 FROM usage_rollups WHERE meter_id = $1
 GROUP BY account_id, meter_id, customer_id, date_trunc('hour', bucket), dimensions_key
 """
-# UNIQUE_COUNT's first-seen rows, as the worker's claim adds them: one per (UTC day or
-# month, value, dimension set) with its number of events.
+# UNIQUE_COUNT's first-seen rows, as the worker's claim adds them: one per (UTC day, value,
+# dimension set) with its number of events, and one per (UTC month, value, dimension set)
+# with its number of day rows.
 UNIQUES_SQL = """
+WITH days AS (
+  INSERT INTO usage_unique_values (account_id, meter_id, customer_id, grain, bucket, value,
+                                   dimensions_key, events)
+  SELECT account_id, meter_id, customer_id, 'day', date_trunc('day', timestamp), unique_value,
+         dimensions_key, count(*)
+  FROM meter_events
+  WHERE meter_id = $1 AND status = 'ACCEPTED' AND unique_value IS NOT NULL
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  RETURNING account_id, meter_id, customer_id, bucket, value, dimensions_key)
 INSERT INTO usage_unique_values (account_id, meter_id, customer_id, grain, bucket, value,
                                  dimensions_key, events)
-SELECT account_id, meter_id, customer_id, g, b, unique_value, dimensions_key, count(*)
-FROM meter_events CROSS JOIN LATERAL (VALUES
-  ('day', date_trunc('day', timestamp)), ('month', date_trunc('month', timestamp))) AS gb(g, b)
-WHERE meter_id = $1 AND status = 'ACCEPTED' AND unique_value IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+SELECT account_id, meter_id, customer_id, 'month', date_trunc('month', bucket), value,
+       dimensions_key, count(*)
+FROM days GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 # ... and the number of distinct values of each day and month (per dimension set).
 COUNTS_SQL = """
@@ -1608,29 +1674,17 @@ async def run(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
             if wanted("unique_ingest"):
                 await make_meter(api, "bench_users", "UNIQUE_COUNT", valuePayloadKey="user")
                 users_cus = await make_customer(api)
-                total, elapsed, _ = await timed(
-                    "ingest batches, UNIQUE_COUNT meter",
-                    ingest_batches(
-                        api,
-                        users_cus,
-                        sizes.ingest_batches,
-                        probe_meter,
-                        probe_cus,
-                        sizes.min_lag_probes,
-                        unique=True,
-                        tag="u",
-                    ),
+                await timed(
+                    "UNIQUE_COUNT vs SUM ingest",
+                    unique_vs_sum(dep, api, cus, users_cus, sizes, probe_meter, probe_cus, results),
                 )
                 dep.check_alive()
-                results["ingest_batch_eps_unique_count"] = round(total / elapsed)
-                if "ingest_batch_eps" in results:
-                    results["unique_count_ingest_vs_sum"] = round(
-                        results["ingest_batch_eps_unique_count"] / results["ingest_batch_eps"], 3
-                    )
-                notes["ingest_batch_eps_unique_count"] = (
-                    "the ingest phase's batches (same sizes, same lag probe) for a UNIQUE_COUNT "
-                    "meter, 20,000 distinct users; unique_count_ingest_vs_sum: its ratio to "
-                    "ingest_batch_eps of the same run (SUM meter)"
+                notes["unique_count_ingest_vs_sum"] = (
+                    f"{UNIQUE_ROUNDS} rounds, each the ingest phase's batches (same sizes, same "
+                    "lag probe) for the SUM meter then for a UNIQUE_COUNT meter (20,000 distinct "
+                    "users), back to back, every round starting with nothing pending: the median "
+                    "of the rounds' ratios (each in ..._rounds); ingest_batch_eps_unique_count "
+                    "and ingest_batch_eps_sum_paired are the medians of each meter's rounds"
                 )
 
             if wanted("alerts"):
@@ -1828,6 +1882,7 @@ ORDER = [
     "unique_count_summary_p50_ms",
     "unique_count_summary_p99_ms",
     "ingest_batch_eps_unique_count",
+    "ingest_batch_eps_sum_paired",
     "unique_count_ingest_vs_sum",
     "alert_latency_p50_ms",
     "alert_latency_p95_ms",

@@ -1,6 +1,6 @@
 """PostgreSQL CPU per event of storing events and of aggregating them, measured without
-the HTTP stack: N events go in through the bulk path's INSERT (services/usage/bulk.py
-insert_rows, 2,500 per statement, one connection), then the worker's aggregation
+the HTTP stack: N events go in through ingest's INSERT (db/usage_sql.insert_events, 2,500
+per statement, one connection), then the worker's aggregation
 (usage.drain, 2,000 per transaction) folds them. For each half: the CPU time the
 PostgreSQL backends serving the database spent (from /proc: the server runs on this
 machine), per event; for the aggregation also this process's CPU (the worker's share).
@@ -8,6 +8,10 @@ Between the two, EXPLAIN (ANALYZE, BUFFERS) of one claim of the worker on the fu
 (rolled back).
 
     .venv/bin/python bench/usage_pg_cpu.py [--pg URL] [--events 200000] [--customers 100]
+                                           [--unique 20000]
+
+--unique N: a UNIQUE_COUNT meter whose events carry N distinct values (spread so that one
+batch has few repeats, as bench/run.py's unique_ingest phase), instead of a SUM meter.
 
 Deterministic enough to compare two versions of the code on a shared machine (CPU time,
 not wall time); creates and drops its own database."""
@@ -26,15 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
+from tortoise.transactions import in_transaction  # noqa: E402
 
 from bench.billing_statements import backend_cpu  # noqa: E402
 from meterbill.config import Settings  # noqa: E402
 from meterbill.db import usage_sql  # noqa: E402
-from meterbill.db.models import UsageRollup  # noqa: E402
+from meterbill.db.models import UsageRollup, UsageUniqueValue  # noqa: E402
 from meterbill.db.setup import init_db, run_migrations  # noqa: E402
 from meterbill.services import catalog, usage  # noqa: E402
 from meterbill.services.accounts import create_account  # noqa: E402
-from meterbill.services.usage import bulk  # noqa: E402
 from meterbill.services.usage.aggregate import BATCH  # noqa: E402
 from tests import services as svc  # noqa: E402
 
@@ -46,14 +50,14 @@ async def _pg_cpu(url: str) -> float:
     return sum((await backend_cpu(url)).values())
 
 
-async def run(pg: str, n: int, customers: int) -> None:
+async def run(pg: str, n: int, customers: int, unique: int) -> None:
     name, url = await asyncio.to_thread(svc.create_pg_database, pg)
     try:
         settings = Settings(database_url=url, db_pool_max=4)
         await run_migrations(settings)
         await init_db(settings)
         account, _ = await create_account("pg cpu")
-        spec = catalog.MeterSpec("Tokens", "tokens", "SUM")
+        spec = catalog.MeterSpec("Tokens", "tokens", "UNIQUE_COUNT" if unique else "SUM")
         meter = await catalog.create_meter(account.id, spec)
         cus = [
             (await catalog.create_customer(account.id, catalog.CustomerSpec(name=f"c{i}"))).id
@@ -65,20 +69,23 @@ async def run(pg: str, n: int, customers: int) -> None:
 
         before, wall = await _pg_cpu(url), time.perf_counter()
         for lo in range(0, n, CHUNK):
-            rows: list[bulk.Row] = [
-                (
-                    i - lo,
+            rows = [
+                usage_sql.EventRow(
+                    account.id,
                     meter.id,
                     cus[i % customers],
                     f"ev-{i}",
                     "tokens",
-                    VALUES[i % 4],
+                    Decimal(VALUES[i % 4]),
                     start + timedelta(microseconds=i * 36_000_000_00 // n),
                     "",
+                    now,
+                    f"user-{i * 7919 % unique}" if unique else None,
                 )
                 for i in range(lo, min(n, lo + CHUNK))
             ]
-            await bulk.insert_rows(account.id, now, rows)
+            async with in_transaction() as tx:
+                await usage_sql.insert_events(tx, rows)
         insert_cpu, insert_wall = await _pg_cpu(url) - before, time.perf_counter() - wall
 
         conn = await asyncpg.connect(url)
@@ -104,8 +111,13 @@ async def run(pg: str, n: int, customers: int) -> None:
         want = sum(Decimal(VALUES[i % 4]) for i in range(n))
         got = sum([Decimal(r.sum) for r in await UsageRollup.filter(meter_id=meter.id)], Decimal(0))
         assert folded == n and got == want, (folded, n, got, want)
+        if unique:
+            days = await UsageUniqueValue.filter(meter_id=meter.id, grain="day").count()
+            want_days = len({(i % customers, i * 7919 % unique) for i in range(n)})
+            assert days == want_days, (days, want_days)
 
-        print(f"events {n}, customers {customers}, dialect {connections.get('default')}")
+        kind = f"UNIQUE_COUNT, {unique} values" if unique else "SUM"
+        print(f"events {n} ({kind}), customers {customers}, {connections.get('default')}")
         print("claim of one batch on the full backlog, EXPLAIN (ANALYZE, BUFFERS):")
         for r in plan:
             print("   ", r[0])
@@ -129,8 +141,9 @@ def main() -> None:
     ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--customers", type=int, default=100)
+    ap.add_argument("--unique", type=int, default=0, help="UNIQUE_COUNT with N values")
     args = ap.parse_args()
-    asyncio.run(run(args.pg, args.events, args.customers))
+    asyncio.run(run(args.pg, args.events, args.customers, args.unique))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ Both work on PostgreSQL (asyncpg, $n placeholders) and SQLite 3.35+ (? placehold
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from meterbill.billing.aggregation import MEASURES, Rollup
+from meterbill.billing.aggregation import MEASURES, Rollup, month_start
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, fold_events, rollup_from_row, upsert_set
 
 # The columns ingest writes; bench/run.py COPYs the same ones.
@@ -270,10 +270,17 @@ _UNIQUE_COLUMNS = (
     "events",
 )
 UNIQUE_UPSERT_HEAD = f"INSERT INTO {UNIQUE_TABLE} ({', '.join(_UNIQUE_COLUMNS)})"
+_UNIQUE_CONFLICT = "ON CONFLICT (meter_id, customer_id, grain, bucket, value, dimensions_key) "
+# Month rows: `events` counts the value's day rows in the month.
 UNIQUE_UPSERT_TAIL = (
-    "ON CONFLICT (meter_id, customer_id, grain, bucket, value, dimensions_key) "
-    f"DO UPDATE SET events = {UNIQUE_TABLE}.events + excluded.events"
+    f"{_UNIQUE_CONFLICT}DO UPDATE SET events = {UNIQUE_TABLE}.events + excluded.events"
 )
+# Day rows are never updated (their `events` is not kept: whether a value still has a
+# folded event in its day is read from the events when one is canceled). An existing row is
+# only locked (DO UPDATE ... WHERE false locks the row and writes no row version: no new
+# tuple, index entry or dead row per event, a third of the fold's PostgreSQL CPU), so that
+# a cancel's check of the same row waits for this fold's commit (take_back_unique).
+DAY_UPSERT_TAIL = f"{_UNIQUE_CONFLICT}DO UPDATE SET events = {UNIQUE_TABLE}.events WHERE false"
 
 
 COUNT_TABLE = "usage_unique_counts"
@@ -319,30 +326,21 @@ def _where_params(k: UniqueKey) -> list[Any]:
     return [k.meter_id, k.customer_id, k.grain, k.bucket, k.value, k.dimensions_key]
 
 
-async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
-    """Add event counts to first-seen rows, and the values new to their day or month to the
-    counts (SQLite's single writer, which looks up each key first; PostgreSQL's claim does
-    both in its own statement), in key order."""
-    ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+async def add_uniques(conn: Any, days: Mapping[UniqueKey, int]) -> None:
+    """SQLite's form of the PostgreSQL claim's first-seen rows (its single writer looks up
+    each key first): the values' day rows (`days`: day keys; an existing one is left as it
+    is), one day to the month row of each value new to its day, and the values new to their
+    day or month to the counts."""
+    new_days = await _add_values(conn, days, DAY_UPSERT_TAIL)
+    months: dict[UniqueKey, int] = {}
+    for k in new_days:
+        m = k._replace(grain="month", bucket=month_start(k.bucket))
+        months[m] = months.get(m, 0) + 1
+    new_months = await _add_values(conn, months, UNIQUE_UPSERT_TAIL)
     fresh: dict[tuple[Any, ...], int] = {}
-    where = _unique_where(conn)
-    for k, _ in ordered:
-        found = await conn.execute_query_dict(
-            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
-        )
-        if not found:
-            group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
-            fresh[group] = fresh.get(group, 0) + 1
-    for lo in range(0, len(ordered), 500):
-        part = ordered[lo : lo + 500]
-        params: list[Any] = []
-        for k, n in part:
-            params += [*k, n]
-        sql = (
-            f"{UNIQUE_UPSERT_HEAD} VALUES {_values(conn, len(part), len(_UNIQUE_COLUMNS))} "
-            f"{UNIQUE_UPSERT_TAIL}"
-        )
-        await conn.execute_query(sql, params)
+    for k in (*new_days, *new_months):
+        group = (k.account_id, k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key)
+        fresh[group] = fresh.get(group, 0) + 1
     if fresh:
         counts = sorted(fresh.items(), key=lambda kv: kv[0][1:])
         params = [v for group, n in counts for v in (*group, n)]
@@ -353,30 +351,96 @@ async def add_uniques(conn: Any, deltas: Mapping[UniqueKey, int]) -> None:
         await conn.execute_query(sql, params)
 
 
-async def take_back_unique(conn: Any, keys: Sequence[UniqueKey]) -> None:
-    """One folded event of each key was canceled: its rows count one event less, and a row
-    left with none goes (the value no longer counts there), taking one from its count."""
-    pg = is_postgres(conn)
+async def _add_values(conn: Any, deltas: Mapping[UniqueKey, int], tail: str) -> list[UniqueKey]:
+    """Upsert first-seen rows in key order (`tail`: what an existing row gets); returns the
+    keys that had none."""
+    ordered = sorted(deltas.items(), key=lambda kv: kv[0][1:])
+    new: list[UniqueKey] = []
     where = _unique_where(conn)
+    for k, _ in ordered:
+        found = await conn.execute_query_dict(
+            f"SELECT 1 AS x FROM {UNIQUE_TABLE} WHERE {where}", _where_params(k)
+        )
+        if not found:
+            new.append(k)
+    for lo in range(0, len(ordered), 500):
+        part = ordered[lo : lo + 500]
+        params: list[Any] = []
+        for k, n in part:
+            params += [*k, n]
+        sql = f"{UNIQUE_UPSERT_HEAD} VALUES {_values(conn, len(part), len(_UNIQUE_COLUMNS))} {tail}"
+        await conn.execute_query(sql, params)
+    return new
+
+
+async def take_back_unique(conn: Any, day: UniqueKey, month: UniqueKey, event_id: int) -> None:
+    """Folded event `event_id` (already CANCELED in this transaction) of `day` (its value's
+    day row; `month`: its month's) was canceled. The day row
+    goes when no other folded ACCEPTED event of the value is left in that day (read from the
+    events: the (meter, customer, timestamp) index, one customer-day of them); a day row
+    that goes takes one day from its month row, which goes at 0; a row that goes takes one
+    from its count. The day row is locked before the events are read (PostgreSQL): a fold
+    that has locked or inserted it commits first and its events read as folded; a fold that
+    comes later finds no row and inserts it again. Locks as the claim: day row, month row,
+    then their counts."""
+    pg = is_postgres(conn)
+    where, params = _unique_where(conn), _where_params(day)
+    lock = " FOR UPDATE" if pg else ""  # SQLite: one writer
+    if not await conn.execute_query_dict(
+        f"SELECT id FROM {UNIQUE_TABLE} WHERE {where}{lock}", params
+    ):
+        return
+    if await _still_seen(conn, day, event_id):
+        return
+    await conn.execute_query(f"DELETE FROM {UNIQUE_TABLE} WHERE {where}", params)
+    gone = [day]
+    if await _take_one(conn, month):
+        gone.append(month)
     marks = [f"${n}" if pg else "?" for n in range(1, 6)]
     count_where = (
         f"meter_id = {marks[0]} AND customer_id = {marks[1]} AND grain = {marks[2]} AND "
         f"bucket = {marks[3]} AND dimensions_key = {marks[4]}"
     )
-    for k in keys:
-        params = _where_params(k)
+    for k in gone:
         await conn.execute_query(
-            f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params
+            f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 WHERE {count_where}",
+            [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
         )
-        gone = await conn.execute_query_dict(
-            f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
-        )
-        if gone:
-            await conn.execute_query(
-                f"UPDATE {COUNT_TABLE} SET distinct_values = distinct_values - 1 "
-                f"WHERE {count_where}",
-                [k.meter_id, k.customer_id, k.grain, k.bucket, k.dimensions_key],
-            )
+
+
+async def _still_seen(conn: Any, day: UniqueKey, event_id: int) -> bool:
+    """Whether another folded (not pending) ACCEPTED event has the value in that day."""
+    pg = is_postgres(conn)
+    m = [f"${n}" if pg else "?" for n in range(1, 8)]
+    sql = (
+        "SELECT 1 AS x FROM meter_events e WHERE "
+        f"e.meter_id = {m[0]} AND e.customer_id = {m[1]} AND e.timestamp >= {m[2]} "
+        f"AND e.timestamp < {m[3]} AND e.unique_value = {m[4]} AND e.dimensions_key = {m[5]} "
+        f"AND e.id <> {m[6]} AND e.status = 'ACCEPTED' "
+        f"AND NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} p WHERE p.event_id = e.id) LIMIT 1"
+    )
+    end = day.bucket + timedelta(days=1)
+    params = [day.meter_id, day.customer_id, day.bucket, end, day.value, day.dimensions_key]
+    return bool(await conn.execute_query_dict(sql, [*params, event_id]))
+
+
+async def _take_one(conn: Any, k: UniqueKey) -> bool:
+    """Take one from the row of `k`; True when that left it at 0 and it was deleted."""
+    where, params = _unique_where(conn), _where_params(k)
+    await conn.execute_query(f"UPDATE {UNIQUE_TABLE} SET events = events - 1 WHERE {where}", params)
+    gone = await conn.execute_query_dict(
+        f"DELETE FROM {UNIQUE_TABLE} WHERE {where} AND events <= 0 RETURNING id", params
+    )
+    return bool(gone)
+
+
+# alert_checks_due (db/models/alerts.py): one row per (meter, customer) with folds whose
+# alerts are still to be evaluated; every fold adds one to `folds`.
+ALERTS_DUE_TABLE = "alert_checks_due"
+ALERTS_DUE_HEAD = f"INSERT INTO {ALERTS_DUE_TABLE} (account_id, meter_id, customer_id, folds)"
+ALERTS_DUE_TAIL = (
+    f"ON CONFLICT (meter_id, customer_id) DO UPDATE SET folds = {ALERTS_DUE_TABLE}.folds + 1"
+)
 
 
 # What the SQLite worker reads of each pending event (it folds in Python).
@@ -400,35 +464,60 @@ CLAIMED_COLUMNS = (
 # sequential scan of the whole backlog (14 ms of a 33 ms claim at 200,000 pending); an array
 # is probed through the primary key. date_bin, not date_trunc: independent of the session's
 # time zone. `taken` counts every pending row taken, also of canceled or deleted events.
-# UNIQUE_COUNT events (unique_value set) also add to their value's day and month rows, in
-# the same statement: one data-modifying WITH item, in key order like the rollups.
+# UNIQUE_COUNT events (unique_value set) also add to their value's first-seen rows in the
+# same statement (data-modifying WITH items, each in key order like the rollups): first the
+# day rows (one per distinct value and day of the batch: inserted, or locked if there);
+# then only the day rows it inserted (a value new to its day) touch their month row, whose
+# events counts days: a value already seen that day (every repeat of an active user) costs
+# one locked row, not two updated ones. The month upsert's inserted rows (xmax = 0: not an
+# updated row version) and the new day rows are added to the counts. The sorts and groups
+# compare text bytewise (COLLATE "C"): the database's collation would call strcoll for every
+# comparison of every key column. Every writer of these rows (this statement, a cancel:
+# take_back_unique) locks day rows before month rows and value rows before count rows.
 _CLAIM_PG = (
     f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
     f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
     f")) RETURNING event_id AS id, {_PENDING}), "
     # The pending row carries the event's fold inputs (no join by id into every partition
     # of meter_events); a canceled event has no pending row (the cancel deleted it).
-    "ev AS (SELECT * FROM picked), "
+    'ev AS (SELECT id, account_id, meter_id COLLATE "C" AS meter_id, '
+    'customer_id COLLATE "C" AS customer_id, timestamp, '
+    'dimensions_key COLLATE "C" AS dimensions_key, value, '
+    'unique_value COLLATE "C" AS unique_value FROM picked), '
     "folded AS (SELECT e.account_id, e.meter_id, e.customer_id, "
     "date_bin('1 minute', e.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, "
     f"e.dimensions_key, {fold_events(MEASURES)} "
     "FROM ev e GROUP BY 1, 2, 3, 4, 5), "
-    f"uniq AS ({UNIQUE_UPSERT_HEAD} "
-    "SELECT account_id, meter_id, customer_id, g, b, unique_value, dimensions_key, count(*) "
-    "FROM ev CROSS JOIN LATERAL (VALUES "
-    "('day', date_bin('1 day', ev.timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')), "
-    "('month', date_trunc('month', ev.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-    ") AS gb(g, b) WHERE unique_value IS NOT NULL "
-    "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 2, 3, 4, 5, 6, 7 "
-    f"{UNIQUE_UPSERT_TAIL} "
-    # xmax is 0 on a row version this statement inserted (not one it updated): a value
-    # new to its day or month.
-    "RETURNING account_id, meter_id, customer_id, grain, bucket, dimensions_key, "
+    f"days AS ({UNIQUE_UPSERT_HEAD} "
+    "SELECT min(account_id), meter_id, customer_id, 'day', "
+    "date_bin('1 day', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00'), unique_value, "
+    "dimensions_key, 1 FROM ev WHERE unique_value IS NOT NULL "
+    f"GROUP BY 2, 3, 5, 6, 7 ORDER BY 2, 3, 5, 6, 7 {DAY_UPSERT_TAIL} "
+    # Only inserted rows come back (an existing row is locked, not updated).
+    "RETURNING account_id, meter_id, customer_id, bucket, value, dimensions_key), "
+    'new_days AS (SELECT account_id, meter_id COLLATE "C" AS meter_id, '
+    'customer_id COLLATE "C" AS customer_id, bucket, value COLLATE "C" AS value, '
+    'dimensions_key COLLATE "C" AS dimensions_key FROM days), '
+    f"months AS ({UNIQUE_UPSERT_HEAD} "
+    "SELECT min(account_id), meter_id, customer_id, 'month', "
+    "date_trunc('month', bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', value, "
+    "dimensions_key, count(*) FROM new_days "
+    f"GROUP BY 2, 3, 5, 6, 7 ORDER BY 2, 3, 5, 6, 7 {UNIQUE_UPSERT_TAIL} "
+    "RETURNING account_id, meter_id, customer_id, bucket, dimensions_key, "
     "(xmax = 0) AS fresh), "
+    "new_values AS (SELECT account_id, meter_id, customer_id, 'day' AS grain, bucket, "
+    "dimensions_key FROM new_days UNION ALL SELECT account_id, meter_id, customer_id, "
+    "'month', bucket, dimensions_key FROM months WHERE fresh), "
     f"counted AS ({COUNT_UPSERT_HEAD} "
-    "SELECT account_id, meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
-    "FROM uniq WHERE fresh GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 "
-    f"{COUNT_UPSERT_TAIL}) "
+    "SELECT min(account_id), meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
+    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL}), "
+    # The folded (meter, customer) pairs of meters with ACTIVE alerts are due an alert
+    # evaluation, durably with the fold (services/usage/alert_checks.py). COLLATE "default":
+    # the alerts' (meter_id, status) index serves the probe.
+    f"due AS ({ALERTS_DUE_HEAD} SELECT min(f.account_id), f.meter_id, f.customer_id, 1 "
+    "FROM folded f WHERE EXISTS (SELECT 1 FROM billing_alerts a "
+    "WHERE a.meter_id = f.meter_id COLLATE \"default\" AND a.status = 'ACTIVE') "
+    f"GROUP BY 2, 3 ORDER BY 2, 3 {ALERTS_DUE_TAIL}) "
     "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
     "LEFT JOIN folded f ON true"
 )

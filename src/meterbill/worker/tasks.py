@@ -23,8 +23,9 @@ async def aggregate_usage(ctx: dict[str, Any], slot_end: float | None = None) ->
 
 
 async def sweep_usage(ctx: dict[str, Any]) -> int:
-    """Cron: aggregates whatever a lost or never-enqueued job left behind."""
-    return await usage.drain()
+    """Cron: aggregates whatever a lost or never-enqueued job left behind, and evaluates the
+    alerts a lost evaluation left behind."""
+    return await usage.sweep()
 
 
 async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:

@@ -1,6 +1,6 @@
 """All models live in one Tortoise app, "models"; each domain keeps its own module."""
 
-from meterbill.db.models.alerts import BillingAlert, BillingAlertTrigger
+from meterbill.db.models.alerts import AlertCheckDue, BillingAlert, BillingAlertTrigger
 from meterbill.db.models.billing import (
     BillingSettings,
     CustomerBalanceTransaction,
@@ -36,6 +36,7 @@ from meterbill.db.models.usage import (
 from meterbill.db.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookPending
 
 __all__ = [
+    "AlertCheckDue",
     "BillingSettings",
     "CustomerBalanceTransaction",
     "CreditApplication",

@@ -65,3 +65,22 @@ class BillingAlertTrigger(Model):
         table = "billing_alert_triggers"
         unique_together = (("alert", "customer", "period_start"),)
         indexes = (("alert_id", "created_at"),)
+
+
+class AlertCheckDue(Model):
+    """A (meter, customer) whose folded usage has alerts to evaluate: written by the
+    aggregation claim in the fold's transaction (only for meters with ACTIVE alerts), deleted
+    once an evaluation that read it has run. A worker that dies between its fold's commit and
+    the evaluation leaves it to the sweep (services/usage/alert_checks.sweep). `folds` grows
+    with every fold, so an evaluation deletes only the row it read, not one a later fold
+    wrote meanwhile. Plain ids, no foreign keys: the claim writes it with the events'."""
+
+    id = fields.BigIntField(primary_key=True)
+    account_id = fields.CharField(max_length=40)
+    meter_id = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=40)
+    folds = fields.BigIntField(default=1)
+
+    class Meta:
+        table = "alert_checks_due"
+        unique_together = (("meter_id", "customer_id"),)

@@ -141,8 +141,9 @@ class UsageRollupHourly(Model):
 
 
 # UNIQUE_COUNT: one row per (meter, customer, grain, bucket, value, dimension set) seen, where
-# the grain is "day" or "month" (UTC) and bucket its start; `events` counts the folded
-# ACCEPTED events behind it (a cancel takes one away; the row goes at 0). A month's count
+# the grain is "day" or "month" (UTC) and bucket its start. A month row's `events` counts
+# the value's day rows in that month (the row goes at 0); a day row's is not kept (a cancel
+# reads the events: db/usage_sql.take_back_unique). A month's count
 # is the number of its rows (an index range), not a scan of its raw events; why both grains:
 # ARCHITECTURE.md "Distinct values". Kept by the aggregation workers with the rollups.
 class UsageUniqueValue(Model):

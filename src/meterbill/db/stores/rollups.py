@@ -20,6 +20,7 @@ from meterbill.billing.aggregation import (
     minute_bucket,
     month_start,
 )
+from meterbill.db.alerts_sql import mark_checks_due
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, rollup_from_row
 from meterbill.db.usage_sql import (
@@ -41,7 +42,9 @@ class RollupStore(ABC):
         """Take up to `limit` pending events, oldest first, and delete their pending rows:
         (how many were taken, what their ACCEPTED events add to each minute rollup). The
         ACCEPTED events of UNIQUE_COUNT meters are added to their values' first-seen day
-        and month rows (usage_unique_values) here, in the same transaction."""
+        rows (usage_unique_values; a value new to its day also to its month row) here, and
+        the folded (meter, customer) pairs of meters with ACTIVE alerts are marked due an
+        alert evaluation (alert_checks_due), in the same transaction."""
 
     @abstractmethod
     async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
@@ -63,7 +66,9 @@ class SqliteRollups(RollupStore):
     async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
         taken, rows = await _claim_sqlite(conn, limit)
         await add_uniques(conn, _unique_deltas(rows))
-        return taken, _fold_minutes(rows)
+        minutes = _fold_minutes(rows)
+        await mark_checks_due(conn, list({k[:3] for k in minutes}))
+        return taken, minutes
 
     async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
         await _merge_rollups_python(conn, UsageRollup, minutes)
@@ -99,22 +104,23 @@ def _fold_minutes(rows: list[tuple[Any, ...]]) -> dict[RollupKey, Rollup]:
 
 
 def _unique_deltas(rows: list[tuple[Any, ...]]) -> dict[UniqueKey, int]:
+    """The events each value's day row gains (add_uniques derives the month rows)."""
     deltas: dict[UniqueKey, int] = defaultdict(int)
     for _, acct, meter, customer, dims, _, ts, status, unique in rows:
         if status == "ACCEPTED" and unique is not None:
-            for key in unique_keys(acct, meter, customer, dims, ts, unique):
-                deltas[key] += 1
+            deltas[unique_keys(acct, meter, customer, dims, ts, unique)[0]] += 1
     return deltas
 
 
 def unique_keys(
     account_id: str, meter_id: str, customer_id: str, dims: str, ts: Any, value: str
-) -> list[UniqueKey]:
+) -> tuple[UniqueKey, UniqueKey]:
     """The day and the month row one event of `value` at `ts` counts in."""
-    return [
+    day, month = (
         UniqueKey(account_id, meter_id, customer_id, grain, start(ts), value, dims)
         for grain, start in (("day", day_start), ("month", month_start))
-    ]
+    )
+    return day, month
 
 
 _RollupModel = type[UsageRollup] | type[UsageRollupHourly]

@@ -5,6 +5,7 @@ from meterbill.services.usage.aggregate import (
     drain,
     drain_slot,
     request_aggregation,
+    sweep,
 )
 from meterbill.services.usage.events import cancel_event, list_events
 from meterbill.services.usage.record import (
@@ -33,4 +34,5 @@ __all__ = [
     "record_events",
     "request_aggregation",
     "summaries",
+    "sweep",
 ]

@@ -92,18 +92,37 @@ def waiting() -> Subquery:
 
 async def aggregate_batch(limit: int = BATCH) -> int:
     """Fold up to `limit` pending events, oldest first; returns how many were taken."""
-    rollups = stores.current().rollups
-    async with in_transaction() as conn:
-        taken, deltas = await rollups.claim(conn, limit)
-        if not taken:
-            return 0
-        await rollups.add(conn, deltas, hour_deltas(deltas))
-    touched = {(k.account_id, k.meter_id, k.customer_id) for k in deltas}
+    taken, touched = await fold_batch(limit)
+    if not taken:
+        return 0
     # Committed: tell live usage subscriptions (contract extension live) what changed, and
     # check the alerts of what changed (contract extension alerts): once per batch.
     await hub.announce(touched)
     await alert_checks.evaluate_quietly(touched)
     return taken
+
+
+async def fold_batch(limit: int = BATCH) -> tuple[int, set[alert_checks.Touched]]:
+    """The transaction of aggregate_batch: (events taken, the (account, meter, customer)
+    keys whose usage changed). Its claim also marks the keys of meters with alerts due an
+    evaluation (alert_checks_due), so that a worker dying after this commit leaves them to
+    the sweep."""
+    rollups = stores.current().rollups
+    async with in_transaction() as conn:
+        taken, deltas = await rollups.claim(conn, limit)
+        if not taken:
+            return 0, set()
+        await rollups.add(conn, deltas, hour_deltas(deltas))
+    return taken, {(k.account_id, k.meter_id, k.customer_id) for k in deltas}
+
+
+async def sweep() -> int:
+    """The worker's sweep (every 5 s): fold what a lost or never-enqueued job left behind,
+    then evaluate the alerts of folds whose evaluation was lost (a worker that died between
+    its fold's commit and the evaluation). Returns the events folded."""
+    folded = await drain()
+    await alert_checks.sweep_quietly()
+    return folded
 
 
 def hour_deltas(minutes: dict[RollupKey, Rollup]) -> dict[RollupKey, Rollup]:

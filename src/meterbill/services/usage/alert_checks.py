@@ -7,7 +7,13 @@ customers' clocks, one for their subscriptions' periods, one for the triggers al
 recorded, then each remaining (alert, customer)'s period usage. Run after the commit, so
 whichever of two workers folding one customer commits last sees both folds; the unique
 (alert, customer, period_start) key then lets only one of them record the trigger
-(services/lifecycle/alerts.py)."""
+(services/lifecycle/alerts.py).
+
+What is due is durable: the fold's transaction marks the (meter, customer) pairs of meters
+with ACTIVE alerts in alert_checks_due, and an evaluation deletes the rows it read (unless a
+later fold has marked them again). A worker that dies between its fold's commit and the
+evaluation leaves the rows to sweep() (the worker's 5 s sweep), so a crossing is never
+missed; evaluating a pair twice records nothing twice."""
 
 from __future__ import annotations
 
@@ -15,11 +21,18 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise import connections
 
 from meterbill.billing.aggregation import month_start, next_month
-from meterbill.db.alerts_sql import TriggerRow, subscription_periods
+from meterbill.db.alerts_sql import (
+    CheckDue,
+    TriggerRow,
+    checks_due,
+    clear_checks,
+    subscription_periods,
+)
 from meterbill.db.models import BillingAlert, BillingAlertTrigger, Customer
 from meterbill.services.clock import as_utc, customer_times, utcnow
 from meterbill.services.lifecycle import alerts as lifecycle_alerts
@@ -104,10 +117,45 @@ async def _periods(
     return out
 
 
+async def evaluate_due(touched: Iterable[Touched]) -> list[TriggerRow]:
+    """For the worker after its fold committed: evaluate the pairs of `touched` still due
+    (none: meters without ACTIVE alerts, or another worker's evaluation already read the
+    fold), then clear what was read."""
+    conn = connections.get("default")
+    due = await checks_due(conn, sorted({(m, c) for _, m, c in touched}))
+    return await _evaluate_rows(conn, due)
+
+
+async def sweep(limit: int = 1000) -> int:
+    """Evaluate up to `limit` pairs left due (their fold's evaluation was lost or failed);
+    returns how many were evaluated."""
+    conn = connections.get("default")
+    due = await checks_due(conn, None, limit)
+    await _evaluate_rows(conn, due)
+    return len(due)
+
+
+async def _evaluate_rows(conn: Any, due: list[CheckDue]) -> list[TriggerRow]:
+    if not due:
+        return []
+    # The rows were read before the usage is: every fold they stand for is in what
+    # evaluate() reads, so they can go (a fold since has raised `folds` and keeps its row).
+    new = await evaluate((d.account_id, d.meter_id, d.customer_id) for d in due)
+    await clear_checks(conn, due)
+    return new
+
+
 async def evaluate_quietly(touched: Iterable[Touched]) -> None:
-    """evaluate(), for the worker after its fold committed: a failure is logged and does not
-    fail the fold (the next fold of the customer evaluates again)."""
+    """evaluate_due(), for the worker after its fold committed: a failure is logged and does
+    not fail the fold (the rows stay due: the sweep evaluates them again)."""
     try:
-        await evaluate(touched)
-    except Exception:  # noqa: BLE001 - the fold is committed; alerts are best effort here
+        await evaluate_due(touched)
+    except Exception:  # noqa: BLE001 - the fold is committed; the sweep tries again
         log.exception("alert evaluation failed")
+
+
+async def sweep_quietly() -> None:
+    try:
+        await sweep()
+    except Exception:  # noqa: BLE001 - the rows stay due for the next sweep
+        log.exception("alert sweep failed")

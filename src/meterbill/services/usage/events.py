@@ -69,7 +69,7 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
         if not taken_back:
             if event.unique_value is not None:
                 # Before the rollups: the workers' claim adds to these rows first too.
-                keys = unique_keys(
+                day, month = unique_keys(
                     account_id,
                     event.meter_id,
                     event.customer_id,
@@ -77,7 +77,7 @@ async def cancel_event(account_id: str, event_name: str, identifier: str) -> Met
                     event.timestamp,
                     event.unique_value,
                 )
-                await take_back_unique(conn, keys)
+                await take_back_unique(conn, day, month, event.id)
             await recompute_bucket(conn, event)
     await hub.announce([(account_id, event.meter_id, event.customer_id)])
     return event
