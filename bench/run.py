@@ -108,6 +108,9 @@ SUMMARY = """query($m: ID!, $c: ID!, $s: DateTime!, $e: DateTime!, $w: GroupingW
                       valueGroupingWindow: $w) { startTime aggregatedValue } }"""
 
 
+BULK_PATH = "/v1/meter_events"
+
+
 class BenchError(RuntimeError):
     pass
 
@@ -223,6 +226,15 @@ class Api:
 
     async def gql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return await self.post_raw(gql_body(query, variables))
+
+    async def bulk(self, ndjson: bytes) -> list[dict[str, Any]]:
+        """POST /v1/meter_events: the answer's lines, one per event, in order."""
+        headers = {"Authorization": f"Bearer {self.secret}", "Content-Type": "application/x-ndjson"}
+        async with self.session.post(self.base + BULK_PATH, data=ndjson, headers=headers) as r:
+            raw = await r.read()
+            if r.status != 200:
+                raise BenchError(f"bulk HTTP {r.status}: {raw[:300]!r}")
+        return [orjson.loads(line) for line in raw.splitlines()]
 
 
 def gql_body(query: str, variables: dict[str, Any]) -> bytes:
@@ -690,14 +702,7 @@ async def bulk(api: Api, cus: str, requests: int, per_request: int) -> tuple[int
     async def client(mine: list[bytes]) -> int:
         accepted = 0
         for data in mine:
-            async with api.session.post(
-                api.base + "/v1/meter_events", data=data, headers=headers
-            ) as r:
-                raw = await r.read()
-                if r.status != 200:
-                    raise BenchError(f"bulk HTTP {r.status}: {raw[:300]!r}")
-            for line in raw.splitlines():
-                res = orjson.loads(line)
+            for res in await api.bulk(data):
                 if res.get("status") != "ACCEPTED":
                     raise BenchError(f"bulk event not accepted: {res}")
                 accepted += 1

@@ -52,7 +52,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import orjson
 
 from meterbill.db import partitions
 from meterbill.db.stores.events import AHEAD
@@ -239,7 +238,6 @@ class Soak:
     async def ingest(self, api: Api, load: Load, events: int) -> tuple[int, int, float]:
         """Send `events` distinct events; (accepted, duplicates, seconds)."""
         a = self.args
-        headers = {"Authorization": f"Bearer {api.secret}", "Content-Type": "application/x-ndjson"}
         todo = [events]
 
         async def client() -> tuple[int, int]:
@@ -251,20 +249,13 @@ class Soak:
                 data, n = load.body(lines, self.clock_now(), min(progress, 1.0))
                 if n < lines:
                     todo[0] += lines - n  # resent lines are not new events
-                async with api.session.post(
-                    api.base + "/v1/meter_events", data=data, headers=headers
-                ) as r:
-                    raw = await r.read()
-                    if r.status != 200:
-                        raise BenchError(f"bulk HTTP {r.status}: {raw[:300]!r}")
-                for line in raw.splitlines():
-                    st = orjson.loads(line).get("status")
-                    if st == "ACCEPTED":
+                for res in await api.bulk(data):
+                    if res.get("status") == "ACCEPTED":
                         acc += 1
-                    elif st == "DUPLICATE":
+                    elif res.get("status") == "DUPLICATE":
                         dup += 1
                     else:
-                        raise BenchError(f"bulk line not accepted: {line[:300]!r}")
+                        raise BenchError(f"bulk line not accepted: {str(res)[:300]}")
             return acc, dup
 
         t0 = time.perf_counter()
