@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from meterbill.billing.aggregation import hour_split, minute_edges
+from meterbill.billing.aggregation import ceil_minute, hour_split, minute_edges
 
 
 def t(h: int, m: int = 0, s: int = 0, us: int = 0) -> datetime:
@@ -36,3 +36,15 @@ def testhour_split(start, end, hours, minutes):
     hs, he = hour_split(start, end)
     assert (hs, he) == hours
     assert minute_edges(start, end, hs, he) == minutes
+
+
+@pytest.mark.parametrize(
+    ("ts", "ceil"),
+    [
+        (t(3, 17), t(3, 17)),  # on a boundary: itself
+        (t(3, 17, 0, 1), t(3, 18)),
+        (t(3, 59, 59), t(4)),
+    ],
+)
+def test_ceil_minute(ts, ceil):
+    assert ceil_minute(ts) == ceil

@@ -177,6 +177,12 @@ def hour_bucket(ts: datetime) -> datetime:
     return minute_bucket(ts).replace(minute=0)
 
 
+def ceil_minute(ts: datetime) -> datetime:
+    """The first minute boundary at or after `ts`."""
+    floor = minute_bucket(ts)
+    return floor if floor == ts else floor + timedelta(minutes=1)
+
+
 def hour_split(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """(hs, he): [hs, he) are the whole hours in [start, end), start <= hs <= he <= end; the
     minutes of [start, hs) and [he, end) (minute_edges) are the rest. Usage reads take the

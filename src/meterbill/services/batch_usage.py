@@ -9,7 +9,7 @@ tests/integration/test_billing_batch.py checks the two agree on the same data.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -18,8 +18,9 @@ from tortoise import connections
 from meterbill.billing.aggregation import (
     Measure,
     Rollup,
+    ceil_minute,
     fold,
-    hour_bucket,
+    hour_split,
     is_distinct,
     measures_for,
     merge,
@@ -37,19 +38,6 @@ class UsageRequest(NamedTuple):
     customer_id: str
     start: datetime
     end: datetime
-
-
-def _ceil_minute(ts: datetime) -> datetime:
-    floor = minute_bucket(ts)
-    return floor if floor == ts else floor + timedelta(minutes=1)
-
-
-def _hour_split(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """(hs, he): the whole hours [hs, he) within [start, end) (hs == he == end if none)."""
-    hs, he = hour_bucket(start), hour_bucket(end)
-    if hs < start:
-        hs += timedelta(hours=1)
-    return (hs, he) if hs < he else (end, end)
 
 
 async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
@@ -79,9 +67,9 @@ async def period_usages(requests: Sequence[UsageRequest]) -> list[Decimal]:
         start, end = as_utc(r.start), as_utc(r.end)
         if start >= end:
             continue
-        lo, hi = _ceil_minute(start), minute_bucket(end)
+        lo, hi = ceil_minute(start), minute_bucket(end)
         if lo < hi:
-            hs, he = _hour_split(lo, hi)
+            hs, he = hour_split(lo, hi)
             if hs < he:
                 hours.append((k, hs, he))
             minutes += [(k, a, b) for a, b in ((lo, hs), (he, hi)) if a < b]

@@ -5,7 +5,7 @@ partial minutes at a period's ends."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from tortoise import connections
 from meterbill.billing.aggregation import (
     Rollup,
     SummaryRow,
+    ceil_minute,
     check_alignment,
     check_row_limit,
     is_distinct,
@@ -92,11 +93,6 @@ async def summaries(
     return summarize(meter.aggregation, buckets, start, end, window, group_by)
 
 
-def _ceil_minute(ts: datetime) -> datetime:
-    floor = minute_bucket(ts)
-    return floor if floor == ts else floor + timedelta(minutes=1)
-
-
 async def period_usage(
     account_id: str, meter_id: str, customer_id: str, start: datetime, end: datetime
 ) -> Decimal:
@@ -127,7 +123,7 @@ async def meter_period_usage(
         # a whole UTC month or day is one count row.
         one_set = getattr(meter, "dimension_keys", None) == []
         return Decimal(await stores.current().uniques.count(conn, key, start, end, one_set))
-    lo, hi = _ceil_minute(start), minute_bucket(end)
+    lo, hi = ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
     if final:
         minutes = (lo, hi) if lo < hi and start < end else None
