@@ -4,17 +4,14 @@ produce."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
-from tortoise import connections
-
 from meterbill.billing import invoice as inv
 from meterbill.billing.pricing import PriceSpec
-from meterbill.db.usage_sql import is_postgres
+from meterbill.db import stores
 from meterbill.services.billing_usage import metered_quantity
 from meterbill.services.prices import spec_of
 
@@ -100,44 +97,6 @@ class PlanItem:
     @property
     def metered(self) -> bool:
         return self.price.usage_type == "METERED"
-
-
-# One row per (subscription, item, tier): a subscription without items still has a row, an
-# untiered price has one row with null tier columns. Identifiers are quoted: "interval" and
-# "position" are keywords to some SQL dialects.
-_SELECT = """SELECT s.id AS s_id, s.account_id AS s_account_id, s.customer_id AS s_customer_id,
- s.test_clock_id AS s_test_clock_id, s.status AS s_status, s.currency AS s_currency,
- s."interval" AS s_interval, s.interval_count AS s_interval_count,
- s.billing_cycle_anchor AS s_anchor, s.current_period_start AS s_start,
- s.current_period_end AS s_end, s.cancel_at_period_end AS s_cancel_at_end,
- c.frozen_time AS c_frozen_time,
- i.id AS i_id, i.price_id AS i_price_id, i.quantity AS i_quantity, i."position" AS i_position,
- i.usage_from AS i_usage_from,
- p.account_id AS p_account_id, p.product_id AS p_product_id, p.currency AS p_currency,
- p.billing_scheme AS p_billing_scheme, p.unit_amount_decimal AS p_unit_amount_decimal,
- p.tiers_mode AS p_tiers_mode, p.transform_divide_by AS p_transform_divide_by,
- p.transform_round AS p_transform_round, p."interval" AS p_interval,
- p.interval_count AS p_interval_count, p.usage_type AS p_usage_type, p.meter_id AS p_meter_id,
- pr.name AS pr_name, m.account_id AS m_account_id, m.aggregation AS m_aggregation,
- t."position" AS t_position, t.up_to AS t_up_to, t.unit_amount_decimal AS t_unit_amount_decimal,
- t.flat_amount_decimal AS t_flat_amount_decimal{extra}
-FROM subscriptions s
-LEFT JOIN test_clocks c ON c.id = s.test_clock_id
-LEFT JOIN subscription_items i ON i.subscription_id = s.id
-LEFT JOIN prices p ON p.id = i.price_id
-LEFT JOIN products pr ON pr.id = p.product_id
-LEFT JOIN meters m ON m.id = p.meter_id
-LEFT JOIN price_tiers t ON t.price_id = p.id
-WHERE {where}
-ORDER BY s.id, i."position", i.id, t."position\""""
-
-_HAS_PENDING = (
-    ",\n EXISTS (SELECT 1 FROM pending_items pi WHERE pi.subscription_id = s.id"
-    " AND pi.invoice_id IS NULL) AS s_has_pending,\n"
-    " (SELECT cu.balance FROM customers cu WHERE cu.id = s.customer_id) AS s_balance,\n"
-    " (SELECT cu.balance_currency FROM customers cu WHERE cu.id = s.customer_id)"
-    " AS s_balance_currency"
-)
 
 
 def _ts(v: Any) -> datetime:
@@ -228,30 +187,12 @@ def _plan_items(rows: list[dict[str, Any]]) -> list[PlanItem]:
     return out
 
 
-async def _rows(
-    subscription_ids: Sequence[str], account_id: str | None, pending: bool
-) -> dict[str, list[dict[str, Any]]]:
-    conn = connections.get("default")
-    pg = is_postgres(conn)
-    params: list[Any] = list(subscription_ids)
-    marks = ", ".join(f"${n}" if pg else "?" for n in range(1, len(params) + 1))
-    where = f"s.id IN ({marks})"
-    if account_id is not None:
-        params.append(account_id)
-        where += f" AND s.account_id = {f'${len(params)}' if pg else '?'}"
-    sql = _SELECT.format(extra=_HAS_PENDING if pending else "", where=where)
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for r in await conn.execute_query_dict(sql, params):
-        grouped.setdefault(r["s_id"], []).append(r)
-    return grouped
-
-
 async def plans(subscription_ids: list[str]) -> dict[str, list[PlanItem]]:
     """Each subscription's items (by position) with price, spec, product name and meter:
     one statement for any number of subscriptions."""
     if not subscription_ids:
         return {}
-    grouped = await _rows(list(dict.fromkeys(subscription_ids)), None, False)
+    grouped = await stores.current().plans.rows(list(dict.fromkeys(subscription_ids)), None, False)
     return {sid: items for sid, rows in grouped.items() if (items := _plan_items(rows))}
 
 
@@ -263,7 +204,9 @@ async def subscription_plan(
     account_id: str, subscription_id: str
 ) -> tuple[SubscriptionRow, list[PlanItem]] | None:
     """The subscription (of this account) and its plan in one statement; None if not found."""
-    rows = (await _rows([subscription_id], account_id, True)).get(subscription_id)
+    rows = (await stores.current().plans.rows([subscription_id], account_id, True)).get(
+        subscription_id
+    )
     if not rows:
         return None
     return _subscription(rows[0]), _plan_items(rows)

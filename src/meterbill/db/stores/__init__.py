@@ -12,6 +12,7 @@ from tortoise import connections
 
 from meterbill.db.stores.credits import CreditStore, PostgresCredits, SqliteCredits
 from meterbill.db.stores.events import EventStore, PostgresEvents, SqliteEvents
+from meterbill.db.stores.plans import PlanStore, PostgresPlans, SqlitePlans
 from meterbill.db.stores.rollups import PostgresRollups, RollupStore, SqliteRollups
 from meterbill.db.stores.rows import Columns, PostgresRows, Rows, RowStore, SqliteRows
 from meterbill.db.stores.uniques import PostgresUniques, SqliteUniques, UniqueStore
@@ -30,6 +31,7 @@ class Stores:
     uniques: UniqueStore
     usage_reads: UsageReadStore
     events: EventStore
+    plans: PlanStore
 
 
 _BY_DIALECT = {
@@ -41,6 +43,7 @@ _BY_DIALECT = {
         uniques=PostgresUniques(),
         usage_reads=PostgresUsageReads(),
         events=PostgresEvents(),
+        plans=PostgresPlans(),
     ),
     "sqlite": lambda: Stores(
         rows=SqliteRows(),
@@ -50,6 +53,7 @@ _BY_DIALECT = {
         uniques=SqliteUniques(),
         usage_reads=SqliteUsageReads(),
         events=SqliteEvents(),
+        plans=SqlitePlans(),
     ),
 }
 _current: Stores | None = None
