@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing import dunning
 from meterbill.billing.periods import next_period
-from meterbill.config import get_settings
+from meterbill.config import Settings
 from meterbill.db.models import Invoice, PendingItem, Subscription
 from meterbill.db.stores import Columns, update_rows
 from meterbill.services import (
@@ -46,20 +46,20 @@ LIVE = lifecycle_subscriptions.LIVE
 # that invoices show up (and two workers split the work) in steps of a fraction of a second.
 BATCH = 200
 
-_grace_override: int | None = None
+# Settings are the app's and the worker's to read (services never read the environment):
+# they pass the grace period at start-up; a tool that does not gets the setting's default.
+_DEFAULT_GRACE: int = Settings.model_fields["invoice_grace_period"].default
+_grace_seconds = _DEFAULT_GRACE
 
 
 def configure(grace_seconds: int | None) -> None:
-    """The app and worker pass their Settings' grace period (default: MB_ environment)."""
-    global _grace_override
-    _grace_override = grace_seconds
+    """The app and worker pass their Settings' grace period (None: the default)."""
+    global _grace_seconds
+    _grace_seconds = _DEFAULT_GRACE if grace_seconds is None else grace_seconds
 
 
 def grace() -> timedelta:
-    seconds = _grace_override
-    if seconds is None:
-        seconds = get_settings().invoice_grace_period
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=_grace_seconds)
 
 
 async def close_subscriptions(
