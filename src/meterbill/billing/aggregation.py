@@ -149,6 +149,13 @@ def fold_all(events: Iterable[tuple[Decimal, datetime, int]]) -> Rollup:
     return r
 
 
+def merge_all(rollups: Iterable[Rollup]) -> Rollup:
+    out = Rollup.empty()
+    for r in rollups:
+        out = merge(out, r)
+    return out
+
+
 def value_of(formula: str, r: Rollup) -> Decimal:
     if formula == "SUM":
         return r.sum

@@ -8,7 +8,7 @@ minutes alone would give."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,12 +18,14 @@ from tortoise.expressions import Subquery
 
 from meterbill.billing.aggregation import (
     LIKE_ESCAPE,
+    Measure,
     Rollup,
     dimension_filter_patterns,
     dimension_filter_substrings,
     fold_all,
     hour_split,
     measures_for,
+    merge_all,
     minute_edges,
 )
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
@@ -32,6 +34,8 @@ from meterbill.db.usage_sql import HOUR_TABLE, MINUTE_TABLE
 
 # (bucket, dimensions key, rollup); merging them per window gives the window's value.
 Bucket = tuple[datetime, str, Rollup]
+# A batch's range of one (meter, customer): (key, account, meter, customer, start, end).
+Span = tuple[int, str, str, str, datetime, datetime]
 
 _ROLLUP_COLS = ("bucket", "dimensions_key", *ROLLUP_VALUE_COLUMNS)
 _STEP = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
@@ -53,6 +57,30 @@ class UsageReadStore(ABC):
         """Buckets of [start, end) (whole minutes, UTC) whose merge per window (or, without
         one, over the whole range) is the range's usage per dimension set; `flt` keeps the
         dimension sets that match it."""
+
+    async def span_rollups(
+        self, hourly: bool, spans: Sequence[Span], measures: tuple[Measure, ...]
+    ) -> list[tuple[int, Rollup]]:
+        """Each span's minute (or hour) rollups merged: (key, rollup) per span that has
+        some. Spans are whole minutes (hours)."""
+        model: Any = UsageRollupHourly if hourly else UsageRollup
+        out = []
+        for k, account_id, meter_id, customer_id, lo, hi in spans:
+            rows = await model.filter(
+                account_id=account_id,
+                meter_id=meter_id,
+                customer_id=customer_id,
+                bucket__gte=lo,
+                bucket__lt=hi,
+            ).values(*_ROLLUP_COLS)
+            if rows:
+                out.append((k, merge_all(rollup_from_row(r) for r in rows)))
+        return out
+
+    async def span_events(self, spans: Sequence[Span]) -> list[tuple[int, Rollup]]:
+        """Each span's ACCEPTED raw events folded (spans shorter than a minute: the partial
+        minutes at a period's ends)."""
+        return [(k, await self.raw(a, m, c, lo, hi)) for k, a, m, c, lo, hi in spans]
 
     async def raw(
         self, account_id: str, meter_id: str, customer_id: str, start: datetime, end: datetime
@@ -150,6 +178,50 @@ class PostgresUsageReads(UsageReadStore):
         )
         rows = await connections.get("default").execute_query_dict(sql, params)
         return [(r["w"], r["d"], rollup_from_row(r)) for r in rows]
+
+    async def span_rollups(
+        self, hourly: bool, spans: Sequence[Span], measures: tuple[Measure, ...]
+    ) -> list[tuple[int, Rollup]]:
+        """One statement for the whole batch, merged by PostgreSQL in exact NUMERIC."""
+        if not spans:
+            return []
+        table = HOUR_TABLE if hourly else MINUTE_TABLE
+        sql = (
+            f"SELECT q.k, {merge_rollups(measures, 'r.')} FROM {_SPANS} "
+            f"JOIN {table} r ON r.account_id = q.a AND r.meter_id = q.m "
+            "AND r.customer_id = q.c AND r.bucket >= q.lo AND r.bucket < q.hi GROUP BY q.k"
+        )
+        rows = await connections.get("default").execute_query_dict(sql, _span_arrays(spans))
+        return [(int(r["k"]), rollup_from_row(r)) for r in rows]
+
+    async def span_events(self, spans: Sequence[Span]) -> list[tuple[int, Rollup]]:
+        """One statement for the whole batch; folding is a merge of one-event rollups, so
+        the order of the rows does not matter."""
+        if not spans:
+            return []
+        sql = (
+            f"SELECT q.k, e.value, e.timestamp, e.id FROM {_SPANS} "
+            "JOIN meter_events e ON e.account_id = q.a AND e.meter_id = q.m "
+            "AND e.customer_id = q.c AND e.status = 'ACCEPTED' "
+            "AND e.timestamp >= q.lo AND e.timestamp < q.hi"
+        )
+        rows = await connections.get("default").execute_query_dict(sql, _span_arrays(spans))
+        events: dict[int, list[tuple[Decimal, datetime, int]]] = {}
+        for r in rows:
+            events.setdefault(int(r["k"]), []).append(
+                (Decimal(r["value"]), r["timestamp"], int(r["id"]))
+            )
+        return [(k, fold_all(e)) for k, e in events.items()]
+
+
+_SPANS = (
+    "unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
+    "$6::timestamptz[]) AS q(k, a, m, c, lo, hi)"
+)
+
+
+def _span_arrays(spans: Sequence[Span]) -> list[list[Any]]:
+    return [[span[n] for span in spans] for n in range(6)]
 
 
 class SqliteUsageReads(UsageReadStore):
