@@ -169,6 +169,86 @@ def validate_event(
     return ValidEvent(customer_key, value, dimensions, identifier, ts.astimezone(UTC), unique)
 
 
+class PlainRule:
+    """validate_event's fast path for one meter: an event that is plainly valid (every field
+    well-formed, in range, nothing to normalize but the value) is answered with a few type
+    tests and dict gets; anything else returns None and validate_event decides, saying what
+    is wrong. It accepts only what validate_event accepts, with the same value, unique value
+    and timestamp (tests/unit/test_plain_rule.py checks that on generated events). Built
+    once per meter; None for a meter validate_event always answers (inactive, dimensions).
+
+    The customer key is the caller's (it looks the customer up), as is a missing identifier
+    (it generates one); strings are the caller's to have found storable (text_errors)."""
+
+    __slots__ = ("count", "unique", "value_key")
+
+    def __init__(self, meter: MeterDef):
+        self.count = meter.aggregation == "COUNT"
+        self.unique = meter.aggregation == "UNIQUE_COUNT"
+        self.value_key = meter.value_payload_key
+
+    @classmethod
+    def of(cls, meter: MeterDef) -> PlainRule | None:
+        return cls(meter) if meter.active and not meter.dimension_keys else None
+
+    def check(
+        self,
+        payload: dict[str, object],
+        identifier: object,
+        timestamp: datetime | None,
+        now: datetime,
+    ) -> tuple[str, str | None, datetime] | None:
+        """(value as plain decimal text, UNIQUE_COUNT value or None, UTC timestamp) of a
+        plainly valid event (`payload` a dict, `now` UTC), else None."""
+        value, unique = "1", None
+        if self.unique:
+            raw = payload.get(self.value_key)
+            if type(raw) is not str or not 0 < len(raw) <= MAX_UNIQUE_VALUE_LENGTH:
+                return None
+            unique = raw
+        elif not self.count:
+            raw = payload.get(self.value_key)
+            if raw is None:
+                return None
+            try:
+                value = value_text(raw)
+            except ValueError:
+                return None
+        if identifier is not None and (
+            type(identifier) is not str or not 0 < len(identifier) <= MAX_IDENTIFIER_LENGTH
+        ):
+            return None
+        if timestamp is None:
+            return value, unique, now
+        if timestamp.tzinfo is not UTC:
+            if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+                return None
+            timestamp = timestamp.astimezone(UTC)
+        if not now - MAX_AGE <= timestamp <= now + MAX_AHEAD:
+            return None
+        return value, unique, timestamp
+
+
+# Plain decimal texts of parsed values, by (type, raw) as _PARSED (what inserts send: exact,
+# and cheaper than a numeric).
+_TEXTS: dict[tuple[type, object], str] = {}
+
+
+def value_text(raw: object) -> str:
+    """parse_value's answer as plain decimal text ("1E+3" -> "1000"); ValueError why not."""
+    kind = type(raw)
+    if kind is not str and kind is not int and kind is not float:
+        return format(parse_value(raw), "f")
+    key = (kind, raw)
+    hit = _TEXTS.get(key)
+    if hit is None:
+        hit = format(parse_value(raw), "f")
+        if len(_TEXTS) >= _MAX_PARSED:
+            _TEXTS.clear()
+        _TEXTS[key] = hit
+    return hit
+
+
 def identifier_problem(identifier: str) -> str | None:
     """Why an event identifier (given by a client) cannot be one, or None."""
     if identifier == "":

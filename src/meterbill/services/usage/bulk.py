@@ -17,7 +17,7 @@ to the event (("payload", "value")), with the endpoint's snake_case names.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,14 +27,10 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.aggregation import canonical_dimensions
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import (
-    MAX_AGE,
-    MAX_AHEAD,
     MAX_EVENT_NAME_LENGTH,
-    MAX_IDENTIFIER_LENGTH,
-    MAX_UNIQUE_VALUE_LENGTH,
     MeterDef,
+    PlainRule,
     customer_key_fits,
-    parse_value,
     text_errors,
     validate_event,
 )
@@ -52,9 +48,6 @@ from meterbill.services.usage.aggregate import request_aggregation
 FIELDS = frozenset({"event_name", "payload", "identifier", "timestamp"})
 _FIELD_ORDER = ("event_name", "payload", "identifier", "timestamp")
 _NO_DIMENSIONS = canonical_dimensions({})
-# Parsed values by their JSON text/number; bounded so a body of distinct values cannot grow
-# it without limit (past the bound values are parsed every time).
-_VALUE_CACHE_MAX = 10_000
 
 Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
 # index in chunk, meter id, customer id, identifier, event name, value (the normalized
@@ -152,16 +145,7 @@ def meter_def(m: Meter) -> MeterDef:
 class _MeterInfo:
     """What the checks need of a meter, read once per request."""
 
-    __slots__ = (
-        "customer_key",
-        "definition",
-        "fast",
-        "id",
-        "mapping",
-        "name",
-        "unique",
-        "value_key",
-    )
+    __slots__ = ("customer_key", "definition", "id", "mapping", "name", "plain")
 
     def __init__(self, m: Meter):
         self.id = m.id
@@ -169,11 +153,7 @@ class _MeterInfo:
         self.definition = meter_def(m)
         self.mapping = m.customer_mapping_type
         self.customer_key = m.customer_payload_key
-        self.value_key = None if m.aggregation == "COUNT" else m.value_payload_key
-        self.unique = m.aggregation == "UNIQUE_COUNT"
-        # The fast check covers active meters without dimensions; the rest take the
-        # reference path (validate_event), which also knows dimensions.
-        self.fast = self.definition.active and not self.definition.dimension_keys
+        self.plain = PlainRule.of(self.definition)
 
 
 class BulkIngest:
@@ -186,7 +166,6 @@ class BulkIngest:
         self._meters: dict[str, _MeterInfo | None] = {}
         # (mapping type, key) -> (customer id, test clock's frozen time or None), None: unknown
         self._customers: dict[tuple[str, str], tuple[str, datetime | None] | None] = {}
-        self._values: dict[type, dict[Any, str]] = {str: {}, int: {}, float: {}}
         self._open: Chunk | None = None
 
     # ------------------------------------------------------------------ resolving
@@ -250,25 +229,9 @@ class BulkIngest:
 
     # ------------------------------------------------------------------ checking
 
-    def _value(self, raw: Any) -> str | None:
-        """The parsed value of a JSON string or number as plain decimal text, None if it is
-        not valid (the reference check then says why)."""
-        cache = self._values.get(type(raw))
-        if cache is None:
-            return None
-        d = cache.get(raw)
-        if d is None:
-            try:
-                d = format(parse_value(raw), "f")
-            except ValueError:
-                return None
-            if len(cache) < _VALUE_CACHE_MAX:
-                cache[raw] = d
-        return d
-
     def _fast(self, i: int, obj: Any, wall: datetime) -> Row | Literal[False] | None:
-        """The row of a plainly valid event; None when it needs the reference check; False
-        when a meter or customer it names is not resolved yet."""
+        """The row of a plainly valid event (billing.events.PlainRule); None when it needs
+        the reference check; False when a meter or customer it names is not resolved yet."""
         if type(obj) is not dict or not obj.keys() <= FIELDS:
             return None
         name = obj.get("event_name")
@@ -278,7 +241,7 @@ class BulkIngest:
         if name not in meters:
             return False
         meter = meters[name]
-        if meter is None or not meter.fast:
+        if meter is None or meter.plain is None:
             return None
         payload = obj.get("payload")
         if type(payload) is not dict:
@@ -293,39 +256,22 @@ class BulkIngest:
         customer = customers[ck]
         if customer is None:
             return None
-        value, unique = "1", None
-        if meter.unique:
-            unique = plain_unique(payload.get(meter.value_key))
-            if unique is None:
-                return None
-        elif meter.value_key is not None:
-            raw = payload.get(meter.value_key)
-            parsed = None if raw is None else self._value(raw)
-            if parsed is None:
-                return None
-            value = parsed
-        ident = obj.get("identifier")
-        if ident is None:
-            ident = ids.event_id()
-        elif type(ident) is not str or not 0 < len(ident) <= MAX_IDENTIFIER_LENGTH:
-            return None
-        now = customer[1] or wall
         raw_ts = obj.get("timestamp")
-        if raw_ts is None:
-            ts = now
-        else:
+        ts = None
+        if raw_ts is not None:
             if type(raw_ts) is not str:
                 return None
             try:
                 ts = datetime.fromisoformat(raw_ts)
             except ValueError:
                 return None
-            if ts.tzinfo is not UTC:
-                if ts.tzinfo is None:
-                    return None
-                ts = ts.astimezone(UTC)
-            if not now - MAX_AGE <= ts <= now + MAX_AHEAD:
-                return None
+        ident = obj.get("identifier")
+        got = meter.plain.check(payload, ident, ts, customer[1] or wall)
+        if got is None:
+            return None
+        value, unique, ts = got
+        if ident is None:
+            ident = ids.event_id()
         return (i, meter.id, customer[0], ident, name, value, ts, _NO_DIMENSIONS, unique)
 
     def _reference(self, i: int, obj: Any, wall: datetime) -> Row | Outcome:
@@ -448,15 +394,6 @@ class Chunk:
             if inserted is None or inserted:
                 await request_aggregation()
         return out  # type: ignore[return-value]
-
-
-def plain_unique(raw: Any) -> str | None:
-    """A UNIQUE_COUNT value that is plainly valid as it is (a non-empty string of at most
-    MAX_UNIQUE_VALUE_LENGTH, whose text the caller already found storable), else None:
-    validate_event then decides (numbers, errors)."""
-    if type(raw) is str and 0 < len(raw) <= MAX_UNIQUE_VALUE_LENGTH:
-        return raw
-    return None
 
 
 def _first(row: Row) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,13 +16,10 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.aggregation import canonical_dimensions
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import (
-    MAX_AGE,
-    MAX_AHEAD,
     MAX_EVENT_NAME_LENGTH,
-    MAX_IDENTIFIER_LENGTH,
     MeterDef,
+    PlainRule,
     customer_key_fits,
-    parse_value,
     text_errors,
     validate_event,
 )
@@ -176,17 +173,16 @@ def _plain_row(
     i: int,
     inp: EventInput,
     meters: Mapping[str, Meter],
+    rules: Mapping[str, PlainRule | None],
     customers: Mapping[tuple[str, str], Customer],
     times: Mapping[str, datetime],
 ) -> bulk.Row | None:
-    """The row of a plainly valid event (active meter without dimensions, every field
-    well-formed and in range), else None: _check then decides, and says what is wrong.
-    Accepts only what validate_event accepts, with the same value and timestamp."""
+    """The row of a plainly valid event (billing.events.PlainRule), else None: _check then
+    decides, and says what is wrong."""
     meter = meters.get(inp.event_name)
-    if meter is None or meter.status != "ACTIVE" or meter.dimension_keys:
-        return None
+    rule = rules.get(inp.event_name)
     payload = inp.payload
-    if type(payload) is not dict:
+    if meter is None or rule is None or type(payload) is not dict:
         return None
     key = payload.get(meter.customer_payload_key)
     if type(key) is not str or not key:
@@ -194,36 +190,12 @@ def _plain_row(
     customer = customers.get((meter.customer_mapping_type, key))
     if customer is None:
         return None
-    value, unique = "1", None
-    if meter.aggregation == "UNIQUE_COUNT":
-        unique = bulk.plain_unique(payload.get(meter.value_payload_key))
-        if unique is None:
-            return None
-    elif meter.aggregation != "COUNT":
-        raw = payload.get(meter.value_payload_key)
-        if raw is None:
-            return None
-        try:
-            value = _value_text(raw)
-        except ValueError:
-            return None
-    ident = inp.identifier
-    if ident is None:
-        ident = ids.event_id()
-    elif not 0 < len(ident) <= MAX_IDENTIFIER_LENGTH:
+    got = rule.check(payload, inp.identifier, inp.timestamp, times[customer.id])
+    if got is None:
         return None
-    now = times[customer.id]
-    ts = now if inp.timestamp is None else inp.timestamp
-    if ts.tzinfo is None or ts.utcoffset() is None or not now - MAX_AGE <= ts <= now + MAX_AHEAD:
-        return None
-    if ts.tzinfo is not UTC:
-        ts = ts.astimezone(UTC)
+    value, unique, ts = got
+    ident = ids.event_id() if inp.identifier is None else inp.identifier
     return (i, meter.id, customer.id, ident, meter.event_name, value, ts, _NO_DIMENSIONS, unique)
-
-
-def _value_text(raw: Any) -> str:
-    # parse_value caches by (type, raw); the text is what bulk's INSERT takes (exact).
-    return format(parse_value(raw), "f")
 
 
 async def _record_batch_pg(
@@ -243,11 +215,12 @@ async def _record_batch_pg(
     (atomic: one statement) instead of a transaction around tortoise's execute."""
     results: list[EventResult | None] = [None] * len(inputs)
     rows: list[bulk.Row] = []
+    rules = {name: PlainRule.of(d) for name, d in defs.items()}
     for i, inp in enumerate(inputs):
         if i in unstorable:
             results[i] = unstorable[i]
             continue
-        row = _plain_row(i, inp, meters, customers, times)
+        row = _plain_row(i, inp, meters, rules, customers, times)
         if row is None:
             checked = _check(
                 account_id, i, inp, ("input", str(i)), meters, defs, customers, times, wall
