@@ -16,7 +16,7 @@ to the event (("payload", "value")), with the endpoint's snake_case names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,35 +25,24 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from meterbill.billing.aggregation import canonical_dimensions
-from meterbill.billing.errors import DomainError, FieldError
-from meterbill.billing.events import (
-    MAX_EVENT_NAME_LENGTH,
-    MeterDef,
-    PlainRule,
-    customer_key_fits,
-    text_errors,
-    validate_event,
-)
-from meterbill.db import ids, stores
-from meterbill.db.models import Customer, Meter
+from meterbill.billing.errors import FieldError
+from meterbill.billing.events import text_errors
+from meterbill.db import stores
 from meterbill.db.usage_sql import (
     EventRow,
     dedupe_insert_ctes,
     insert_events,
     is_postgres,
 )
-from meterbill.services.clock import customer_times, utcnow
+from meterbill.services.clock import utcnow
 from meterbill.services.usage.aggregate import request_aggregation
+from meterbill.services.usage.resolve import Resolver, Row, plain_row
 
 FIELDS = frozenset({"event_name", "payload", "identifier", "timestamp"})
 _FIELD_ORDER = ("event_name", "payload", "identifier", "timestamp")
 _NO_DIMENSIONS = canonical_dimensions({})
 
 Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
-# index in chunk, meter id, customer id, identifier, event name, value (the normalized
-# Decimal's plain text: cheaper to send than a numeric, and exact), timestamp, dimensions,
-# the UNIQUE_COUNT value's text (None for other formulas)
-Row = tuple[int, str, str, str, str, str, datetime, str, str | None]
 
 # record.py's unnest insert. It answers NULL when it inserted as many rows as the chunk has
 # distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
@@ -129,33 +118,6 @@ def shape(obj: Any) -> Shape | FieldError:
     return Shape(name, obj["payload"], ident, ts)
 
 
-def meter_def(m: Meter) -> MeterDef:
-    # The one definition: services/usage/record.py uses it too.
-    return MeterDef(
-        event_name=m.event_name,
-        aggregation=m.aggregation,
-        customer_mapping_type=m.customer_mapping_type,
-        customer_payload_key=m.customer_payload_key,
-        value_payload_key=m.value_payload_key,
-        dimension_keys=list(m.dimension_keys),
-        active=m.status == "ACTIVE",
-    )
-
-
-class _MeterInfo:
-    """What the checks need of a meter, read once per request."""
-
-    __slots__ = ("customer_key", "definition", "id", "mapping", "name", "plain")
-
-    def __init__(self, m: Meter):
-        self.id = m.id
-        self.name = m.event_name
-        self.definition = meter_def(m)
-        self.mapping = m.customer_mapping_type
-        self.customer_key = m.customer_payload_key
-        self.plain = PlainRule.of(self.definition)
-
-
 class BulkIngest:
     """One request's ingest: add() events, take() a chunk and store() it. The caller stores
     chunks one after another, in order, so the first of two equal identifiers in the body
@@ -163,71 +125,13 @@ class BulkIngest:
 
     def __init__(self, account_id: str):
         self.account_id = account_id
-        self._meters: dict[str, _MeterInfo | None] = {}
-        # (mapping type, key) -> (customer id, test clock's frozen time or None), None: unknown
-        self._customers: dict[tuple[str, str], tuple[str, datetime | None] | None] = {}
+        self._resolver = Resolver(account_id)
         self._open: Chunk | None = None
 
-    # ------------------------------------------------------------------ resolving
-
     async def _resolve(self, objs: Iterable[Any]) -> None:
-        """Look up the meters and customers these events name that are not cached yet."""
-        names = set()
-        for obj in objs:
-            if type(obj) is dict:
-                name = obj.get("event_name")
-                if type(name) is str and name not in self._meters:
-                    if len(name) <= MAX_EVENT_NAME_LENGTH:
-                        names.add(name)
-                    else:
-                        self._meters[name] = None  # no meter has it; _reference says why
-        if names:
-            meters = {
-                m.event_name: m
-                for m in await Meter.filter(account_id=self.account_id, event_name__in=names)
-            }
-            for name in names:
-                m = meters.get(name)
-                self._meters[name] = _MeterInfo(m) if m is not None else None
-        by_id: set[str] = set()
-        by_ext: set[str] = set()
-        for obj in objs:
-            key, meter = self._customer_key(obj)
-            if (
-                key is not None
-                and meter is not None
-                and (meter.mapping, key) not in self._customers
-            ):
-                (by_id if meter.mapping == "BY_ID" else by_ext).add(key)
-        cols = ("id", "external_id", "test_clock_id")
-        found: list[tuple[tuple[str, str], Customer]] = []
-        if by_id:
-            qs = Customer.filter(account_id=self.account_id, id__in=by_id).only(*cols)
-            found += [(("BY_ID", c.id), c) for c in await qs]
-        if by_ext:
-            qs = Customer.filter(account_id=self.account_id, external_id__in=by_ext).only(*cols)
-            found += [(("BY_EXTERNAL_ID", c.external_id or ""), c) for c in await qs]
-        clocked = [c for _, c in found if c.test_clock_id]
-        frozen = await customer_times(clocked) if clocked else {}
-        self._customers.update({("BY_ID", k): None for k in by_id})
-        self._customers.update({("BY_EXTERNAL_ID", k): None for k in by_ext})
-        for mk, c in found:
-            self._customers[mk] = (c.id, frozen.get(c.id))
-
-    def _customer_key(self, obj: Any) -> tuple[str | None, _MeterInfo | None]:
-        if type(obj) is not dict:
-            return None, None
-        name = obj.get("event_name")
-        meter = self._meters.get(name) if type(name) is str else None
-        payload = obj.get("payload")
-        if meter is None or not isinstance(payload, Mapping):
-            return None, meter
-        raw = payload.get(meter.customer_key)
-        if isinstance(raw, str) and raw and customer_key_fits(meter.mapping, raw):
-            return raw, meter
-        return None, meter  # validate_event says what is wrong, if anything
-
-    # ------------------------------------------------------------------ checking
+        await self._resolver.resolve(
+            (obj.get("event_name"), obj.get("payload")) for obj in objs if type(obj) is dict
+        )
 
     def _fast(self, i: int, obj: Any, wall: datetime) -> Row | Literal[False] | None:
         """The row of a plainly valid event (billing.events.PlainRule); None when it needs
@@ -237,7 +141,7 @@ class BulkIngest:
         name = obj.get("event_name")
         if type(name) is not str:
             return None
-        meters = self._meters
+        meters = self._resolver.meters
         if name not in meters:
             return False
         meter = meters[name]
@@ -249,7 +153,7 @@ class BulkIngest:
         key = payload.get(meter.customer_key)
         if type(key) is not str or not key:
             return None
-        customers = self._customers
+        customers = self._resolver.customers
         ck = (meter.mapping, key)
         if ck not in customers:
             return False
@@ -265,19 +169,12 @@ class BulkIngest:
                 ts = datetime.fromisoformat(raw_ts)
             except ValueError:
                 return None
-        ident = obj.get("identifier")
-        got = meter.plain.check(payload, ident, ts, customer[1] or wall)
-        if got is None:
-            return None
-        value, unique, ts = got
-        if ident is None:
-            ident = ids.event_id()
-        return (i, meter.id, customer[0], ident, name, value, ts, _NO_DIMENSIONS, unique)
+        return plain_row(i, meter, customer, payload, obj.get("identifier"), ts, wall)
 
     def _reference(self, i: int, obj: Any, wall: datetime) -> Row | Outcome:
-        """record_events' check of one event: its row, or its outcome with the errors exactly
-        as recordMeterEvents reports them (paths relative to the event). Needs the event's
-        meter and customer resolved."""
+        """The reference check of one event (its meter and customer resolved): its row, or
+        its outcome with the errors exactly as recordMeterEvents reports them (paths
+        relative to the event, in this endpoint's names)."""
         inp = shape(obj)
         if isinstance(inp, FieldError):
             return ("REJECTED", None, [inp])
@@ -287,38 +184,12 @@ class BulkIngest:
             bad_ident = any(e.field == ("identifier",) for e in unstorable)
             ident = None if bad_ident else inp.identifier
             return ("REJECTED", ident, [_snake(e) for e in unstorable])
-        meter = self._meters.get(inp.event_name)
-        if meter is None:
-            msg = f"no meter has eventName {inp.event_name!r}"
-            return ("REJECTED", inp.identifier, [FieldError("NOT_FOUND", msg, ("event_name",))])
-        key = self._customer_key(obj)[0]
-        customer = self._customers.get((meter.mapping, key)) if key else None
-        now = customer[1] or wall if customer else wall
-        errors: list[FieldError] = []
-        try:
-            valid = validate_event(
-                meter.definition, inp.payload, inp.identifier, inp.timestamp, now
-            )
-        except DomainError as e:
-            errors, valid = [_snake(x) for x in e.errors], None
-        if key is not None and customer is None:
-            how = "id" if meter.mapping == "BY_ID" else "externalId"
-            msg = f"no customer has {how} {key!r} (payload.{meter.customer_key})"
-            errors.append(FieldError("NOT_FOUND", msg, ("payload", meter.customer_key)))
-        if errors or valid is None or customer is None:
-            return ("REJECTED", inp.identifier, errors)
-        ident = valid.identifier or ids.event_id()
-        return (
-            i,
-            meter.id,
-            customer[0],
-            ident,
-            meter.name,
-            format(valid.value, "f"),
-            valid.timestamp,
-            valid.dimensions_key,
-            valid.unique_value,
+        got = self._resolver.reference(
+            i, inp.event_name, inp.payload, inp.identifier, inp.timestamp, wall
         )
+        if isinstance(got, list):
+            return ("REJECTED", inp.identifier, [_snake(e) for e in got])
+        return got
 
     async def add(self, values: Iterable[Any]) -> int:
         """Check the next events (decoded JSON values; a FieldError in place of one is why it

@@ -7,31 +7,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.aggregation import canonical_dimensions
 from meterbill.billing.errors import DomainError, FieldError
-from meterbill.billing.events import (
-    MAX_EVENT_NAME_LENGTH,
-    MeterDef,
-    PlainRule,
-    customer_key_fits,
-    text_errors,
-    validate_event,
-)
-from meterbill.db import ids, stores
-from meterbill.db.models import Customer, Meter, MeterEvent
+from meterbill.billing.events import MAX_EVENT_NAME_LENGTH, text_errors
+from meterbill.db import stores
+from meterbill.db.models import MeterEvent
 from meterbill.db.usage_sql import EventRow, insert_events, is_postgres
-from meterbill.services.clock import customer_times, utcnow
+from meterbill.services.clock import utcnow
 from meterbill.services.usage import bulk, single
 from meterbill.services.usage.aggregate import request_aggregation
+from meterbill.services.usage.resolve import Resolver, Row
 
 MAX_BATCH = 1000
-_NO_DIMENSIONS = canonical_dimensions({})
 
 
 @dataclass(frozen=True)
@@ -53,100 +46,26 @@ class EventResult:
     errors: list[FieldError] = field(default_factory=list)
 
 
-def _customer_key(meter: Meter, payload: Any) -> str | None:
-    if not isinstance(payload, Mapping):
-        return None
-    raw = payload.get(meter.customer_payload_key)
-    if isinstance(raw, str) and raw and customer_key_fits(meter.customer_mapping_type, raw):
-        return raw
-    return None  # validate_event says what is wrong, if anything
-
-
-async def _resolve(
-    account_id: str, inputs: Sequence[EventInput]
-) -> tuple[dict[str, Meter], dict[tuple[str, str], Customer]]:
-    """Meters by event name and customers by (mapping type, key): three queries at most."""
-    names = {i.event_name for i in inputs}
-    meters = {
-        m.event_name: m
-        for m in await Meter.filter(account_id=account_id, event_name__in=list(names))
-    }
-    by_id: set[str] = set()
-    by_ext: set[str] = set()
-    for i in inputs:
-        meter = meters.get(i.event_name)
-        key = _customer_key(meter, i.payload) if meter else None
-        if key is not None and meter is not None:
-            (by_id if meter.customer_mapping_type == "BY_ID" else by_ext).add(key)
-    customers: dict[tuple[str, str], Customer] = {}
-    cols = ("id", "external_id", "test_clock_id")
-    if by_id:
-        for c in await Customer.filter(account_id=account_id, id__in=list(by_id)).only(*cols):
-            customers[("BY_ID", c.id)] = c
-    if by_ext:
-        qs = Customer.filter(account_id=account_id, external_id__in=list(by_ext)).only(*cols)
-        for c in await qs:
-            customers[("BY_EXTERNAL_ID", c.external_id or "")] = c
-    return meters, customers
-
-
-def _definitions(meters: dict[str, Meter]) -> dict[str, MeterDef]:
-    return {name: bulk.meter_def(m) for name, m in meters.items()}
-
-
-@dataclass
-class _Valid:
-    index: int
-    row: EventRow
-
-
 def _check(
-    account_id: str,
-    index: int,
-    inp: EventInput,
-    prefix: tuple[str, ...],
-    meters: Mapping[str, Meter],
-    defs: Mapping[str, MeterDef],
-    customers: Mapping[tuple[str, str], Customer],
-    times: Mapping[str, datetime],
-    wall: datetime,
-) -> _Valid | EventResult:
-    meter = meters.get(inp.event_name)
-    if meter is None:
-        msg = f"no meter has eventName {inp.event_name!r}"
-        err = FieldError("NOT_FOUND", msg, (*prefix, "eventName"))
-        return EventResult(index, "REJECTED", inp.identifier, errors=[err])
-    key = _customer_key(meter, inp.payload)
-    customer = customers.get((meter.customer_mapping_type, key)) if key else None
-    errors: list[FieldError] = []
-    now = times[customer.id] if customer else wall
-    try:
-        valid = validate_event(
-            defs[meter.event_name], inp.payload, inp.identifier, inp.timestamp, now, prefix
-        )
-    except DomainError as e:
-        errors, valid = list(e.errors), None
-    if key is not None and customer is None:
-        how = "id" if meter.customer_mapping_type == "BY_ID" else "externalId"
-        msg = f"no customer has {how} {key!r} (payload.{meter.customer_payload_key})"
-        errors.append(
-            FieldError("NOT_FOUND", msg, (*prefix, "payload", meter.customer_payload_key))
-        )
-    if errors or valid is None or customer is None:
-        return EventResult(index, "REJECTED", inp.identifier, errors=errors)
-    row = EventRow(
-        account_id=account_id,
-        meter_id=meter.id,
-        customer_id=customer.id,
-        identifier=valid.identifier or ids.event_id(),
-        event_name=meter.event_name,
-        value=valid.value,
-        timestamp=valid.timestamp,
-        dimensions_key=valid.dimensions_key,
-        created_at=wall,
-        unique_value=valid.unique_value,
+    resolver: Resolver, i: int, inp: EventInput, prefix: tuple[str, ...], wall: datetime
+) -> Row | EventResult:
+    """The event's row (the fast path, else the reference check), or its rejection."""
+    got = resolver.plain(i, inp.event_name, inp.payload, inp.identifier, inp.timestamp, wall)
+    if got is not None:
+        return got
+    checked = resolver.reference(
+        i, inp.event_name, inp.payload, inp.identifier, inp.timestamp, wall
     )
-    return _Valid(index, row)
+    if isinstance(checked, list):
+        return EventResult(
+            i, "REJECTED", inp.identifier, errors=[e.under(*prefix) for e in checked]
+        )
+    return checked
+
+
+def _event_row(account_id: str, wall: datetime, row: Row) -> EventRow:
+    _, m, c, i, n, v, t, d, u = row
+    return EventRow(account_id, m, c, i, n, Decimal(v), t, d, wall, u)
 
 
 def _event_of(row: EventRow, event_id: int) -> MeterEvent:
@@ -169,101 +88,6 @@ def _event_of(row: EventRow, event_id: int) -> MeterEvent:
     )
 
 
-def _plain_row(
-    i: int,
-    inp: EventInput,
-    meters: Mapping[str, Meter],
-    rules: Mapping[str, PlainRule | None],
-    customers: Mapping[tuple[str, str], Customer],
-    times: Mapping[str, datetime],
-) -> bulk.Row | None:
-    """The row of a plainly valid event (billing.events.PlainRule), else None: _check then
-    decides, and says what is wrong."""
-    meter = meters.get(inp.event_name)
-    rule = rules.get(inp.event_name)
-    payload = inp.payload
-    if meter is None or rule is None or type(payload) is not dict:
-        return None
-    key = payload.get(meter.customer_payload_key)
-    if type(key) is not str or not key:
-        return None
-    customer = customers.get((meter.customer_mapping_type, key))
-    if customer is None:
-        return None
-    got = rule.check(payload, inp.identifier, inp.timestamp, times[customer.id])
-    if got is None:
-        return None
-    value, unique, ts = got
-    ident = ids.event_id() if inp.identifier is None else inp.identifier
-    return (i, meter.id, customer.id, ident, meter.event_name, value, ts, _NO_DIMENSIONS, unique)
-
-
-async def _record_batch_pg(
-    account_id: str,
-    inputs: Sequence[EventInput],
-    meters: Mapping[str, Meter],
-    defs: Mapping[str, MeterDef],
-    customers: Mapping[tuple[str, str], Customer],
-    times: Mapping[str, datetime],
-    wall: datetime,
-    unstorable: Mapping[int, EventResult],
-) -> list[EventResult]:
-    """record_events for a batch on PostgreSQL: the answer of the general loop below at
-    about bulk ingest's cost (API CPU ~26 -> ~16 us/event in-process): a plain event is
-    checked by a few dict gets instead of validate_event (_check still answers anything
-    else, with its errors), rows go as text arrays in bulk's one autocommit unnest INSERT
-    (atomic: one statement) instead of a transaction around tortoise's execute."""
-    results: list[EventResult | None] = [None] * len(inputs)
-    rows: list[bulk.Row] = []
-    rules = {name: PlainRule.of(d) for name, d in defs.items()}
-    for i, inp in enumerate(inputs):
-        if i in unstorable:
-            results[i] = unstorable[i]
-            continue
-        row = _plain_row(i, inp, meters, rules, customers, times)
-        if row is None:
-            checked = _check(
-                account_id, i, inp, ("input", str(i)), meters, defs, customers, times, wall
-            )
-            if isinstance(checked, EventResult):
-                results[i] = checked
-                continue
-            r = checked.row
-            row = (
-                i,
-                r.meter_id,
-                r.customer_id,
-                r.identifier,
-                r.event_name,
-                format(r.value, "f"),
-                r.timestamp,
-                r.dimensions_key,
-                r.unique_value,
-            )
-        rows.append(row)
-    if rows:
-        inserted = await bulk.insert_rows(account_id, wall, rows)
-        claimed: set[str] = set()
-        duplicates: list[bulk.Row] = []
-        for row in rows:
-            ident = row[3]
-            if ident not in claimed and (inserted is None or ident in inserted):
-                results[row[0]] = EventResult(row[0], "ACCEPTED", ident)
-            else:
-                duplicates.append(row)
-            claimed.add(ident)
-        if duplicates:
-            wanted = list({d[3] for d in duplicates})
-            originals = {e.identifier: e for e in await _find(account_id, wanted)}
-            for d in duplicates:
-                results[d[0]] = EventResult(d[0], "DUPLICATE", d[3], originals.get(d[3]))
-        if inserted is None or inserted:
-            await request_aggregation()
-    out = [r for r in results if r is not None]
-    assert len(out) == len(inputs)
-    return out
-
-
 async def record_events(
     account_id: str, inputs: Sequence[EventInput], *, batch: bool = True
 ) -> list[EventResult]:
@@ -275,51 +99,52 @@ async def record_events(
     if not inputs:
         return []
     unstorable = _unstorable(inputs, batch)
-    storable = [inp for i, inp in enumerate(inputs) if i not in unstorable]
-    meters, customers = await _resolve(account_id, storable)
-    defs = _definitions(meters)
-    single.directory.learn(account_id, meters, defs, customers)
-    times = await customer_times(customers.values())
+    resolver = Resolver(account_id)
+    await resolver.resolve(
+        (inp.event_name, inp.payload) for i, inp in enumerate(inputs) if i not in unstorable
+    )
+    single.directory.learn(resolver)
     wall = utcnow()
-    if batch and is_postgres(connections.get("default")):
-        return await _record_batch_pg(
-            account_id, inputs, meters, defs, customers, times, wall, unstorable
-        )
     results: list[EventResult | None] = [None] * len(inputs)
-    valid: list[_Valid] = []
+    rows: list[Row] = []
     for i, inp in enumerate(inputs):
         if i in unstorable:
             results[i] = unstorable[i]
             continue
-        prefix = ("input", str(i)) if batch else ("input",)
-        checked = _check(account_id, i, inp, prefix, meters, defs, customers, times, wall)
+        checked = _check(resolver, i, inp, ("input", str(i)) if batch else ("input",), wall)
         if isinstance(checked, EventResult):
             results[i] = checked
         else:
-            valid.append(checked)
-
-    if valid:
-        await stores.current().events.ensure((v.row.timestamp for v in valid), wall)
-        async with in_transaction() as conn:
-            inserted = await insert_events(conn, [v.row for v in valid])
+            rows.append(checked)
+    if rows:
+        if batch and is_postgres(connections.get("default")):
+            inserted: Mapping[str, int] | set[str] | None = await bulk.insert_rows(
+                account_id, wall, rows
+            )
+        else:
+            events = [_event_row(account_id, wall, r) for r in rows]
+            await stores.current().events.ensure((r.timestamp for r in events), wall)
+            async with in_transaction() as conn:
+                inserted = await insert_events(conn, events)
         claimed: set[str] = set()
-        duplicates: list[_Valid] = []
-        for v in valid:
-            ident = v.row.identifier
-            if ident in inserted and ident not in claimed:
-                claimed.add(ident)
+        duplicates: list[Row] = []
+        for row in rows:
+            ident = row[3]
+            if ident not in claimed and (inserted is None or ident in inserted):
                 # Building model objects costs more than the insert: only when answered.
-                event = _event_of(v.row, inserted[ident]) if not batch else None
-                results[v.index] = EventResult(v.index, "ACCEPTED", ident, event)
+                event = None
+                if not batch and isinstance(inserted, Mapping):
+                    event = _event_of(_event_row(account_id, wall, row), inserted[ident])
+                results[row[0]] = EventResult(row[0], "ACCEPTED", ident, event)
             else:
-                duplicates.append(v)
+                duplicates.append(row)
+            claimed.add(ident)
         if duplicates:
-            wanted = list({d.row.identifier for d in duplicates})
+            wanted = list({d[3] for d in duplicates})
             originals = {e.identifier: e for e in await _find(account_id, wanted)}
             for d in duplicates:
-                ident = d.row.identifier
-                results[d.index] = EventResult(d.index, "DUPLICATE", ident, originals.get(ident))
-        if inserted:
+                results[d[0]] = EventResult(d[0], "DUPLICATE", d[3], originals.get(d[3]))
+        if inserted is None or inserted:
             await request_aggregation()
     out = [r for r in results if r is not None]
     assert len(out) == len(inputs)
@@ -368,32 +193,19 @@ async def record_event(account_id: str, inp: EventInput) -> EventResult:
 
 async def _record_known(conn: Any, account_id: str, inp: EventInput) -> EventResult | None:
     """The fast path, or None when the general path must answer."""
-    known = single.directory.meters.get((account_id, inp.event_name))
-    if known is None:
-        return None
-    meter = known.meter
-    mapping = meter.customer_mapping_type
-    ref = _customer_key(meter, inp.payload)
-    customer = single.directory.customers.get((account_id, mapping, ref)) if ref else None
-    if customer is None or ref is None:
+    resolver = single.directory.resolver(account_id, inp.event_name, inp.payload)
+    if resolver is None:
         return None
     wall = utcnow()
-    checked = _check(
-        account_id,
-        0,
-        inp,
-        ("input",),
-        {meter.event_name: meter},
-        {meter.event_name: known.definition},
-        {(mapping, ref): customer},
-        {customer.id: wall},
-        wall,
-    )
+    checked = _check(resolver, 0, inp, ("input",), wall)
     if isinstance(checked, EventResult):
         # Rejections are rare: let the general path answer from fresh rows (the meter
         # may have been deactivated since it was remembered).
         return None
-    row = checked.row
+    row = _event_row(account_id, wall, checked)
+    meter = resolver.meters[inp.event_name]
+    assert meter is not None
+    ((mapping, ref),) = resolver.customers
     external = ref if mapping == "BY_EXTERNAL_ID" else None
     await stores.current().events.ensure((row.timestamp,), wall)
     outcome = await single.writer_for(conn).write(single.Pending(row, external))

@@ -23,13 +23,12 @@ Customers on a test clock (their "now" is the clock's) always take the general p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meterbill.billing.events import MeterDef
-from meterbill.db.models import Customer, Meter
 from meterbill.db.usage_sql import EventRow, dedupe_insert_ctes
+from meterbill.services.usage.resolve import Found, MeterInfo, Resolver
 
 # Bounds the memory of a process that sees many accounts; clearing costs only queries.
 MAX_ENTRIES = 20_000
@@ -37,40 +36,43 @@ MAX_ENTRIES = 20_000
 MAX_PER_STATEMENT = 500
 
 
-@dataclass(frozen=True)
-class KnownMeter:
-    meter: Meter
-    definition: MeterDef
-
-
 class Directory:
-    """(account, event name) -> meter and (account, mapping type, key) -> customer, as last
-    read from the database. Only ACTIVE meters and customers without a test clock."""
+    """(account, event name) -> meter and (account, mapping type, key) -> customer, as a
+    Resolver last read them. Only ACTIVE meters and customers without a test clock."""
 
     def __init__(self) -> None:
-        self.meters: dict[tuple[str, str], KnownMeter] = {}
-        self.customers: dict[tuple[str, str, str], Customer] = {}
+        self.meters: dict[tuple[str, str], MeterInfo] = {}
+        self.customers: dict[tuple[str, str, str], Found] = {}
 
-    def learn(
-        self,
-        account_id: str,
-        meters: Mapping[str, Meter],
-        definitions: Mapping[str, MeterDef],
-        customers: Mapping[tuple[str, str], Customer],
-    ) -> None:
-        if len(self.meters) + len(meters) > MAX_ENTRIES:
+    def learn(self, resolver: Resolver) -> None:
+        account_id = resolver.account_id
+        if len(self.meters) + len(resolver.meters) > MAX_ENTRIES:
             self.meters.clear()
-        if len(self.customers) + len(customers) > MAX_ENTRIES:
+        if len(self.customers) + len(resolver.customers) > MAX_ENTRIES:
             self.customers.clear()
-        for name, m in meters.items():
+        for name, m in resolver.meters.items():
             key = (account_id, name)
-            if m.status == "ACTIVE":
-                self.meters[key] = KnownMeter(m, definitions[name])
+            if m is not None and m.definition.active:
+                self.meters[key] = m
             else:
                 self.meters.pop(key, None)
-        for (mapping, ref), c in customers.items():
-            if c.test_clock_id is None:
+        for (mapping, ref), c in resolver.customers.items():
+            if c is not None and c[2].test_clock_id is None:
                 self.customers[(account_id, mapping, ref)] = c
+
+    def resolver(self, account_id: str, event_name: str, payload: Any) -> Resolver | None:
+        """A Resolver that knows this event's meter and customer, if both are remembered."""
+        meter = self.meters.get((account_id, event_name))
+        key = Resolver.customer_key(meter, payload)
+        if meter is None or key is None:
+            return None
+        customer = self.customers.get((account_id, meter.mapping, key))
+        if customer is None:
+            return None
+        out = Resolver(account_id)
+        out.meters[event_name] = meter
+        out.customers[(meter.mapping, key)] = customer
+        return out
 
     def forget(self, account_id: str, event_name: str, mapping: str, ref: str) -> None:
         self.meters.pop((account_id, event_name), None)
