@@ -12,10 +12,11 @@ from decimal import Decimal
 from tortoise import connections
 
 from meterbill.billing.aggregation import minute_bucket
+from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
+from meterbill.db.usage_sql import Row
 from meterbill.services import usage
 from meterbill.services.clock import utcnow
-from meterbill.services.usage import bulk
 from meterbill.services.usage.aggregate import hour_bucket, waiting
 from tests import services as svc
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
@@ -45,11 +46,11 @@ async def test_each_stored_event_is_pending_once_and_duplicates_never(db):
     for ident in ("e", "e", "c"):
         await usage.record_event(account, event(cus, 64, ts, ident))
     # The bulk endpoint's insert: a new identifier twice, an old one.
-    rows: list[bulk.Row] = [
+    rows: list[Row] = [
         (i, meter, cus, ident, "tokens", "128", ts, "", None)
         for i, ident in enumerate(("f", "f", "a"))
     ]
-    assert await bulk.insert_rows(account, utcnow(), rows) in (None, {"f"})
+    assert await stores.current().events.insert(account, utcnow(), rows) in (None, {"f"})
 
     assert await _pending_identifiers(account) == ["a", "b", "c", "d", "e", "f"]
     events = await MeterEvent.filter(account_id=account).values_list("id", flat=True)

@@ -54,6 +54,18 @@ class EventRow(NamedTuple):
     unique_value: str | None = None
 
 
+# An event ready to insert as ingest checks it: index in its call or chunk, meter id,
+# customer id, identifier, event name, value (the normalized Decimal's plain text: cheaper to
+# send than a numeric, and exact), timestamp (UTC), dimensions key, the UNIQUE_COUNT value's
+# text (else None).
+Row = tuple[int, str, str, str, str, str, datetime, str, str | None]
+
+
+def event_row(account_id: str, created_at: datetime, row: Row) -> EventRow:
+    _, m, c, i, n, v, t, d, u = row
+    return EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at, u)
+
+
 class RollupKey(NamedTuple):
     account_id: str
     meter_id: str

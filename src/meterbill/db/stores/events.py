@@ -22,7 +22,8 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing.events import MAX_AGE
 from meterbill.db import partitions
-from meterbill.db.models import MeterEvent, MeterEventPending
+from meterbill.db.models import Customer, Meter, MeterEvent, MeterEventPending
+from meterbill.db.usage_sql import EventRow, Row, dedupe_insert_ctes, event_row, insert_events
 
 # Identifiers stay unique at least this long after they were received (contract: "Unique
 # per account for at least 35 days"): a day more, so no boundary case sits on the edge.
@@ -36,6 +37,24 @@ BEHIND = MAX_AGE + timedelta(days=7)
 # minute, so a step keeps no lock for long and the rest is the next step's.
 BATCH = 5_000
 BUDGET = 5.0
+
+
+INSERTED, DUPLICATE, STALE = "INSERTED", "DUPLICATE", "STALE"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event whose meter and customer were remembered, not read: insert_guarded checks
+    them in the same statement or transaction."""
+
+    row: EventRow
+    external_id: str | None  # the customer's external id when the meter maps by it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # INSERTED | DUPLICATE (identifier taken) | STALE (meter or customer changed)
+    event_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,23 @@ class EventStore(ABC):
     async def ensure(self, timestamps: Iterable[datetime], now: datetime) -> None:
         """Make sure events with these timestamps can be stored (before the transaction
         that stores them: making a partition takes its own)."""
+
+    @abstractmethod
+    async def insert(
+        self, account_id: str, created_at: datetime, rows: Sequence[Row]
+    ) -> set[str] | None:
+        """Store the events of `rows` whose identifier is new, each with its pending row,
+        committed when this returns; the identifiers inserted, or None for "the first row
+        of each identifier" (the usual case, cheaper to answer). Of equal identifiers the
+        first row is tried; an identifier already taken (earlier, or by a concurrent insert,
+        which is waited for) is skipped."""
+
+    @abstractmethod
+    async def insert_guarded(self, conn: Any, items: Sequence[Pending]) -> list[Outcome]:
+        """insert() for events whose meter and customer were remembered: each is stored only
+        if its meter still has that id, account, event name and is ACTIVE, and its customer
+        that id, account, external id and no test clock (else STALE). Identifiers must be
+        distinct per account within one call; an outcome per item in order."""
 
     @abstractmethod
     async def find(
@@ -87,6 +123,51 @@ class PostgresEvents(EventStore):
             await partitions.create_weeks(client, want, now)
         floor = partitions.week_start(now - BEHIND)
         self._known.update(w for w in missing if w >= floor)
+
+    async def insert(
+        self, account_id: str, created_at: datetime, rows: Sequence[Row]
+    ) -> set[str] | None:
+        await self.ensure((row[6] for row in rows), created_at)
+        _, meters, customers, idents, names, values, stamps, dims, uniques = zip(*rows, strict=True)
+        client = connections.get("default")
+        async with client.acquire_connection() as conn:
+            # One statement, autocommit: committed when it returns. Arrays, not rows: asyncpg
+            # encodes one array per column far faster than a parameter per value.
+            got = await conn.fetchval(
+                _INSERT_PG,
+                account_id,
+                created_at,
+                meters,
+                customers,
+                idents,
+                names,
+                values,
+                stamps,
+                dims,
+                len(set(idents)),
+                uniques,
+            )
+        return None if got is None else set(got)
+
+    async def insert_guarded(self, conn: Any, items: Sequence[Pending]) -> list[Outcome]:
+        rows = [p.row for p in items]
+        params = [
+            [r.account_id for r in rows],
+            [r.meter_id for r in rows],
+            [r.event_name for r in rows],
+            [r.customer_id for r in rows],
+            [p.external_id for p in items],
+            [r.identifier for r in rows],
+            [r.value for r in rows],
+            [r.timestamp for r in rows],
+            [r.dimensions_key for r in rows],
+            [r.created_at for r in rows],
+            [r.unique_value for r in rows],
+        ]
+        found = {
+            int(r["k"]): r["id"] for r in await conn.execute_query_dict(_INSERT_GUARDED_PG, params)
+        }
+        return [_outcome(found, k) for k in range(1, len(items) + 1)]
 
     async def find(
         self, conn: Any, account_id: str, identifiers: Sequence[str], lock: bool = False
@@ -133,6 +214,43 @@ class SqliteEvents(EventStore):
     async def ensure(self, timestamps: Iterable[datetime], now: datetime) -> None:
         return None  # one table for every timestamp
 
+    async def insert(
+        self, account_id: str, created_at: datetime, rows: Sequence[Row]
+    ) -> set[str] | None:
+        events = [event_row(account_id, created_at, r) for r in rows]
+        async with in_transaction() as tx:
+            return set(await insert_events(tx, events))
+
+    async def insert_guarded(self, conn: Any, items: Sequence[Pending]) -> list[Outcome]:
+        rows = [p.row for p in items]
+        async with in_transaction() as tx:
+            meters = set(
+                await Meter.filter(id__in=list({r.meter_id for r in rows}), status="ACTIVE")
+                .using_db(tx)
+                .values_list("id", "account_id", "event_name")
+            )
+            customers = {
+                c["id"]: c
+                for c in await Customer.filter(
+                    id__in=list({r.customer_id for r in rows}), test_clock_id__isnull=True
+                )
+                .using_db(tx)
+                .values("id", "account_id", "external_id")
+            }
+            ok: list[int] = []
+            for k, p in enumerate(items, start=1):
+                r, c = p.row, customers.get(p.row.customer_id)
+                if (
+                    (r.meter_id, r.account_id, r.event_name) in meters
+                    and c is not None
+                    and c["account_id"] == r.account_id
+                    and (p.external_id is None or c["external_id"] == p.external_id)
+                ):
+                    ok.append(k)
+            inserted = await insert_events(tx, [items[k - 1].row for k in ok])
+        found: dict[int, int | None] = {k: inserted.get(items[k - 1].row.identifier) for k in ok}
+        return [_outcome(found, k) for k in range(1, len(items) + 1)]
+
     async def find(
         self, conn: Any, account_id: str, identifiers: Sequence[str], lock: bool = False
     ) -> list[MeterEvent]:
@@ -159,6 +277,51 @@ class SqliteEvents(EventStore):
             if len(ids) < BATCH:
                 break
         return Kept(events_deleted=deleted)
+
+
+def _outcome(found: dict[int, Any], k: int) -> Outcome:
+    """The k-th (1-based) item's outcome: absent = its check failed, None = a duplicate."""
+    if k not in found:
+        return Outcome(STALE)
+    if found[k] is None:
+        return Outcome(DUPLICATE)
+    return Outcome(INSERTED, int(found[k]))
+
+
+# Bulk's and recordMeterEvents' insert: it answers NULL when it inserted as many rows as the
+# call has distinct identifiers ($10), i.e. the first of each (the usual case: one value to
+# decode instead of a row per event); otherwise the identifiers it did insert.
+_INSERT_PG = (
+    "WITH src AS (SELECT $1::text AS a, m, c, i, n, v::numeric AS v, t, d, "
+    "$2::timestamptz AS ca, uv, k FROM unnest("
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
+    "$9::text[], $11::text[]) WITH ORDINALITY AS u(m, c, i, n, v, t, d, uv, k)), "
+    f"{dedupe_insert_ctes('src')}"
+    # (array_agg of no rows is NULL too: hence the coalesce)
+    "SELECT CASE WHEN count(*) = $10 THEN NULL "
+    "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"
+)
+
+# recordMeterEvent's insert of remembered meters and customers, checked in the statement.
+_INSERT_GUARDED_PG = (
+    """
+WITH u AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::numeric[], $8::timestamptz[], $9::text[], $10::timestamptz[],
+                       $11::text[])
+    WITH ORDINALITY AS u(a, m, n, c, x, i, v, t, d, ca, uv, k)
+), ok AS (
+  SELECT u.* FROM u
+  JOIN meters m ON m.id = u.m AND m.account_id = u.a AND m.event_name = u.n
+                AND m.status = 'ACTIVE'
+  JOIN customers c ON c.id = u.c AND c.account_id = u.a AND c.test_clock_id IS NULL
+                   AND (u.x IS NULL OR c.external_id = u.x)
+), """
+    + dedupe_insert_ctes("ok")
+    + """
+SELECT ok.k, ins.id FROM ok LEFT JOIN ins ON ins.account_id = ok.a AND ins.identifier = ok.i
+"""
+)
 
 
 async def _delete_batches(client: Any, sql: str, params: list[Any]) -> int:

@@ -7,8 +7,8 @@ Differences that are only about cost, not about the answer:
 - an event goes through a fast check first (plain dict gets, parsed values cached by their
   text); anything unusual (an error, dimensions, an inactive meter) goes through the
   reference check below (validate_event), which says exactly what is wrong;
-- on PostgreSQL one INSERT ... SELECT unnest(...) per chunk, autocommit, on a raw asyncpg
-  connection: one round trip, and no dict per returned row.
+- one insert per chunk (the event store's: on PostgreSQL one autocommit statement, one
+  round trip, and no dict per returned row).
 
 Outcomes are (status, identifier, errors) per event in input order; error paths are relative
 to the event (("payload", "value")), with the endpoint's snake_case names.
@@ -18,46 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
-
-from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from meterbill.billing.aggregation import canonical_dimensions
 from meterbill.billing.errors import FieldError
 from meterbill.billing.events import text_errors
 from meterbill.db import stores
-from meterbill.db.usage_sql import (
-    EventRow,
-    dedupe_insert_ctes,
-    insert_events,
-    is_postgres,
-)
+from meterbill.db.usage_sql import Row
 from meterbill.services.clock import utcnow
 from meterbill.services.usage.aggregate import request_aggregation
-from meterbill.services.usage.resolve import Resolver, Row, plain_row
+from meterbill.services.usage.resolve import Resolver, plain_row
 
 FIELDS = frozenset({"event_name", "payload", "identifier", "timestamp"})
 _FIELD_ORDER = ("event_name", "payload", "identifier", "timestamp")
 _NO_DIMENSIONS = canonical_dimensions({})
 
 Outcome = tuple[str, str | None, Sequence[FieldError]]  # status, identifier, errors
-
-# record.py's unnest insert. It answers NULL when it inserted as many rows as the chunk has
-# distinct identifiers ($10), i.e. the first of each (the usual case: one value to decode
-# instead of a row per event); otherwise the identifiers it did insert.
-_INSERT_PG = (
-    "WITH src AS (SELECT $1::text AS a, m, c, i, n, v::numeric AS v, t, d, "
-    "$2::timestamptz AS ca, uv, k FROM unnest("
-    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
-    "$9::text[], $11::text[]) WITH ORDINALITY AS u(m, c, i, n, v, t, d, uv, k)), "
-    # New identifiers' events and their pending rows, in one statement (committed together).
-    f"{dedupe_insert_ctes('src')}"
-    # (array_agg of no rows is NULL too: hence the coalesce)
-    "SELECT CASE WHEN count(*) = $10 THEN NULL "
-    "ELSE coalesce(array_agg(identifier), '{}') END FROM ins"
-)
 
 
 def _snake(e: FieldError) -> FieldError:
@@ -253,7 +229,7 @@ class Chunk:
             if not self.sorted:
                 # Input order decides which of two equal identifiers is kept.
                 rows.sort(key=_first)
-            inserted = await _insert(self.account_id, self.created_at, rows)
+            inserted = await stores.current().events.insert(self.account_id, self.created_at, rows)
             seen: set[str] = set()
             for row in rows:
                 ident = row[3]
@@ -269,40 +245,3 @@ class Chunk:
 
 def _first(row: Row) -> int:
     return row[0]
-
-
-async def _insert(account_id: str, created_at: datetime, rows: list[Row]) -> set[str] | None:
-    """The identifiers inserted, or None for "the first row of each identifier" (see
-    usage_sql.insert_events for what the database decides about duplicates)."""
-    # A week with no partition yet (a test clock far away) gets one before the insert.
-    await stores.current().events.ensure((row[6] for row in rows), created_at)
-    client = connections.get("default")
-    if is_postgres(client):
-        _, meters, customers, idents, names, values, stamps, dims, uniques = zip(*rows, strict=True)
-        async with client.acquire_connection() as conn:
-            # One statement, autocommit: committed when it returns.
-            got = await conn.fetchval(
-                _INSERT_PG,
-                account_id,
-                created_at,
-                meters,
-                customers,
-                idents,
-                names,
-                values,
-                stamps,
-                dims,
-                len(set(idents)),
-                uniques,
-            )
-        return None if got is None else set(got)
-    events = [
-        EventRow(account_id, m, c, i, n, Decimal(v), t, d, created_at, u)
-        for _, m, c, i, n, v, t, d, u in rows
-    ]
-    async with in_transaction() as tx:
-        return set(await insert_events(tx, events))
-
-
-# What record.record_events reuses for a recordMeterEvents batch on PostgreSQL.
-insert_rows = _insert

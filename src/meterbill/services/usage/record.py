@@ -4,25 +4,24 @@ duplicates, commit, then ask a worker to aggregate (best effort)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.events import MAX_EVENT_NAME_LENGTH, text_errors
 from meterbill.db import stores
 from meterbill.db.models import MeterEvent
-from meterbill.db.usage_sql import EventRow, insert_events, is_postgres
+from meterbill.db.stores.events import DUPLICATE, STALE, Pending
+from meterbill.db.usage_sql import EventRow, Row, event_row
 from meterbill.services.clock import utcnow
-from meterbill.services.usage import bulk, single
+from meterbill.services.usage import single
 from meterbill.services.usage.aggregate import request_aggregation
-from meterbill.services.usage.resolve import Resolver, Row
+from meterbill.services.usage.resolve import Resolver
 
 MAX_BATCH = 1000
 
@@ -61,11 +60,6 @@ def _check(
             i, "REJECTED", inp.identifier, errors=[e.under(*prefix) for e in checked]
         )
     return checked
-
-
-def _event_row(account_id: str, wall: datetime, row: Row) -> EventRow:
-    _, m, c, i, n, v, t, d, u = row
-    return EventRow(account_id, m, c, i, n, Decimal(v), t, d, wall, u)
 
 
 def _event_of(row: EventRow, event_id: int) -> MeterEvent:
@@ -117,33 +111,24 @@ async def record_events(
         else:
             rows.append(checked)
     if rows:
-        if batch and is_postgres(connections.get("default")):
-            inserted: Mapping[str, int] | set[str] | None = await bulk.insert_rows(
-                account_id, wall, rows
-            )
-        else:
-            events = [_event_row(account_id, wall, r) for r in rows]
-            await stores.current().events.ensure((r.timestamp for r in events), wall)
-            async with in_transaction() as conn:
-                inserted = await insert_events(conn, events)
+        inserted = await stores.current().events.insert(account_id, wall, rows)
         claimed: set[str] = set()
+        accepted: list[Row] = []
         duplicates: list[Row] = []
         for row in rows:
             ident = row[3]
             if ident not in claimed and (inserted is None or ident in inserted):
-                # Building model objects costs more than the insert: only when answered.
-                event = None
-                if not batch and isinstance(inserted, Mapping):
-                    event = _event_of(_event_row(account_id, wall, row), inserted[ident])
-                results[row[0]] = EventResult(row[0], "ACCEPTED", ident, event)
+                accepted.append(row)
             else:
                 duplicates.append(row)
             claimed.add(ident)
-        if duplicates:
-            wanted = list({d[3] for d in duplicates})
-            originals = {e.identifier: e for e in await _find(account_id, wanted)}
-            for d in duplicates:
-                results[d[0]] = EventResult(d[0], "DUPLICATE", d[3], originals.get(d[3]))
+        # A single event's answer carries the stored event; a duplicate's the original one.
+        wanted = {d[3] for d in duplicates} | ({r[3] for r in accepted} if not batch else set())
+        found = {e.identifier: e for e in await _find(account_id, list(wanted))} if wanted else {}
+        for r in accepted:
+            results[r[0]] = EventResult(r[0], "ACCEPTED", r[3], found.get(r[3]))
+        for d in duplicates:
+            results[d[0]] = EventResult(d[0], "DUPLICATE", d[3], found.get(d[3]))
         if inserted is None or inserted:
             await request_aggregation()
     out = [r for r in results if r is not None]
@@ -180,12 +165,10 @@ def _too_long(inp: EventInput) -> bool:
 
 async def record_event(account_id: str, inp: EventInput) -> EventResult:
     """One event (recordMeterEvent): the same answer as record_events(..., batch=False).
-    On PostgreSQL, a meter and customer seen before skip the lookups and share an INSERT
-    with concurrent calls (services/usage/single.py); anything unusual takes the general
-    path."""
-    conn = connections.get("default")
-    if is_postgres(conn) and not _unstorable([inp], False):
-        result = await _record_known(conn, account_id, inp)
+    A meter and customer seen before skip the lookups and share an insert with concurrent
+    calls (services/usage/single.py); anything unusual takes the general path."""
+    if not _unstorable([inp], False):
+        result = await _record_known(connections.get("default"), account_id, inp)
         if result is not None:
             return result
     return (await record_events(account_id, [inp], batch=False))[0]
@@ -202,17 +185,17 @@ async def _record_known(conn: Any, account_id: str, inp: EventInput) -> EventRes
         # Rejections are rare: let the general path answer from fresh rows (the meter
         # may have been deactivated since it was remembered).
         return None
-    row = _event_row(account_id, wall, checked)
+    row = event_row(account_id, wall, checked)
     meter = resolver.meters[inp.event_name]
     assert meter is not None
     ((mapping, ref),) = resolver.customers
     external = ref if mapping == "BY_EXTERNAL_ID" else None
     await stores.current().events.ensure((row.timestamp,), wall)
-    outcome = await single.writer_for(conn).write(single.Pending(row, external))
-    if outcome.status == single.STALE:
+    outcome = await single.writer_for(conn).write(Pending(row, external))
+    if outcome.status == STALE:
         single.directory.forget(account_id, inp.event_name, mapping, ref)
         return None
-    if outcome.status == single.DUPLICATE:
+    if outcome.status == DUPLICATE:
         found = await _find(account_id, [row.identifier])
         original = found[0] if found else None
         return EventResult(0, "DUPLICATE", row.identifier, original)

@@ -22,14 +22,10 @@ from meterbill.billing.events import (
 )
 from meterbill.db import ids
 from meterbill.db.models import Customer, Meter
+from meterbill.db.usage_sql import Row
 from meterbill.services.clock import customer_times
 
 NO_DIMENSIONS = canonical_dimensions({})
-
-# An event ready to insert: index in its call or chunk, meter id, customer id, identifier,
-# event name, value (the normalized Decimal's plain text: cheaper to send than a numeric,
-# and exact), timestamp (UTC), dimensions key, the UNIQUE_COUNT value's text (else None).
-Row = tuple[int, str, str, str, str, str, datetime, str, str | None]
 
 
 def meter_def(m: Meter) -> MeterDef:

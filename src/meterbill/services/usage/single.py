@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from meterbill.db.usage_sql import EventRow, dedupe_insert_ctes
+from meterbill.db import stores
+from meterbill.db.stores.events import Outcome, Pending
+
+__all__ = ["Directory", "Outcome", "Pending", "Writer", "directory", "writer_for"]
 from meterbill.services.usage.resolve import Found, MeterInfo, Resolver
 
 # Bounds the memory of a process that sees many accounts; clearing costs only queries.
@@ -81,73 +83,9 @@ class Directory:
 
 directory = Directory()
 
-INSERTED, DUPLICATE, STALE = "INSERTED", "DUPLICATE", "STALE"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # INSERTED | DUPLICATE (identifier taken) | STALE (directory entry wrong)
-    event_id: int | None = None
-
-
-# Identifier rows go in (account, identifier) order (usage_sql.dedupe_insert_ctes), so two
-# statements sharing identifiers wait on each other's unique-index entries in the same order
-# and cannot deadlock. Each inserted event's pending row goes in with it: a duplicate inserts
-# no event, so no pending row.
-_INSERT_CHECKED = (
-    """
-WITH u AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::numeric[], $8::timestamptz[], $9::text[], $10::timestamptz[],
-                       $11::text[])
-    WITH ORDINALITY AS u(a, m, n, c, x, i, v, t, d, ca, uv, k)
-), ok AS (
-  SELECT u.* FROM u
-  JOIN meters m ON m.id = u.m AND m.account_id = u.a AND m.event_name = u.n
-                AND m.status = 'ACTIVE'
-  JOIN customers c ON c.id = u.c AND c.account_id = u.a AND c.test_clock_id IS NULL
-                   AND (u.x IS NULL OR c.external_id = u.x)
-), """
-    + dedupe_insert_ctes("ok")
-    + """
-SELECT ok.k, ins.id FROM ok LEFT JOIN ins ON ins.account_id = ok.a AND ins.identifier = ok.i
-"""
-)
-
-
-@dataclass(frozen=True)
-class Pending:
-    row: EventRow
-    external_id: str | None  # the customer's external id when the meter maps by it
-
 
 async def insert_checked(conn: Any, items: Sequence[Pending]) -> list[Outcome]:
-    """One statement: insert each row whose meter and customer still match; an outcome per
-    item in order. Identifiers must be distinct per account within one call."""
-    rows = [p.row for p in items]
-    params = [
-        [r.account_id for r in rows],
-        [r.meter_id for r in rows],
-        [r.event_name for r in rows],
-        [r.customer_id for r in rows],
-        [p.external_id for p in items],
-        [r.identifier for r in rows],
-        [r.value for r in rows],
-        [r.timestamp for r in rows],
-        [r.dimensions_key for r in rows],
-        [r.created_at for r in rows],
-        [r.unique_value for r in rows],
-    ]
-    found = {int(r["k"]): r["id"] for r in await conn.execute_query_dict(_INSERT_CHECKED, params)}
-    out = []
-    for k in range(1, len(items) + 1):
-        if k not in found:
-            out.append(Outcome(STALE))
-        elif found[k] is None:
-            out.append(Outcome(DUPLICATE))
-        else:
-            out.append(Outcome(INSERTED, int(found[k])))
-    return out
+    return await stores.current().events.insert_guarded(conn, items)
 
 
 class RetryAlone(Exception):
