@@ -24,7 +24,7 @@ from tortoise import Tortoise  # noqa: E402
 from meterbill.config import Settings  # noqa: E402
 from meterbill.db.models import Invoice, Meter, Subscription, TestClock  # noqa: E402
 from meterbill.db.setup import init_db, run_migrations  # noqa: E402
-from meterbill.services import billing_clock, test_clocks  # noqa: E402
+from meterbill.services import billing_steps, test_clocks  # noqa: E402
 from tests import services as svc  # noqa: E402
 from tests.billing_helpers import add_rollup_usage  # noqa: E402
 from tests.integration.billing_setup import make_catalog, subscribe_many  # noqa: E402
@@ -38,7 +38,7 @@ async def one(pg: str, n: int) -> tuple[float, float, int]:
         settings = Settings(database_url=url, invoice_grace_period=3600, db_pool_max=10)
         await run_migrations(settings)
         await init_db(settings)
-        billing_clock.configure(3600)
+        billing_steps.configure(3600)
         cat = await make_catalog()
         clock = await test_clocks.create_test_clock(cat.account_id, START, "bench")
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@ whose --quick set is finished in about a second), on PostgreSQL:
 
 For each worker count: a fresh database with N due subscriptions (1 seat + graduated usage,
 a rollup of usage each; one made through the services, the rest copied from it in SQL),
-then that many processes each run `billing_clock.run_due` once from a common start time.
+then that many processes each run `billing_steps.run_due` once from a common start time.
 Prints subscriptions per second (start to the last process done), the processes' CPU and
 the PostgreSQL backends' CPU per subscription."""
 
@@ -108,14 +108,14 @@ import asyncio, json, sys, time
 from datetime import datetime
 from meterbill.config import Settings
 from meterbill.db.setup import init_db, close_db
-from meterbill.services import billing_clock
+from meterbill.services import billing_steps
 
 async def main(url, later, start):
     await init_db(Settings(database_url=url, invoice_grace_period=0, db_pool_max=10))
-    billing_clock.configure(0)
+    billing_steps.configure(0)
     await asyncio.sleep(max(0.0, start - time.time()))
     cpu = time.process_time()
-    r = await billing_clock.run_due(datetime.fromisoformat(later))
+    r = await billing_steps.run_due(datetime.fromisoformat(later))
     out = {"done": time.time(), "cpu": time.process_time() - cpu, "closed": r.closed}
     await close_db()
     print(json.dumps(out))

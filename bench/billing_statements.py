@@ -1,6 +1,6 @@
 """SQL statements and worker CPU per subscription of the wall-clock billing cron on
 PostgreSQL: N due subscriptions (1 seat + graduated usage with a rollup of usage each) are
-closed, finalized and collected by one `billing_clock.run_due` pass in this process.
+closed, finalized and collected by one `billing_steps.run_due` pass in this process.
 
     .venv/bin/python bench/billing_statements.py [--pg URL] [--sizes 10,200] [--batch 500]
         [--credit-grants 3]
@@ -36,7 +36,7 @@ from tortoise import Tortoise  # noqa: E402
 from meterbill.config import Settings  # noqa: E402
 from meterbill.db.models import CreditGrant, Invoice, Meter, Subscription  # noqa: E402
 from meterbill.db.setup import init_db, run_migrations  # noqa: E402
-from meterbill.services import billing_clock  # noqa: E402
+from meterbill.services import billing_steps  # noqa: E402
 from meterbill.services.credits import grants as credit_grants  # noqa: E402
 from tests import services as svc  # noqa: E402
 from tests.billing_helpers import add_rollup_usage  # noqa: E402
@@ -104,7 +104,7 @@ async def one(
         settings = Settings(database_url=url, invoice_grace_period=0, db_pool_max=10)
         await run_migrations(settings)
         await init_db(settings)
-        billing_clock.configure(0)
+        billing_steps.configure(0)
         cat = await make_catalog()
         subs = await subscribe_many(cat, n)
         meter = await Meter.get(id=cat.meter_id)
@@ -123,7 +123,7 @@ async def one(
         before = await backend_cpu(url)
         with counting() as seen:
             cpu, wall = time.process_time(), time.perf_counter()
-            result = await billing_clock.run_due(later, batch)
+            result = await billing_steps.run_due(later, batch)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         after = await backend_cpu(url)
         pg_cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
@@ -146,7 +146,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--sizes", default="10,200")
-    ap.add_argument("--batch", type=int, default=billing_clock.BATCH)
+    ap.add_argument("--batch", type=int, default=billing_steps.BATCH)
     ap.add_argument("--show", action="store_true", help="print the statements by kind")
     ap.add_argument("--credit-grants", type=int, default=0, help="grants per customer")
     args = ap.parse_args()

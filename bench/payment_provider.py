@@ -1,5 +1,5 @@
 """The Stripe adapter's own cost per charge: the wall-clock billing pass (close -> finalize
--> collect, services/billing_clock.run_due, in one process) over N due subscriptions on
+-> collect, services/billing_steps.run_due, in one process) over N due subscriptions on
 PostgreSQL, charging with the test cards or through the Stripe adapter against the local
 fake Stripe (tests/stripe_fake.py, in a process of its own, answering at once):
 
@@ -46,17 +46,17 @@ import asyncio, json, sys, time
 from datetime import datetime
 from meterbill.config import Settings
 from meterbill.db.setup import init_db, close_db
-from meterbill.services import billing_clock, payments
+from meterbill.services import billing_steps, payments
 
 async def main(url, later, provider, api_base):
     await init_db(Settings(database_url=url, invoice_grace_period=0, db_pool_max=10))
-    billing_clock.configure(0)
+    billing_steps.configure(0)
     if provider == "stripe":
         from meterbill.services.stripe_payments import StripeProvider
         payments.set_provider(StripeProvider("sk_test_meterbill_fake", api_base=api_base))
     await asyncio.sleep(0.5)
     t, cpu = time.perf_counter(), time.process_time()
-    r = await billing_clock.run_due(datetime.fromisoformat(later))
+    r = await billing_steps.run_due(datetime.fromisoformat(later))
     out = {"seconds": time.perf_counter() - t, "cpu": time.process_time() - cpu,
            "closed": r.closed, "collected": r.collected}
     await payments.close()

@@ -27,7 +27,7 @@ from meterbill.http import dashboard
 from meterbill.http.bulk import BulkMeterEvents
 from meterbill.http.limits import BodyLimit
 from meterbill.http.openapi import openapi_endpoint
-from meterbill.services import billing_clock, key_revocations, payments, queue, webhooks
+from meterbill.services import billing_steps, key_revocations, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.services.queue import QUEUE
 from meterbill.web.observability import Observe, protected_metrics
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
-        billing_clock.configure(settings.invoice_grace_period)
+        billing_steps.configure(settings.invoice_grace_period)
         webhooks.configure(settings)
         payments.configure(settings)
         embedded: EmbeddedWorker | None = None

@@ -18,7 +18,7 @@ from meterbill.db.models import Invoice, InvoiceLine, MeterEvent, TestClock
 from meterbill.db.setup import close_db, init_db, run_migrations
 from meterbill.services import (
     accounts,
-    billing_clock,
+    billing_steps,
     catalog,
     prices,
     queue,
@@ -82,7 +82,7 @@ async def _run(db_path: Path) -> int:
     settings = Settings(database_url=f"sqlite://{db_path}", redis_url=None)
     await run_migrations(settings)
     await init_db(settings)
-    billing_clock.configure(settings.invoice_grace_period)
+    billing_steps.configure(settings.invoice_grace_period)
     pool = fake_pool()
     worker = EmbeddedWorker(pool)
     worker.start()
@@ -185,10 +185,10 @@ async def _story(settings: Settings) -> int:
         sub.currency,
     )
 
-    target = sub.current_period_end + billing_clock.grace() + timedelta(minutes=1)
+    target = sub.current_period_end + billing_steps.grace() + timedelta(minutes=1)
     await _advance(aid, clock.id, target)
     print(
-        f"Advanced the test clock to {_when(target)} (period end + {billing_clock.grace()} grace)."
+        f"Advanced the test clock to {_when(target)} (period end + {billing_steps.grace()} grace)."
     )
     invoice = await Invoice.filter(
         subscription_id=sub.id, billing_reason="SUBSCRIPTION_CYCLE"

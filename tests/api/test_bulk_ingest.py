@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from meterbill.services.accounts import create_api_key
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.usage_support import iso, make_customer, make_meter, total
 
 URL = "/v1/meter_events"

@@ -16,7 +16,7 @@ from tortoise import connections
 
 from meterbill.db import models
 from meterbill.http import bulk
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.test_bulk_ingest import NDJSON, URL, ndjson, post, statuses
 from tests.api.usage_support import iso, make_customer, make_meter, record_many, total
 

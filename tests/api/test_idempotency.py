@@ -9,7 +9,7 @@ import pytest
 
 from meterbill.db.models import Customer, IdempotencyKey, Meter, Product
 from meterbill.services import idempotency as idem
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 CREATE_CUSTOMER = (
     "mutation($name: String) { createCustomer(input: {name: $name}) "

@@ -169,7 +169,7 @@ async def test_queue_depth_reads_the_arq_queue(app, client):
 
 async def test_aggregation_lag_is_the_oldest_waiting_event(tenant, client):
     from meterbill.db.models import Customer, Meter, MeterEvent, MeterEventPending
-    from meterbill.services.clock import utcnow
+    from meterbill.services.now import utcnow
 
     meter = await Meter.create(
         account_id=tenant.account_id, display_name="m", event_name="lag", aggregation="SUM"

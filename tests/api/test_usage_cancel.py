@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from meterbill.db import models
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.usage_support import (
     CANCEL,
     EVENTS,

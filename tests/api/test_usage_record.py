@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from meterbill.db import models
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.usage_support import (
     EVENTS,
     iso,

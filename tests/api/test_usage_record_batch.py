@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from meterbill.db import models
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.test_bulk_pipeline import _message, stored
 from tests.api.usage_support import iso, make_customer, make_meter, record, record_many
 

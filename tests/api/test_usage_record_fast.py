@@ -8,7 +8,7 @@ from typing import Any
 
 from meterbill.graphql.record_fast import build_plan
 from meterbill.graphql.schema import build_schema
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests.api.usage_support import iso, make_customer, make_meter
 
 FIELDS = """duplicate ok: duplicate __typename

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 RECORD = """
 mutation($input: MeterEventInput!) {

@@ -17,10 +17,9 @@ from tortoise import connections
 
 from meterbill.db.models import Invoice, InvoiceLine, Meter, PaymentAttempt, Subscription, TestClock
 from meterbill.db.usage_sql import is_postgres
-from meterbill.services import billing_clock, catalog, test_clocks, usage
-from meterbill.services.batch_usage import UsageRequest, period_usages
-from meterbill.services.billing_usage import metered_quantity
-from meterbill.services.clock import utcnow
+from meterbill.services import billing_steps, catalog, test_clocks, usage
+from meterbill.services.metered_usage import UsageRequest, metered_quantity, period_usages
+from meterbill.services.now import utcnow
 from meterbill.services.payments import ChargeResult, TestPaymentProvider, set_provider
 from tests.billing_helpers import add_rollup_usage
 from tests.integration.billing_setup import (
@@ -37,9 +36,9 @@ GRACE = 3600
 
 @pytest.fixture(autouse=True)
 def grace() -> Iterator[None]:
-    billing_clock.configure(GRACE)
+    billing_steps.configure(GRACE)
     yield
-    billing_clock.configure(None)
+    billing_steps.configure(None)
 
 
 # ---------------------------------------------------------------- batch usage
@@ -136,7 +135,7 @@ async def test_a_pass_costs_the_same_statements_for_2_or_8_subscriptions(
     for n in (2, 8):
         subs, later = await _due(n)
         statements.seen.clear()
-        result = await billing_clock.run_due(later)
+        result = await billing_steps.run_due(later)
         # Grace passed at close: finalized in the close's transaction, counted as such.
         assert (result.closed, result.finalized, result.collected) == (n, n, n)
         counts.append(_counted(statements.seen))
@@ -196,7 +195,7 @@ async def _cycle_invoices(cat: Catalog) -> dict[str | None, Invoice]:
 async def test_late_usage_reprices_only_the_invoices_it_changes(db: Any) -> None:
     cat, (late, quiet), end = await _daily(2)
     sub = await Subscription.get(id=late)
-    await billing_clock.run_due(end + timedelta(seconds=1))
+    await billing_steps.run_due(end + timedelta(seconds=1))
     drafts = await _cycle_invoices(cat)
     assert {i.status for i in drafts.values()} == {"DRAFT"}
     assert drafts[late].total == 10000
@@ -207,7 +206,7 @@ async def test_late_usage_reprices_only_the_invoices_it_changes(db: Any) -> None
     # Usage of the ended period arriving inside the grace period counts.
     meter = await Meter.get(id=cat.meter_id)
     await add_rollup_usage(meter, sub.customer_id, Decimal(3000), end - timedelta(minutes=5))
-    await billing_clock.run_due(end + timedelta(seconds=GRACE + 1))
+    await billing_steps.run_due(end + timedelta(seconds=GRACE + 1))
     after = await _cycle_invoices(cat)
     assert after[late].total == 18000 and after[late].status == "PAID"
     assert after[quiet].total == 10000 and after[quiet].status == "PAID"
@@ -221,7 +220,7 @@ async def test_late_usage_reprices_only_the_invoices_it_changes(db: Any) -> None
 
 async def test_numbers_are_gapless_per_account_in_one_batch(db: Any) -> None:
     made = [await _daily(3, "Alpaca AI"), await _daily(3, "Llama Labs")]
-    await billing_clock.run_due(made[1][2] + timedelta(seconds=GRACE + 1))
+    await billing_steps.run_due(made[1][2] + timedelta(seconds=GRACE + 1))
     for cat, mine, _ in made:
         await assert_billed_once(cat.account_id, mine, cycles=1)
 
@@ -248,7 +247,7 @@ async def test_a_charge_that_raises_leaves_only_its_invoice_pending(db: Any) -> 
     set_provider(_Flaky(broken.customer_id))
     try:
         with pytest.raises(ConnectionError):
-            await billing_clock.run_due(later)
+            await billing_steps.run_due(later)
     finally:
         set_provider(TestPaymentProvider())
     cycle = await _cycle_invoices(cat)
@@ -256,5 +255,5 @@ async def test_a_charge_that_raises_leaves_only_its_invoice_pending(db: Any) -> 
     assert not await PaymentAttempt.filter(invoice_id=cycle[subs[1]].id).exists()
     assert {cycle[s].status for s in (subs[0], subs[2])} == {"PAID"}
     # The next pass charges it, once.
-    await billing_clock.run_due(later)
+    await billing_steps.run_due(later)
     await assert_billed_once(cat.account_id, subs, cycles=1)

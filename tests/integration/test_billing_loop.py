@@ -16,8 +16,8 @@ from tortoise import Tortoise
 from meterbill.config import Settings
 from meterbill.db.models import Invoice
 from meterbill.db.setup import init_db, run_migrations
-from meterbill.services import billing_clock
-from meterbill.services.clock import utcnow
+from meterbill.services import billing_steps
+from meterbill.services.now import utcnow
 from meterbill.services.payments import ChargeResult, TestPaymentProvider, set_provider
 from meterbill.worker.billing_loop import BillingLoop
 from meterbill.worker.embedded import EmbeddedWorker, fake_pool
@@ -31,11 +31,11 @@ async def db(tmp_path: Path) -> AsyncIterator[None]:
     settings = Settings(database_url=f"sqlite://{tmp_path}/b.db", redis_url=None)
     await run_migrations(settings)
     await init_db(settings)
-    billing_clock.configure(0)
+    billing_steps.configure(0)
     try:
         yield
     finally:
-        billing_clock.configure(None)
+        billing_steps.configure(None)
         set_provider(TestPaymentProvider())
         await Tortoise.close_connections()
 

@@ -25,9 +25,9 @@ from meterbill.config import Settings
 from meterbill.db.models import Invoice, Subscription
 from meterbill.db.models import TestClock as Clock
 from meterbill.db.setup import init_db, run_migrations
-from meterbill.services import billing_clock, queue, test_clocks
+from meterbill.services import billing_steps, queue, test_clocks
 from meterbill.services.accounts import create_account
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.payments import ChargeResult, TestPaymentProvider, set_provider
 from meterbill.worker.settings import QUEUE
 from tests import services as svc
@@ -67,7 +67,7 @@ async def test_concurrent_cron_passes_bill_each_period_once(app: Any, provider: 
     subs = await subscribe_many(cat, N)
     first = await Subscription.get(id=subs[0])
     later = first.current_period_end + timedelta(hours=2)  # past the end and the grace
-    await asyncio.gather(*(billing_clock.run_due(later) for _ in range(4)))
+    await asyncio.gather(*(billing_steps.run_due(later) for _ in range(4)))
     await assert_billed_once(cat.account_id, subs, cycles=1)
     _charged_once(provider)
 
@@ -145,7 +145,7 @@ class _Services:
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(_stop, self.procs)
         await Tortoise.close_connections()
-        billing_clock.configure(None)
+        billing_steps.configure(None)
         await asyncio.to_thread(svc.release_redis_db, self.redis_url)
         await asyncio.to_thread(svc.drop_pg_database, self.pg, self.name)
 
@@ -153,7 +153,7 @@ class _Services:
 async def test_two_worker_processes_on_postgres_bill_once() -> None:
     async with _Services(grace=0) as s:
         await init_db(s.settings)
-        billing_clock.configure(0)
+        billing_steps.configure(0)
         pool = await create_pool(RedisSettings.from_dsn(s.redis_url), default_queue_name=QUEUE)
         queue.set_pool(pool)
         try:

@@ -18,9 +18,9 @@ from arq.connections import RedisSettings
 
 from meterbill.db.models import CreditApplication, CreditGrant, Invoice, Meter
 from meterbill.db.setup import init_db
-from meterbill.services import billing_clock, catalog, queue, subscriptions, test_clocks
-from meterbill.services.clock import utcnow
+from meterbill.services import billing_steps, catalog, queue, subscriptions, test_clocks
 from meterbill.services.credits import grants
+from meterbill.services.now import utcnow
 from meterbill.worker.settings import QUEUE
 from tests.billing_helpers import add_rollup_usage
 from tests.integration.billing_setup import Catalog, make_catalog
@@ -35,7 +35,7 @@ PER_INVOICE = 8000
 @pytest.fixture(autouse=True)
 def reset_grace() -> Iterator[None]:
     yield
-    billing_clock.configure(None)
+    billing_steps.configure(None)
 
 
 async def _five_subscriptions(
@@ -74,7 +74,7 @@ async def _applied(account_id: str, sub_ids: list[str]) -> tuple[int, list[Invoi
 async def test_concurrent_finalizations_share_one_grant_exactly(
     db: Any, grace: int, granted: int
 ) -> None:
-    billing_clock.configure(grace)
+    billing_steps.configure(grace)
     cat = await make_catalog()
     clock = await test_clocks.create_test_clock(cat.account_id, START, "five")
     cus, subs = await _five_subscriptions(cat, clock.id)
@@ -86,12 +86,12 @@ async def test_concurrent_finalizations_share_one_grant_exactly(
     end = START.replace(month=4)
     # Every invoice in its own transaction, all at once (grace 0: closed and finalized in
     # one; else closed to drafts, then finalized concurrently).
-    await asyncio.gather(*(billing_clock.close_these([s], end) for s in subs))
+    await asyncio.gather(*(billing_steps.close_these([s], end) for s in subs))
     if grace:
         drafts = await Invoice.filter(subscription_id__in=subs, status="DRAFT")
         assert len(drafts) == SUBS
         at = end + timedelta(seconds=grace)
-        await asyncio.gather(*(billing_clock.finalize_these([i.id], at) for i in drafts))
+        await asyncio.gather(*(billing_steps.finalize_these([i.id], at) for i in drafts))
     applied, cycle = await _applied(cat.account_id, subs)
     assert len(cycle) == SUBS
     assert all(i.total == PER_INVOICE + 10000 for i in cycle)
@@ -99,15 +99,15 @@ async def test_concurrent_finalizations_share_one_grant_exactly(
     left = await CreditGrant.get(id=grant.id)
     assert left.available_amount == granted - applied
     # Finalizing or closing again changes nothing.
-    await billing_clock.close_these(subs, end)
-    await billing_clock.finalize_these([i.id for i in cycle], end + timedelta(hours=2))
+    await billing_steps.close_these(subs, end)
+    await billing_steps.finalize_these([i.id for i in cycle], end + timedelta(hours=2))
     assert (await _applied(cat.account_id, subs))[0] == applied
 
 
 async def test_two_worker_processes_on_postgres_apply_one_grant_once() -> None:
     async with _Services(grace=0) as s:
         await init_db(s.settings)
-        billing_clock.configure(0)
+        billing_steps.configure(0)
         pool = await create_pool(RedisSettings.from_dsn(s.redis_url), default_queue_name=QUEUE)
         queue.set_pool(pool)
         try:

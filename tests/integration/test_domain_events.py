@@ -15,10 +15,10 @@ from tortoise.transactions import in_transaction
 
 from meterbill.billing.errors import DomainError
 from meterbill.db.models import DomainEvent, Invoice, Subscription
-from meterbill.services import billing_clock, catalog, invoices, subscriptions, test_clocks
-from meterbill.services.clock import utcnow
+from meterbill.services import billing_steps, catalog, invoices, subscriptions, test_clocks
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
+from meterbill.services.now import utcnow
 from tests.integration.billing_setup import Catalog, make_catalog, subscribe_many
 
 GRACE = 3600
@@ -27,9 +27,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def grace() -> Iterator[None]:
-    billing_clock.configure(GRACE)
+    billing_steps.configure(GRACE)
     yield
-    billing_clock.configure(None)
+    billing_steps.configure(None)
 
 
 async def _types(account_id: str, object_id: str | None = None) -> list[str]:
@@ -218,7 +218,7 @@ async def test_the_billing_clock_writes_one_event_per_invoice_and_change(db: Any
     ending = await Subscription.get(id=subs[0])
     await subscriptions.cancel(cat.account_id, ending.id, at_period_end=True, invoice_now=False)
     before = await DomainEvent.filter(account_id=cat.account_id).values_list("id", flat=True)
-    await billing_clock.run_due(start + timedelta(days=1, seconds=GRACE + 60))
+    await billing_steps.run_due(start + timedelta(days=1, seconds=GRACE + 60))
     new = await DomainEvent.filter(account_id=cat.account_id).exclude(id__in=list(before))
     cycle = {
         i.id
@@ -232,5 +232,5 @@ async def test_the_billing_clock_writes_one_event_per_invoice_and_change(db: Any
     assert rest == [(ending.id, "customer.subscription.deleted")]
     # A second pass has nothing to do and announces nothing.
     count = await _count(cat.account_id)
-    await billing_clock.run_due(start + timedelta(days=1, seconds=GRACE + 60))
+    await billing_steps.run_due(start + timedelta(days=1, seconds=GRACE + 60))
     assert await _count(cat.account_id) == count

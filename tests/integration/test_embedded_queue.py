@@ -8,7 +8,7 @@ from datetime import timedelta
 from meterbill.db.models import IdempotencyKey
 from meterbill.services import idempotency as idem
 from meterbill.services import queue
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.worker.embedded import fake_pool
 from meterbill.worker.settings import QUEUE
 

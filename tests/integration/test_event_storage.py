@@ -31,8 +31,8 @@ from meterbill.db.models import (
 from meterbill.db.setup import init_db, run_migrations
 from meterbill.db.usage_sql import EventRow, insert_events
 from meterbill.services import catalog, test_clocks, usage
-from meterbill.services.clock import utcnow
 from meterbill.services.housekeeping import keep_events
+from meterbill.services.now import utcnow
 from meterbill.services.usage import EventInput, record_events
 from tests import services as svc
 from tests.integration.billing_setup import make_catalog, subscribe

@@ -38,7 +38,7 @@ async def test_an_announced_revocation_is_forgotten_by_a_listening_process(app, 
     try:
         # Another process revoked it (the row is revoked, then announced).
         from meterbill.db.models import ApiKey
-        from meterbill.services.clock import utcnow
+        from meterbill.services.now import utcnow
 
         await ApiKey.filter(id=gone.key_id).update(revoked_at=utcnow())
         receivers = await redis.publish(accounts.REVOKED_CHANNEL, gone.key_id)

@@ -15,7 +15,7 @@ from tortoise import Tortoise, connections
 from meterbill.config import Settings
 from meterbill.db.models import Subscription
 from meterbill.db.setup import init_db, run_migrations
-from meterbill.services.billing_clock import LIVE
+from meterbill.services.billing_steps import LIVE
 from tests import services as svc
 
 INDEX = "subscriptions_wall_clock_due"

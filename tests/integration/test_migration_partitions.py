@@ -20,7 +20,7 @@ from meterbill.db import partitions
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import usage
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests import services as svc
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 

@@ -18,7 +18,7 @@ from meterbill.config import Settings
 from meterbill.db.models import Customer, PaymentAttempt
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services.accounts import create_account
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests import services as svc
 
 _ROWS = [

@@ -19,7 +19,7 @@ from meterbill.config import Settings
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import usage
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import waiting
 from tests import services as svc
 from tests.integration.usage_support import rollup_sum, setup_meter

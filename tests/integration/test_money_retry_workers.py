@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from meterbill.db.models import Customer, Invoice, PaymentAttempt
 from meterbill.db.models import TestClock as Clock
 from meterbill.db.setup import init_db
-from meterbill.services import billing_clock, queue, test_clocks
+from meterbill.services import billing_steps, queue, test_clocks
 from meterbill.worker.settings import QUEUE
 from tests.integration.billing_setup import make_catalog, subscribe_many
 from tests.integration.test_billing_workers import _Services, _until, provider  # noqa: F401
@@ -74,7 +74,7 @@ async def test_concurrent_runners_retry_each_invoice_once(app: Any, provider: An
 async def test_two_worker_processes_on_postgres_retry_once() -> None:
     async with _Services(grace=3600) as s:
         await init_db(s.settings)
-        billing_clock.configure(3600)
+        billing_steps.configure(3600)
         pool = await create_pool(RedisSettings.from_dsn(s.redis_url), default_queue_name=QUEUE)
         queue.set_pool(pool)
         try:

@@ -19,8 +19,8 @@ from meterbill.billing.aggregation import Rollup, merge, minute_bucket
 from meterbill.db import stores
 from meterbill.db.models import Customer, CustomerBalanceTransaction
 from meterbill.services import catalog, usage
-from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle import balances
+from meterbill.services.now import utcnow
 from tests.integration.usage_support import event, record, setup_meter
 
 HOLD = 0.5  # seconds the first transaction waits for the concurrent one

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from meterbill.db.models import Invoice, PaymentAttempt
-from meterbill.services import billing_clock, catalog, subscriptions
-from meterbill.services.clock import utcnow
+from meterbill.services import billing_steps, catalog, subscriptions
+from meterbill.services.now import utcnow
 from meterbill.services.payments import TestPaymentProvider, set_provider
 from meterbill.services.stripe_payments import ProviderUnavailable, StripeProvider
 from tests.integration.billing_setup import Catalog, make_catalog, subscribe
@@ -25,9 +25,9 @@ GRACE = 3600
 
 @pytest.fixture(autouse=True)
 def grace() -> Iterator[None]:
-    billing_clock.configure(GRACE)
+    billing_steps.configure(GRACE)
     yield
-    billing_clock.configure(None)
+    billing_steps.configure(None)
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ async def _cycle_due(fake: FakeStripe, name: str) -> tuple[Invoice, Any]:
     start = utcnow() - timedelta(days=1) + timedelta(seconds=30)
     sub = await _subscribe(await make_catalog(name, interval="DAY"), "pm_card_visa", start)
     later = start + timedelta(days=1, seconds=GRACE + 1)
-    assert await billing_clock.close_these([sub], later) == 1
+    assert await billing_steps.close_these([sub], later) == 1
     cycle = await Invoice.get(subscription_id=sub, billing_reason="SUBSCRIPTION_CYCLE")
     assert (cycle.status, cycle.collection_pending) == ("OPEN", True)
     fake.requests.clear()
@@ -176,11 +176,11 @@ async def test_a_500_is_no_decline_and_the_next_pass_charges_once(
     cycle, later = await _cycle_due(fake, "Stripe 500")
     fake.fail_next(2)  # the request and stripe-python's one retry
     with pytest.raises(ProviderUnavailable):
-        await billing_clock.collect_these([cycle.id], later)
+        await billing_steps.collect_these([cycle.id], later)
     assert [r.status for r in fake.requests] == [500, 500]
     await _unrecorded(cycle)
     # The next pass: the same attempt, the same key.
-    assert await billing_clock.collect_these([cycle.id], later) == 1
+    assert await billing_steps.collect_these([cycle.id], later) == 1
     await cycle.refresh_from_db()
     assert cycle.status == "PAID"
     assert set(fake.keys()) == {f"meterbill-{cycle.id}-1"}
@@ -198,11 +198,11 @@ async def test_a_charge_unanswered_within_a_pass_is_replayed_by_the_next(
     cycle, later = await _cycle_due(fake, "Stripe lost answer")
     fake.delay_first_answer = 0.6
     with pytest.raises(ProviderUnavailable):
-        await billing_clock.collect_these([cycle.id], later)
+        await billing_steps.collect_these([cycle.id], later)
     assert len(fake.charges_for(cycle.id)) == 1
     await _unrecorded(cycle)
     await fake.idle.wait()  # (a request meanwhile would get a 409)
-    assert await billing_clock.collect_these([cycle.id], later) == 1
+    assert await billing_steps.collect_these([cycle.id], later) == 1
     await cycle.refresh_from_db()
     assert cycle.status == "PAID"
     assert set(fake.keys()) == {f"meterbill-{cycle.id}-1"}

@@ -20,7 +20,7 @@ from meterbill.config import Settings
 from meterbill.db.models import Invoice, PaymentAttempt
 from meterbill.db.setup import init_db, run_migrations
 from meterbill.services import catalog, subscriptions
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from tests import services as svc
 from tests.integration.billing_setup import make_catalog
 from tests.stripe_fake import SECRET, FakeStripe

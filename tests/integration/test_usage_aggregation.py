@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from meterbill.db.models import MeterEvent
 from meterbill.services import usage
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import waiting
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 

@@ -26,7 +26,7 @@ from meterbill.billing.aggregation import (
 from meterbill.db.models import MeterEvent, UsageRollup, UsageRollupHourly
 from meterbill.services import catalog, usage
 from meterbill.services.accounts import create_account
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import hour_bucket, rollup_of
 
 _Key = tuple[datetime, str]

@@ -16,7 +16,7 @@ from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.usage_sql import Row
 from meterbill.services import usage
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import hour_bucket, waiting
 from tests import services as svc
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter

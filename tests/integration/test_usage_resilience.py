@@ -22,7 +22,7 @@ from meterbill.db.models import MeterEvent
 from meterbill.db.setup import close_db, init_db, run_migrations
 from meterbill.services import usage
 from meterbill.services.accounts import create_account
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import waiting
 from meterbill.worker.embedded import EmbeddedWorker
 from tests import services as svc

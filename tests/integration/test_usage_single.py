@@ -13,7 +13,7 @@ from tortoise import connections
 from meterbill.db.models import MeterEvent
 from meterbill.db.usage_sql import EventRow
 from meterbill.services import catalog
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.test_clocks import create_test_clock
 from meterbill.services.usage import EventInput, record_event, single
 from tests import services as svc

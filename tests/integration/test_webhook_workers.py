@@ -16,7 +16,7 @@ from arq.connections import RedisSettings
 from meterbill.db.models import DomainEvent, Invoice, WebhookDelivery
 from meterbill.db.models import TestClock as Clock
 from meterbill.db.setup import init_db
-from meterbill.services import billing_clock, queue, test_clocks, webhooks
+from meterbill.services import billing_steps, queue, test_clocks, webhooks
 from meterbill.services.webhooks import endpoints
 from meterbill.worker.settings import QUEUE
 from tests.integration.billing_setup import assert_billed_once, make_catalog, subscribe_many
@@ -38,7 +38,7 @@ async def test_sigkill_during_month_end_loses_no_event_and_no_delivery() -> None
     async with _Services(grace=0) as s:
         s.env.update(HOOK_ENV)
         await init_db(s.settings)
-        billing_clock.configure(0)
+        billing_steps.configure(0)
         webhooks.configure(None, secret_key=HOOK_ENV["MB_SECRET_KEY"], allow_private=True)
         pool = await create_pool(RedisSettings.from_dsn(s.redis_url), default_queue_name=QUEUE)
         queue.set_pool(pool)

@@ -14,7 +14,7 @@ from meterbill.db import ids
 from meterbill.db.models import UsageRollup
 from meterbill.services import catalog
 from meterbill.services.accounts import create_account
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage import EventInput, record_events
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.db.models import Account, ApiKey
 from meterbill.services import queue
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 log = logging.getLogger("meterbill.auth")
 SCOPES = ("ADMIN", "READ", "USAGE_WRITE")

@@ -10,8 +10,8 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.errors import DomainError, FieldError
 from meterbill.billing.money import is_known_currency
 from meterbill.db.models import Customer, CustomerBalanceTransaction
-from meterbill.services.clock import clock_now
 from meterbill.services.lifecycle import balances as lifecycle_balances
+from meterbill.services.now import clock_now
 from meterbill.services.pages import Page, paginate
 
 # Stripe's bound on an amount (8 digits of major units and then some): far beyond any

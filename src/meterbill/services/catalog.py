@@ -13,8 +13,8 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.aggregation import FORMULAS
 from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found, required
 from meterbill.db.models import Customer, Meter, Product, TestClock
-from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle import customers as lifecycle_customers
+from meterbill.services.now import utcnow
 from meterbill.services.pages import Page, paginate
 
 AGGREGATIONS = tuple(FORMULAS)

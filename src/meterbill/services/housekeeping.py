@@ -7,7 +7,7 @@ from datetime import datetime
 from meterbill.db import stores
 from meterbill.db.models import WorkerHeartbeat
 from meterbill.db.stores.events import Kept
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 
 async def heartbeat(worker: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from meterbill.db.models import IdempotencyKey
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 TTL = timedelta(hours=24)
 # An IN_FLIGHT key older than this belongs to a request whose process died: taken over.

@@ -13,15 +13,15 @@ from tortoise.transactions import in_transaction
 from meterbill.billing import invoice as inv
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.db.models import Invoice, InvoiceLine, PendingItem, Subscription
-from meterbill.services import collection, invoice_batch, invoice_rows, usage_spans
-from meterbill.services.clock import clock_now
+from meterbill.services import collection, invoice_drafts, invoice_finalization, usage_spans
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
+from meterbill.services.now import clock_now
 from meterbill.services.pages import Page, paginate
 
 
 async def add_lines(invoice_id: str, drafts: Sequence[inv.LineDraft]) -> None:
-    await invoice_rows.insert_lines(invoice_rows.line_rows(invoice_id, drafts))
+    await invoice_drafts.insert_lines(invoice_drafts.line_rows(invoice_id, drafts))
 
 
 def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
@@ -61,13 +61,13 @@ async def create_invoice(
     finalizes_at: datetime | None,
     *,
     with_pending: bool = True,
-) -> invoice_rows.NewInvoice:
+) -> invoice_drafts.NewInvoice:
     """A DRAFT invoice of `sub` (call inside the transaction that changes the subscription)."""
-    invoice = invoice_rows.batch_invoice(sub, reason, period, created_at, finalizes_at)
+    invoice = invoice_drafts.batch_invoice(sub, reason, period, created_at, finalizes_at)
     all_drafts = list(drafts)
     if with_pending:
         all_drafts += await claim_pending(sub, invoice.id)
-    invoice_rows.set_totals(invoice, [d.amount for d in all_drafts])
+    invoice_drafts.set_totals(invoice, [d.amount for d in all_drafts])
     await lifecycle_invoices.insert([invoice])
     await add_lines(invoice.id, all_drafts)
     sub.latest_invoice_id = invoice.id
@@ -85,7 +85,7 @@ async def finalize(invoice_id: str, now: datetime, *, skip_locked: bool = False)
         invoice = await _lock(invoice_id, skip_locked)
         if invoice is None or invoice.status != "DRAFT":
             return False
-        await invoice_batch.finalize_invoices([invoice], now)
+        await invoice_finalization.finalize_invoices([invoice], now)
     return True
 
 

@@ -161,7 +161,7 @@ def on_scrape(name: str, refresh: Refresher) -> None:
 
 async def aggregation_lag() -> None:
     from meterbill.db.models import MeterEvent, MeterEventPending
-    from meterbill.services.clock import utcnow
+    from meterbill.services.now import utcnow
 
     # The head of the pending table (its primary key), then that one event: by its
     # timestamp too where the pending row has it (PostgreSQL: one partition, not all).

@@ -12,7 +12,7 @@ from typing import Any
 from meterbill.billing import invoice as inv
 from meterbill.billing.pricing import PriceSpec
 from meterbill.db import stores
-from meterbill.services.billing_usage import metered_quantity
+from meterbill.services.metered_usage import metered_quantity
 from meterbill.services.prices import spec_of
 
 Period = tuple[datetime, datetime]

@@ -24,8 +24,8 @@ from meterbill.db.models import (
     SubscriptionItem,
 )
 from meterbill.services import invoices, plans
-from meterbill.services.clock import clock_now
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
+from meterbill.services.now import clock_now
 
 BEHAVIORS = ("CREATE_PRORATIONS", "ALWAYS_INVOICE", "NONE")
 MAX_ITEMS = 20

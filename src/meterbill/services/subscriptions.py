@@ -30,9 +30,9 @@ from meterbill.db.models import (
 )
 from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans, subscription_changes, usage_spans
-from meterbill.services.clock import as_utc, clock_now, utcnow
 from meterbill.services.credits.apply import preview as credit_preview
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
+from meterbill.services.now import as_utc, clock_now, utcnow
 from meterbill.services.pages import Page, paginate
 
 MODES = ("CLASSIC", "FLEXIBLE")

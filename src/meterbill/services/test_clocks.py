@@ -14,10 +14,10 @@ from meterbill.billing import dunning
 from meterbill.billing.errors import DomainError, conflict, not_found
 from meterbill.billing.periods import OutOfCalendar, boundary
 from meterbill.db.models import Invoice, Subscription, TestClock
-from meterbill.services import billing_clock, queue
+from meterbill.services import billing_steps, queue
 
 log = logging.getLogger("meterbill.test_clocks")
-LIVE = billing_clock.LIVE
+LIVE = billing_steps.LIVE
 # At one instant: collect what was finalized, finalize what is due, close periods, then
 # retry failed payments that are due.
 _OVERDUE, _EXPIRE, _RETRY, _CLOSE, _FINALIZE, _COLLECT = 5, 4, 3, 2, 1, 0
@@ -118,16 +118,16 @@ async def _due(clock_id: str, target: datetime) -> list[tuple[datetime, int, str
 async def _steps(kind: int, ids: list[str], at: datetime) -> bool:
     """One instant's steps of one kind, in batches: True if any was done here."""
     if kind == _CLOSE:
-        return await billing_clock.close_these(ids, at) > 0
+        return await billing_steps.close_these(ids, at) > 0
     if kind == _FINALIZE:
-        return await billing_clock.finalize_these(ids, at) > 0
+        return await billing_steps.finalize_these(ids, at) > 0
     if kind == _RETRY:
-        return await billing_clock.retry_these(ids, at) > 0
+        return await billing_steps.retry_these(ids, at) > 0
     if kind == _EXPIRE:
-        return await billing_clock.expire_these(ids, at) > 0
+        return await billing_steps.expire_these(ids, at) > 0
     if kind == _OVERDUE:
-        return await billing_clock.overdue_these(ids, at) > 0
-    return await billing_clock.collect_these(ids, at) > 0
+        return await billing_steps.overdue_these(ids, at) > 0
+    return await billing_steps.collect_these(ids, at) > 0
 
 
 async def run_test_clock(clock_id: str) -> bool:
@@ -150,7 +150,7 @@ async def run_test_clock(clock_id: str) -> bool:
                 done = await _steps(kind, [oid for _, _, oid in group], at)
                 progress = progress or done
                 if kind == _CLOSE:
-                    horizon = min(horizon, at + billing_clock.grace())
+                    horizon = min(horizon, at + billing_steps.grace())
                 elif kind == _FINALIZE:
                     horizon = min(horizon, at)
             if not progress:

@@ -19,8 +19,7 @@ from datetime import datetime
 from meterbill.billing import invoice as inv
 from meterbill.billing.pricing import PriceSpec
 from meterbill.db.models import Price, PriceTier
-from meterbill.services.batch_usage import UsageRequest, period_usages
-from meterbill.services.billing_usage import MeterRef
+from meterbill.services.metered_usage import MeterRef, UsageRequest, period_usages
 from meterbill.services.prices import spec_of
 
 Span = tuple[str, datetime, datetime]  # (price, start, end)

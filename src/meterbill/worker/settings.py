@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from meterbill.config import get_settings
 from meterbill.db.setup import close_db, init_db
-from meterbill.services import billing_clock, payments, queue, webhooks
+from meterbill.services import billing_steps, payments, queue, webhooks
 from meterbill.services.live import hub
 from meterbill.services.queue import QUEUE
 from meterbill.worker.billing_loop import BillingLoop
@@ -56,7 +56,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["worker_name"] = worker_name("worker")
     settings = get_settings()
     await init_db(settings)
-    billing_clock.configure(settings.invoice_grace_period)
+    billing_steps.configure(settings.invoice_grace_period)
     payments.configure(settings)
     queue.set_pool(ctx["redis"])
     # Folded usage is announced to the API processes' live subscriptions over Redis.

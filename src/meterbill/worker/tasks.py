@@ -7,7 +7,7 @@ from typing import Any
 from arq.worker import func
 
 from meterbill.config import get_settings
-from meterbill.services import billing_clock, idempotency, test_clocks, usage
+from meterbill.services import billing_steps, idempotency, test_clocks, usage
 from meterbill.services import housekeeping as hk
 
 
@@ -34,7 +34,7 @@ async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
 
 async def billing_tick(ctx: dict[str, Any]) -> dict[str, int]:
     """The wall-clock billing cron; also resumes test clocks whose advance job was lost."""
-    result = await billing_clock.run_due()
+    result = await billing_steps.run_due()
     for clock_id in await test_clocks.advancing_clocks():
         await test_clocks.run_test_clock(clock_id)
     return {"closed": result.closed, "finalized": result.finalized, "collected": result.collected}

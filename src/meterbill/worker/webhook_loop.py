@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.webhooks import config, deliveries, fanout, send, signing
 from meterbill.worker.loops import finish
 

@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-# The wall-clock billing claim (services/billing_clock.close_due): live subscriptions not on
+# The wall-clock billing claim (services/billing_steps.close_due): live subscriptions not on
 # a test clock whose period has ended, oldest end first, LIMIT batch FOR UPDATE SKIP LOCKED.
 # PostgreSQL cannot read that order from the (test_clock_id, current_period_end) index
 # (IS NULL is no equality for ordering), so it scanned and sorted every subscription for

@@ -22,7 +22,7 @@ from meterbill.db.models import CreditApplication, CreditGrant
 from meterbill.db.stores import Columns, update_rows
 from meterbill.db.stores import credits as credit_store
 
-# A line as services/invoice_rows keeps it without id and invoice (LINE_COLUMNS[2:]).
+# A line as services/invoice_drafts keeps it without id and invoice (LINE_COLUMNS[2:]).
 Content = Sequence[Any]
 _TYPE, _USAGE_TYPE, _PRICE_ID, _AMOUNT = 1, 2, 4, 8
 

@@ -14,8 +14,8 @@ from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_
 from meterbill.billing.money import is_known_currency
 from meterbill.db.models import CreditApplication, CreditGrant, Customer, Price
 from meterbill.db.stores.credits import grant_of_model
-from meterbill.services.clock import clock_now, utcnow
 from meterbill.services.lifecycle import credit_grants as lifecycle_grants
+from meterbill.services.now import clock_now, utcnow
 from meterbill.services.pages import Page, paginate
 
 

@@ -19,11 +19,11 @@ from meterbill.db import stores
 from meterbill.db.models import Invoice
 from meterbill.db.stores import Columns, update_rows
 from meterbill.db.stores import credits as credit_store
-from meterbill.services.clock import clock_now, utcnow
 from meterbill.services.credits import apply as credits
 from meterbill.services.credits.apply import Content
-from meterbill.services.invoice_rows import AnyInvoice, insert_invoices
+from meterbill.services.invoice_drafts import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import balances, outbox
+from meterbill.services.now import clock_now, utcnow
 from meterbill.services.payments import ChargeResult
 
 # status -> the statuses it may move to (a draft with nothing due is finalized OPEN, then
@@ -108,7 +108,7 @@ async def prepare_finalization(
     invoices: Sequence[AnyInvoice], lines: Mapping[str, Sequence[Content]], now: datetime
 ) -> None:
     """DRAFT -> OPEN (or PAID) in memory for a batch whose totals are set (`lines`: each
-    invoice's lines as services/invoice_rows keeps them): credit grants pay the metered
+    invoice's lines as services/invoice_drafts keeps them): credit grants pay the metered
     lines, then each invoice takes its customer's balance (both written now, under the rows'
     locks: one statement reads and locks what the batch's customers hold, the non-zero
     balances and the usable grants of those with something to pay), then mark_finalized.

@@ -16,7 +16,7 @@ import orjson
 from meterbill.db import ids
 from meterbill.db.stores import Columns, insert_rows
 from meterbill.db.stores import webhooks as webhook_store
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 
 COLUMNS: Columns = (
     ("id", "text"),

@@ -12,8 +12,8 @@ from decimal import Decimal
 from meterbill.billing.errors import not_found
 from meterbill.billing.periods import calendar_month
 from meterbill.db.models import Customer, Meter, Subscription
-from meterbill.services.clock import clock_now, utcnow
 from meterbill.services.live import hub
+from meterbill.services.now import clock_now, utcnow
 from meterbill.services.subscriptions import LIVE, upcoming_invoice
 from meterbill.services.usage.known import meter_definition
 from meterbill.services.usage.summaries import meter_period_usage

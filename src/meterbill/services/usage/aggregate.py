@@ -30,8 +30,8 @@ from meterbill.db.stores.rollups import fields_of as _fields
 from meterbill.db.stores.rollups import rollup_of
 from meterbill.db.usage_sql import RollupKey, insert_rollup_if_absent
 from meterbill.services import queue
-from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
+from meterbill.services.now import utcnow
 from meterbill.services.usage import alert_checks
 
 log = logging.getLogger("meterbill.usage")

@@ -25,7 +25,7 @@ from meterbill.billing.errors import FieldError
 from meterbill.billing.events import text_errors
 from meterbill.db import stores
 from meterbill.db.usage_sql import Row
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import request_aggregation
 from meterbill.services.usage.resolve import Resolver, plain_row
 

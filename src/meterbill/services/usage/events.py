@@ -12,8 +12,8 @@ from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.stores.rollups import unique_keys
 from meterbill.db.usage_sql import take_back_unique
-from meterbill.services.clock import utcnow
 from meterbill.services.live import hub
+from meterbill.services.now import utcnow
 from meterbill.services.pages import check_first
 from meterbill.services.usage.aggregate import recompute_bucket
 

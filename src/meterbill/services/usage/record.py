@@ -18,7 +18,7 @@ from meterbill.db import stores
 from meterbill.db.models import MeterEvent
 from meterbill.db.stores.events import DUPLICATE, STALE, Pending
 from meterbill.db.usage_sql import EventRow, Row, event_row
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.usage import single
 from meterbill.services.usage.aggregate import request_aggregation
 from meterbill.services.usage.resolve import Resolver

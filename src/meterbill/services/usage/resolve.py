@@ -23,7 +23,7 @@ from meterbill.billing.events import (
 from meterbill.db import ids
 from meterbill.db.models import Customer, Meter
 from meterbill.db.usage_sql import Row
-from meterbill.services.clock import customer_times
+from meterbill.services.now import customer_times
 
 NO_DIMENSIONS = canonical_dimensions({})
 

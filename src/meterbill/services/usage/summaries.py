@@ -27,7 +27,7 @@ from meterbill.billing.aggregation import (
 from meterbill.billing.errors import BadUserInput
 from meterbill.db import stores
 from meterbill.db.models import Meter
-from meterbill.services.clock import as_utc
+from meterbill.services.now import as_utc
 from meterbill.services.usage.known import customer_exists, meter_definition
 
 

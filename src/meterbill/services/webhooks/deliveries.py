@@ -18,8 +18,8 @@ from tortoise import connections
 from meterbill.billing.errors import DomainError, FieldError, not_found
 from meterbill.db.models import DomainEvent, WebhookDelivery, WebhookEndpoint
 from meterbill.db.stores import webhooks as store
-from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle.outbox import api_value
+from meterbill.services.now import utcnow
 from meterbill.services.pages import Page, paginate
 from meterbill.services.webhooks import config, secrets, signing
 from meterbill.services.webhooks.fanout import delivery_row

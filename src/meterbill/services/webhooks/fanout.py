@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from meterbill.db import ids
 from meterbill.db.models import WebhookPending
 from meterbill.db.stores import webhooks as store
-from meterbill.services.clock import utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.webhooks.endpoints import matches
 
 BATCH = 500

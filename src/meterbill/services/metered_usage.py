@@ -1,8 +1,9 @@
-"""Period usage of many (meter, customer, period) at once, for billing a batch of
-subscriptions: whole hours from the hour rollups, the other whole minutes from the minute
-rollups, the partial minutes at the period ends from raw events (on PostgreSQL one statement
-each for the whole batch: db/stores/usage_reads), each answer equal to usage.period_usage's,
-which reads the same parts.
+"""Metered quantities for invoices: one (metered_quantity, through the usage pipeline's
+period_usage), or many (meter, customer, period) at once for a batch of subscriptions
+(period_usages): whole hours from the hour rollups, the other whole minutes from the minute
+rollups, the partial minutes at the period ends from raw events (on PostgreSQL one
+statement each for the whole batch: db/stores/usage_reads), each answer equal to
+period_usage's, which reads the same parts.
 
 tests/integration/test_billing_batch.py checks the two agree on the same data."""
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from meterbill.billing.aggregation import (
     Rollup,
@@ -25,8 +26,33 @@ from meterbill.billing.aggregation import (
 )
 from meterbill.db import stores
 from meterbill.db.stores.usage_reads import Span
-from meterbill.services.billing_usage import MeterRef, metered_quantity, plain_quantity
-from meterbill.services.clock import as_utc
+from meterbill.services.now import as_utc
+from meterbill.services.usage import meter_period_usage
+
+
+class MeterRef(Protocol):
+    """A meter as billing needs it: a Meter, or the plain plans.MeterRow."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def aggregation(self) -> str: ...
+
+
+async def metered_quantity(
+    meter: MeterRef, customer_id: str, start: datetime, end: datetime, *, final: bool = False
+) -> Decimal:
+    """The meter's aggregation over the period [start, end): whole minutes from rollups,
+    the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
+    total = await meter_period_usage(meter, customer_id, start, end, final=final)
+    return plain_quantity(total)
+
+
+def plain_quantity(d: Decimal) -> Decimal:
+    # NUMERIC(40, 12) reads back as 3000.000000000000; invoices show 3000.
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
 class UsageRequest(NamedTuple):

@@ -15,7 +15,7 @@ from typing import Any
 from meterbill.billing import invoice as inv
 from meterbill.db.models import Invoice, InvoiceLine
 from meterbill.services import plans, usage_spans
-from meterbill.services.invoice_rows import (
+from meterbill.services.invoice_drafts import (
     AMOUNT,
     CONTENT,
     DESCRIPTION,

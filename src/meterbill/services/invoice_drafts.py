@@ -17,7 +17,7 @@ from meterbill.db import ids
 from meterbill.db.models import Invoice, Subscription
 from meterbill.db.stores import Columns, insert_rows
 from meterbill.services import plans
-from meterbill.services.batch_usage import UsageRequest, period_usages
+from meterbill.services.metered_usage import UsageRequest, period_usages
 
 Period = tuple[datetime, datetime]
 # Line positions: usage (arrears) first, then the usage of metered prices changed in the

@@ -4,8 +4,8 @@ several workers share the work) and re-checks its condition under the lock: runn
 twice, or in two workers at once, changes nothing the second time.
 
 The wall-clock cron works in batches: one transaction claims up to BATCH due rows and does
-the step for all of them with a fixed number of statements (services/invoice_rows,
-invoice_batch, collection). Test clocks hand over each instant's rows (close_these,
+the step for all of them with a fixed number of statements (services/invoice_drafts,
+invoice_finalization, collection). Test clocks hand over each instant's rows (close_these,
 finalize_these, collect_these: the same code, BATCH rows per transaction); the API's one-row
 entry points (invoices.finalize and invoices.collect) run it on a batch of one."""
 
@@ -28,16 +28,16 @@ from meterbill.db.models import Invoice, PendingItem, Subscription
 from meterbill.db.stores import Columns, update_rows
 from meterbill.services import (
     collection,
-    invoice_batch,
-    invoice_rows,
+    invoice_drafts,
+    invoice_finalization,
     invoices,
     plans,
     usage_spans,
 )
-from meterbill.services.clock import utcnow
 from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import outbox
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
+from meterbill.services.now import utcnow
 
 log = logging.getLogger("meterbill.billing")
 # The claim in close_due is served by a partial index with these statuses (migration 0008).
@@ -64,7 +64,7 @@ def grace() -> timedelta:
 
 async def close_subscriptions(
     subs: list[Subscription], now: datetime
-) -> list[invoice_rows.NewInvoice]:
+) -> list[invoice_drafts.NewInvoice]:
     """Close the ended period of each subscription (locked by the caller's transaction and
     checked due): a DRAFT cycle invoice (usage so far, licensed fees for the next period,
     pending prorations) and the next period; or, when cancelling at period end, a final
@@ -77,7 +77,7 @@ async def close_subscriptions(
     ids = [s.id for s in subs]
     plans_by_sub = await plans.plans(ids)
     ended = {s.id: (s.current_period_start, s.current_period_end) for s in subs}
-    usage = await invoice_rows.usage_drafts(
+    usage = await invoice_drafts.usage_drafts(
         plans_by_sub, [(s.id, s.customer_id, ended[s.id]) for s in subs]
     )
     pending: dict[str, list[PendingItem]] = defaultdict(list)
@@ -97,14 +97,14 @@ async def close_subscriptions(
             nxt = next_period(sub.billing_cycle_anchor, sub.interval, sub.interval_count, period[1])
             drafts += plans.licensed(plans_by_sub.get(sub.id, []), nxt)
             sub.current_period_start, sub.current_period_end = nxt
-        invoice = invoice_rows.batch_invoice(
+        invoice = invoice_drafts.batch_invoice(
             sub, "SUBSCRIPTION_CYCLE", period, period[1], period[1] + grace()
         )
         drafts += prorated
-        invoice_rows.set_totals(invoice, [d.amount for d in drafts])
-        rows = invoice_rows.line_rows(invoice.id, drafts)
+        invoice_drafts.set_totals(invoice, [d.amount for d in drafts])
+        rows = invoice_drafts.line_rows(invoice.id, drafts)
         if period[1] + grace() <= now:
-            at_once[invoice.id] = [r[invoice_rows.CONTENT] for r in rows]
+            at_once[invoice.id] = [r[invoice_drafts.CONTENT] for r in rows]
         made.append(invoice)
         lines += rows
         sub.latest_invoice_id = invoice.id
@@ -114,7 +114,7 @@ async def close_subscriptions(
     finalized = [i for i in made if i.id in at_once]
     await lifecycle_invoices.prepare_finalization(finalized, at_once, now)
     await lifecycle_invoices.insert(made)
-    await invoice_rows.insert_lines(lines)
+    await invoice_drafts.insert_lines(lines)
     for invoice in made:  # prorations are rare: one UPDATE per invoice that has some
         mine = pending.get(str(invoice.subscription_id))
         if mine:
@@ -138,7 +138,7 @@ _CLOSED: Columns = (
 
 async def _close_locked(
     query: QuerySet[Subscription], now: datetime
-) -> list[invoice_rows.NewInvoice]:
+) -> list[invoice_drafts.NewInvoice]:
     """Lock what `query` finds (SKIP LOCKED: concurrent runners take disjoint rows) and
     close the periods still due under the lock: PostgreSQL re-checks the WHERE on rows
     changed since the snapshot, and so does the filter below."""
@@ -152,7 +152,7 @@ async def _finalize_locked(query: QuerySet[Invoice], now: datetime) -> int:
     async with in_transaction():
         drafts = await query.select_for_update(skip_locked=True)
         drafts = [i for i in drafts if i.status == "DRAFT"]
-        await invoice_batch.finalize_invoices(drafts, now)
+        await invoice_finalization.finalize_invoices(drafts, now)
     return len(drafts)
 
 
