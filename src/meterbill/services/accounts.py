@@ -119,7 +119,7 @@ async def authenticate(secret: str) -> Principal | None:
     if key is None:
         _auth_cache.pop(digest, None)
         return None
-    principal = Principal(key.account_id, key.id, frozenset(key.scopes.split()))  # type: ignore[attr-defined]
+    principal = Principal(key.account_id, key.id, frozenset(key.scopes.split()))
     if len(_auth_cache) >= _AUTH_CACHE_MAX:
         _auth_cache.clear()
     _auth_cache[digest] = (principal, now + AUTH_CACHE_SECONDS)

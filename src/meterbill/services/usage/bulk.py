@@ -196,9 +196,9 @@ class BulkIngest:
             for i, obj in later:
                 got = fast(i, obj, wall) or self._reference(i, obj, wall)
                 if isinstance(got[0], str):
-                    out[i] = got  # type: ignore[call-overload]
+                    out[i] = got
                 else:
-                    rows.append(got)  # type: ignore[arg-type]
+                    rows.append(got)
             chunk.sorted = False
         return len(out)
 

@@ -58,4 +58,4 @@ def configure(settings: Settings | None, **overrides: object) -> None:
             key_file=_key_file(settings),
         )
     if overrides:
-        _config = Config(**{**_config.__dict__, **overrides})  # type: ignore[arg-type]
+        _config = Config(**{**_config.__dict__, **overrides})
