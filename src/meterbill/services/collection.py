@@ -182,7 +182,7 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
             exhausted[rules.subscription_after].append(i.subscription_id)
     attempted = {i.id for i, _ in outcomes}
     for i in invoices:
-        if i.id not in attempted:  # nothing to charge it with (or UNPAID): no retry either
+        if i.id not in attempted:  # a new one without a method, or UNPAID: no retry either
             i.next_payment_attempt = None
     await insert_attempts(attempts)
     await lifecycle_invoices.save_collected([i for i in invoices if i.id not in failed], events)
