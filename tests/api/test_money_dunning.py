@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meterbill.db.models import Customer, PaymentAttempt
 from tests import billing_helpers as b
 from tests.api.money_support import (
     SETTINGS,
@@ -76,6 +77,36 @@ async def test_default_schedule_retries_then_cancels_and_leaves_the_invoice_open
     # Canceled: no more invoices.
     await b.advance(tenant, clock, utc(2026, 3, 2))
     assert len(await dunning_invoices(tenant, sub)) == 2
+
+
+async def test_retries_without_a_payment_method_fail_on_schedule_then_the_end_action(tenant):
+    # Stripe keeps retrying on the schedule when the customer has nothing to charge: each
+    # attempt fails (no charge is made), then subscriptionAfterRetries applies.
+    await _settings(tenant, paymentRetryDays=[2, 4], subscriptionAfterRetries="MARK_UNPAID")
+    clock, cus, sub = await _failing_cycle(tenant)
+    # The declined card is removed (no mutation detaches one; a Stripe customer's card can
+    # be deleted at Stripe).
+    await Customer.filter(id=cus).update(default_payment_method=None)
+    seen = []
+    for at in (utc(2026, 2, 3, 2), utc(2026, 2, 7, 2)):
+        cycle = (await dunning_invoices(tenant, sub))[-1]
+        seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
+        await b.advance(tenant, clock, at)
+    cycle = (await dunning_invoices(tenant, sub))[-1]
+    seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
+    assert seen == [
+        (1, "2026-02-03T01:00:00Z", "PAST_DUE"),
+        (2, "2026-02-07T01:00:00Z", "PAST_DUE"),
+        (3, None, "UNPAID"),
+    ]
+    assert cycle["status"] == "OPEN"
+    assert await event_types(tenant, cycle["id"]) == [
+        "invoice.created",
+        "invoice.finalized",
+        *["invoice.payment_failed"] * 3,
+    ]
+    # Only the declined card was charged.
+    assert await PaymentAttempt.filter(invoice_id=cycle["id"]).count() == 1
 
 
 async def test_mark_unpaid_and_uncollectible_then_invoices_are_not_charged(tenant):

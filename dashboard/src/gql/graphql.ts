@@ -1333,7 +1333,7 @@ export type SubscriptionPayload = {
 export type SubscriptionStatus =
   | 'ACTIVE'
   | 'CANCELED'
-  /** The first invoice's automatic payment failed at creation; ACTIVE once it is paid. */
+  /** The first invoice's automatic payment failed at creation; ACTIVE once it is paid. cancelSubscription cancels it now only, voiding that invoice. */
   | 'INCOMPLETE'
   /** INCOMPLETE for 23 hours: its first invoice was voided; nothing more is billed. */
   | 'INCOMPLETE_EXPIRED'

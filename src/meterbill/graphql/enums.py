@@ -107,7 +107,7 @@ class SubscriptionStatus(Enum):
     INCOMPLETE = strawberry.enum_value(
         "INCOMPLETE",
         description="The first invoice's automatic payment failed at creation; ACTIVE once it "
-        "is paid.",
+        "is paid. cancelSubscription cancels it now only, voiding that invoice.",
     )
     INCOMPLETE_EXPIRED = strawberry.enum_value(
         "INCOMPLETE_EXPIRED",

@@ -39,6 +39,10 @@ ATTEMPT_COLUMNS: Columns = (
     ("provider_reference", "text"),
     ("created_at", "timestamptz"),
 )
+# A retry's outcome when the customer has no payment method the provider can charge.
+NO_METHOD = ChargeResult(
+    False, failure_message="the customer has no payment method", failure_code="no_payment_method"
+)
 # What a processor may say is longer than the columns hold (payment_attempts).
 _MESSAGE_MAX, _CODE_MAX = 300, 100
 
@@ -143,32 +147,42 @@ async def collect_invoices(invoices: list[Invoice], now: datetime) -> BaseExcept
             return await charge(i, methods[i.customer_id], counts.get(i.id, 0) + 1)
 
     results = await asyncio.gather(*(one(i) for i in to_charge), return_exceptions=True)
+    outcomes: list[tuple[Invoice, ChargeResult | BaseException]] = list(
+        zip(to_charge, results, strict=True)
+    )
+    # A scheduled retry with nothing to charge fails, as Stripe's does: the schedule goes
+    # on, then the dunning end action applies (no charge was made: no attempt row). A
+    # just-finalized invoice without a method is not attempted (it stays OPEN).
+    outcomes += [
+        (i, NO_METHOD)
+        for i in due
+        if i.customer_id not in methods and i.next_payment_attempt is not None
+    ]
     declined = [
-        i.account_id
-        for i, r in zip(to_charge, results, strict=True)
-        if isinstance(r, ChargeResult) and not r.succeeded
+        i.account_id for i, r in outcomes if isinstance(r, ChargeResult) and not r.succeeded
     ]
     settings = await billing_settings.settings_of(declined) if declined else {}
     error: BaseException | None = None
     failed: set[str] = set()
     attempts, events = [], []
     exhausted: dict[str, list[str]] = defaultdict(list)  # action -> subscriptions
-    for i, result in zip(to_charge, results, strict=True):
+    for i, result in outcomes:
         if isinstance(result, BaseException):
             error = error or result
             failed.add(i.id)
             continue
-        attempt = counts.get(i.id, 0) + 1
-        pm = methods[i.customer_id].payment_method
-        attempts.append(attempt_row(i, pm, attempt, result, now))
+        if i.customer_id in methods:
+            attempt = counts.get(i.id, 0) + 1
+            pm = methods[i.customer_id].payment_method
+            attempts.append(attempt_row(i, pm, attempt, result, now))
         rules = settings.get(i.account_id, dunning.DEFAULT)
         event, more, done = lifecycle_invoices.automatic_attempt(i, result, now, rules)
         events += [event, *more]
         if done and i.subscription_id is not None:
             exhausted[rules.subscription_after].append(i.subscription_id)
-    charged = {i.id for i in to_charge}
+    attempted = {i.id for i, _ in outcomes}
     for i in invoices:
-        if i.id not in charged:  # nothing to charge it with (or UNPAID): no retry either
+        if i.id not in attempted:  # a new one without a method, or UNPAID: no retry either
             i.next_payment_attempt = None
     await insert_attempts(attempts)
     await lifecycle_invoices.save_collected([i for i in invoices if i.id not in failed], events)

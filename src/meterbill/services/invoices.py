@@ -44,12 +44,15 @@ def pending_drafts(items: Sequence[PendingItem]) -> list[inv.LineDraft]:
 
 async def claim_pending(sub: Subscription, invoice_id: str) -> list[inv.LineDraft]:
     """Move the subscription's unbilled prorations onto `invoice_id` (inside its
-    transaction); a changed metered price's span is priced from the usage now."""
+    transaction); a changed metered price's span is priced from the usage now, its
+    not yet aggregated events too (every caller makes its invoice at once, and it is not
+    priced again)."""
     items = await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
     if not items:
         return []
     await PendingItem.filter(id__in=[p.id for p in items]).update(invoice_id=invoice_id)
-    return (await usage_spans.reprice([(sub.customer_id, pending_drafts(items))]))[0]
+    drafts = [(sub.customer_id, pending_drafts(items))]
+    return (await usage_spans.reprice(drafts, unfolded=True))[0]
 
 
 async def create_invoice(

@@ -42,11 +42,18 @@ class MeterRef(Protocol):
 
 
 async def metered_quantity(
-    meter: MeterRef, customer_id: str, start: datetime, end: datetime, *, final: bool = False
+    meter: MeterRef,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    final: bool = False,
+    unfolded: bool = False,
 ) -> Decimal:
     """The meter's aggregation over the period [start, end): whole minutes from rollups,
-    the minutes a period boundary cuts through from raw events (exact to the microsecond)."""
-    total = await meter_period_usage(meter, customer_id, start, end, final=final)
+    the minutes a period boundary cuts through from raw events (exact to the microsecond);
+    `final`, `unfolded`: as meter_period_usage's."""
+    total = await meter_period_usage(meter, customer_id, start, end, final=final, unfolded=unfolded)
     return plain_quantity(total)
 
 

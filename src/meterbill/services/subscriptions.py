@@ -31,6 +31,7 @@ from meterbill.db.models import (
 from meterbill.db.pinned import pinned
 from meterbill.services import invoices, plans, subscription_changes, usage_spans
 from meterbill.services.credits.apply import preview as credit_preview
+from meterbill.services.lifecycle import invoices as lifecycle_invoices
 from meterbill.services.lifecycle import subscriptions as lifecycle_subscriptions
 from meterbill.services.now import as_utc, clock_now, utcnow
 from meterbill.services.pages import Page, paginate
@@ -317,7 +318,8 @@ async def cancel(
 ) -> Subscription:
     """Cancel at period end, or now; now with invoiceNow: a final invoice of the usage not
     yet invoiced; with prorate: it also credits the unused licensed time (a final invoice is
-    made for the credit even without invoiceNow, so it reaches the customer's balance)."""
+    made for the credit even without invoiceNow, so it reaches the customer's balance). An
+    INCOMPLETE subscription is cancelled now only, its open first invoice voided."""
     sub = await Subscription.get_or_none(id=subscription_id, account_id=account_id)
     if sub is None:
         raise not_found(f"no subscription {subscription_id}", "input", "subscriptionId")
@@ -329,11 +331,25 @@ async def cancel(
         raise DomainError.one("INVALID", msg, "input", "prorate")
     invoice_id = None
     async with in_transaction():
+        # An INCOMPLETE subscription's open first invoice is voided with it: invoices, then
+        # the subscription, locked (the order every path takes). Locked whatever the status
+        # read above: the subscription may have become INCOMPLETE since.
+        first = await Invoice.filter(
+            subscription_id=sub.id, billing_reason="SUBSCRIPTION_CREATE", status="OPEN"
+        ).select_for_update()
         locked = await Subscription.filter(id=sub.id).select_for_update().first()
         assert locked is not None
-        message = "the subscription is already canceled"
-        lifecycle_subscriptions.check_live(locked, message, "input", "subscriptionId")
+        lifecycle_subscriptions.check_cancel(locked, at_period_end, "input", "subscriptionId")
         now = await clock_now(locked.test_clock_id)
+        if locked.status == "INCOMPLETE":
+            for name, asked in (("invoiceNow", invoice_now), ("prorate", prorate)):
+                if asked:
+                    msg = f"{name} does not apply to an incomplete subscription"
+                    raise DomainError.one("INVALID", msg, "input", name)
+            for unpaid in first:
+                await lifecycle_invoices.move(unpaid, "VOID", "void", now)
+            await lifecycle_subscriptions.cancel_now(locked, now)
+            return locked
         if at_period_end:
             await lifecycle_subscriptions.cancel_at_period_end(locked)
             return locked

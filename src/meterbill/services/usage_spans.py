@@ -8,7 +8,11 @@ The change leaves the span [start, change) as pending METERED proration lines
 that moment, wherever its lines are billed: the cycle invoice when the period closes and
 again when it is finalized, an invoice made at once (ALWAYS_INVOICE, cancel now), the
 upcoming invoice. Reading the whole span each time (never adding to what was billed) is
-what keeps an event from counting twice; the new price bills from the change on."""
+what keeps an event from counting twice; the new price bills from the change on.
+
+An invoice made at once also counts the span's events the worker has not folded yet, as
+its current price's usage does (they would be missed: that invoice is not priced again);
+the span stays half open, its end instant being the new price's."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from datetime import datetime
 from meterbill.billing import invoice as inv
 from meterbill.billing.pricing import PriceSpec
 from meterbill.db.models import Price, PriceTier
-from meterbill.services.metered_usage import MeterRef, UsageRequest, period_usages
+from meterbill.services.metered_usage import MeterRef, UsageRequest, metered_quantity, period_usages
 from meterbill.services.prices import spec_of
 
 Span = tuple[str, datetime, datetime]  # (price, start, end)
@@ -51,11 +55,12 @@ async def _prices(price_ids: set[str]) -> dict[str, _Priced]:
 
 
 async def reprice(
-    asks: Sequence[tuple[str, Sequence[inv.LineDraft]]],
+    asks: Sequence[tuple[str, Sequence[inv.LineDraft]]], *, unfolded: bool = False
 ) -> list[list[inv.LineDraft]]:
     """Each (customer, drafts) with its spans' lines priced again from the usage now, in
     the place of the span's first line; the other drafts as they are. No statement when
-    no draft is a span."""
+    no draft is a span. `unfolded` (an invoice made now, in the caller's transaction): the
+    pending events of the spans count too, locked until it commits."""
     spans: list[dict[Span, list[inv.LineDraft]]] = []
     for _, drafts in asks:
         mine: dict[Span, list[inv.LineDraft]] = {}
@@ -73,7 +78,16 @@ async def reprice(
                 requests.append(UsageRequest(priced[span[0]].meter, customer_id, *span[1:]))
                 keys.append((k, span))
     fresh: dict[tuple[int, Span], list[inv.LineDraft]] = {}
-    for (k, span), q in zip(keys, await period_usages(requests), strict=True):
+    if unfolded:
+        # One customer's few spans (cancel now, ALWAYS_INVOICE): read one by one, each
+        # pending part locked before its rollups are read.
+        quantities = [
+            await metered_quantity(r.meter, r.customer_id, r.start, r.end, unfolded=True)
+            for r in requests
+        ]
+    else:
+        quantities = await period_usages(requests)
+    for (k, span), q in zip(keys, quantities, strict=True):
         p = priced[span[0]]
         lines = inv.usage_lines(p.name, span[0], p.spec, q, (span[1], span[2]))
         fresh[(k, span)] = [replace(d, type="PRORATION") for d in lines]

@@ -102,18 +102,21 @@ class UsageReadStore(ABC):
         account_id: str,
         meter_id: str,
         customer_id: str,
-        end: datetime,
+        end: datetime | None,
         minutes: tuple[datetime, datetime] | None,
     ) -> Rollup:
-        """The events at `end` itself, and the still-pending events of the whole `minutes`
-        [lo, hi): what a final invoice at `end` adds to [start, end) read from rollups. The
-        pending rows are locked (the caller's transaction) before the rollups are read: the
-        aggregation's claim skips them until commit, so none counts both here and in a
-        rollup."""
+        """The events at `end` itself (none asked without it), and the still-pending events
+        of the whole `minutes` [lo, hi): what an invoice made now adds to a range read from
+        rollups (a final invoice at `end` reads [start, end]; a changed price's span, half
+        open, none at its end). The pending rows are locked (the caller's transaction)
+        before the rollups are read: the aggregation's claim skips them until commit, so
+        none counts both here and in a rollup."""
         base = MeterEvent.filter(
             account_id=account_id, meter_id=meter_id, customer_id=customer_id, status="ACCEPTED"
         )
-        rows = list(await base.filter(timestamp=end).values_list("value", "timestamp", "id"))
+        rows: list[Any] = []
+        if end is not None:
+            rows += await base.filter(timestamp=end).values_list("value", "timestamp", "id")
         if minutes is not None:
             lo, hi = minutes
             in_minutes = base.filter(timestamp__gte=lo, timestamp__lt=hi).values_list(

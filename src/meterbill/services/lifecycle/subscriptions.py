@@ -1,9 +1,10 @@
 """Subscription states: ACTIVE <-> PAST_DUE (a failed payment on an open invoice, or one
 past its due date), -> UNPAID (dunning's MARK_UNPAID) -> ACTIVE when paid, any of them ->
-CANCELED (now, or at the end of the period), plus the changes Stripe reports as
-customer.subscription.updated (items, cancelAtPeriodEnd). Every such change goes through here
-and records its event (customer.subscription.created / updated / deleted) in the caller's
-transaction."""
+CANCELED (now, or at the end of the period); INCOMPLETE (its first payment failed) -> ACTIVE
+when paid, INCOMPLETE_EXPIRED after 23 hours, or CANCELED now (its first invoice voided);
+plus the changes Stripe reports as customer.subscription.updated (items,
+cancelAtPeriodEnd). Every such change goes through here and records its event
+(customer.subscription.created / updated / deleted) in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from meterbill.billing.errors import conflict
+from meterbill.billing.errors import DomainError, conflict
 from meterbill.db.models import Invoice, Subscription
 from meterbill.services.lifecycle import outbox
 
@@ -66,6 +67,18 @@ def check_live(sub: Subscription, message: str, *path: str) -> None:
         raise conflict(message, *path)
 
 
+def check_cancel(sub: Subscription, at_period_end: bool, *path: str) -> None:
+    """A live subscription is cancelled now or at period end; an INCOMPLETE one (Stripe)
+    only now, without a final invoice or a proration credit: its first invoice, never
+    paid, is voided instead (the caller)."""
+    if sub.status == "INCOMPLETE":
+        if at_period_end:
+            msg = "an incomplete subscription can only be cancelled now"
+            raise DomainError.one("INVALID", msg, "input", "atPeriodEnd")
+        return
+    check_live(sub, "the subscription is already canceled", *path)
+
+
 async def create(**fields: Any) -> Subscription:
     sub = await Subscription.create(**fields)
     await outbox.write([event("customer.subscription.created", sub)])
@@ -95,7 +108,8 @@ async def set_cancel_at_period_end(sub: Subscription, value: bool) -> None:
 
 
 def mark_canceled(sub: Subscription, at: datetime) -> outbox.EventRow:
-    """LIVE -> CANCELED in memory; returns the event for the caller to write with the row."""
+    """LIVE or INCOMPLETE -> CANCELED in memory; returns the event for the caller to write
+    with the row."""
     if "CANCELED" not in NEXT.get(sub.status, ()):
         raise conflict("the subscription is already canceled", "input", "subscriptionId")
     sub.status, sub.canceled_at = "CANCELED", at

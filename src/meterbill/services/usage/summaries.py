@@ -104,14 +104,21 @@ async def period_usage(
 
 
 async def meter_period_usage(
-    meter: Any, customer_id: str, start: datetime, end: datetime, *, final: bool = False
+    meter: Any,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    final: bool = False,
+    unfolded: bool = False,
 ) -> Decimal:
     """The meter's aggregation over [start, end) for one customer, all dimensions: whole
     hours and minutes from rollups; a partial minute at either end (periods need not start on
     a minute) from its raw events, so the boundaries are exact to the microsecond.
 
-    `final` (a subscription cancelled now at `end`): [start, end] with the events at `end`
-    itself, and the events of the whole minutes not yet aggregated into rollups."""
+    `unfolded` (an invoice made now): also the events of the whole minutes not yet
+    aggregated into rollups. `final` (a subscription cancelled now at `end`): that, and
+    [start, end] with the events at `end` itself."""
     account_id, meter_id = meter.account_id, meter.id
     start, end = as_utc(start), as_utc(end)
     if start >= end and not final:
@@ -125,10 +132,10 @@ async def meter_period_usage(
         return Decimal(await stores.current().uniques.count(conn, key, start, end, one_set))
     lo, hi = ceil_minute(start), minute_bucket(end)
     total = Rollup.empty()
-    if final:
+    if final or (unfolded and lo < hi):
         minutes = (lo, hi) if lo < hi and start < end else None
         total = await stores.current().usage_reads.unaggregated(
-            account_id, meter_id, customer_id, end, minutes
+            account_id, meter_id, customer_id, end if final else None, minutes
         )
         if start >= end:
             return value_of(meter.aggregation, total)
