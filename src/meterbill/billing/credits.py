@@ -132,11 +132,13 @@ def pay_lines(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> l
     out: list[Part] = []
     for bill in bills:
         mine = ordered.get(bill.customer_id)
-        room = payable(bill) if mine else 0
-        if room <= 0:
+        if not mine:
             continue
         unpaid = [c.amount if c.metered and c.amount > 0 else 0 for c in bill.charges]
-        for g in mine or ():
+        room = min(sum(unpaid), max(bill.total, 0))  # payable(bill)
+        for g in mine:
+            if room <= 0:
+                break
             avail = left.get(g.id, g.available)
             if avail <= 0 or g.currency != bill.currency:
                 continue
@@ -151,8 +153,6 @@ def pay_lines(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> l
                 if avail <= 0 or room <= 0:
                     break
             left[g.id] = avail
-            if room <= 0:
-                break
     return out
 
 
