@@ -382,3 +382,58 @@ async def test_credits_pay_before_the_customer_balance(tenant):
     assert (await read_grant(tenant, made[0]["id"]))["availableAmount"] == 0
     c = await tenant.data("query($c: ID!) { customer(id: $c) { balance } }", {"c": cus})
     assert c["customer"]["balance"] == 0
+
+
+async def test_grants_pay_the_span_of_a_metered_price_changed_mid_period(tenant):
+    """A metered price changed mid-period bills its usage before the change as its own
+    line (PRORATION, at the old price: services/usage_spans). That line is metered usage:
+    a grant limited to the old price pays it, on the upcoming and on the cycle invoice."""
+    cat = await b.catalog(tenant)
+
+    async def per_unit(unit: int) -> str:
+        recurring = {"interval": "MONTH", "usageType": "METERED", "meterId": cat["meter"]}
+        inp = {"productId": cat["usage_product"], "currency": "usd", "unitAmount": unit}
+        return await b.price(tenant, {**inp, "recurring": recurring})
+
+    ten, twenty = await per_unit(10), await per_unit(20)
+    clock = await b.clock(tenant, START)
+    cus = await b.customer(tenant, clock)
+    old_only = await grant(tenant, customerId=cus, amount=5000, priceIds=[ten], priority=0)
+    new_only = await grant(tenant, customerId=cus, amount=5000, priceIds=[twenty], priority=1)
+    any_price = await grant(tenant, customerId=cus, amount=300, priority=10)
+    res = await b.subscribe(tenant, {"customerId": cus, "items": [{"priceId": ten}]})
+    sub = res["subscription"]
+    await b.use(cat["meter"], cus, 100, START + timedelta(days=5))  # 1000 at ten
+    await b.advance(tenant, clock, START + timedelta(days=15))
+    d = await tenant.data(
+        "mutation($i: UpdateSubscriptionInput!) { updateSubscription(input: $i) { "
+        "userErrors { field message } } }",
+        {
+            "i": {
+                "subscriptionId": sub["id"],
+                "items": [{"id": sub["items"][0]["id"], "priceId": twenty}],
+            }
+        },
+    )
+    assert d["updateSubscription"]["userErrors"] == [], d
+    await b.use(cat["meter"], cus, 50, START + timedelta(days=20))  # 1000 at twenty
+    # 1000 on the old price's span, paid by the grant limited to it; 1000 at the new price,
+    # paid by the one limited to that; the grant for any price has nothing left to pay.
+    want = [
+        {"amount": 1000, "creditGrant": {"id": old_only["id"]}},
+        {"amount": 1000, "creditGrant": {"id": new_only["id"]}},
+    ]
+    up = await upcoming_credits(tenant, sub["id"])
+    assert (up["total"], up["totalCreditsApplied"], up["amountDue"]) == (2000, 2000, 0)
+    assert up["creditApplications"] == want
+
+    await b.advance(tenant, clock, END + timedelta(hours=2))
+    cycle = (await b.invoices(tenant, sub["id"]))[-1]
+    assert sorted((ln["price"]["id"], ln["type"], ln["amount"]) for ln in cycle["lines"]) == sorted(
+        [(ten, "PRORATION", 1000), (twenty, "SUBSCRIPTION", 1000)]
+    )
+    got = await credits_of(tenant, cycle["id"])
+    assert (got["total"], got["totalCreditsApplied"], got["amountDue"]) == (2000, 2000, 0)
+    assert got["creditApplications"] == want
+    assert (await read_grant(tenant, old_only["id"]))["availableAmount"] == 4000
+    assert (await read_grant(tenant, any_price["id"]))["availableAmount"] == 300

@@ -196,6 +196,7 @@ _grants = st.builds(
     expires_at=st.none() | _instants,
     voided_at=st.none() | _instants,
     created_at=_instants,
+    recorded_at=st.none() | _instants,
 )
 _charges = st.builds(
     Charge,

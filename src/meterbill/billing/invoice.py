@@ -30,6 +30,13 @@ class LineDraft:
     period_end: datetime
 
 
+def bills_usage(type_: str, usage_type: str) -> bool:
+    """Whether a line bills metered usage: the period's (SUBSCRIPTION), or a metered
+    price's usage up to its change mid-period, billed at that price as its own line
+    (PRORATION; no other line is both PRORATION and METERED)."""
+    return usage_type == "METERED" and type_ in ("SUBSCRIPTION", "PRORATION")
+
+
 @dataclass(frozen=True)
 class Totals:
     subtotal: int

@@ -40,7 +40,7 @@ Content = tuple[Any, ...]
 def _is_priced_usage(content: Content) -> bool:
     # The lines a cycle invoice re-prices at finalization: the period's usage, and the
     # usage of a metered price changed during it (services/usage_spans).
-    return bool(content[USAGE_TYPE] == "METERED" and content[TYPE] in ("SUBSCRIPTION", "PRORATION"))
+    return inv.bills_usage(content[TYPE], content[USAGE_TYPE])
 
 
 def _span_drafts(contents: list[Content]) -> list[inv.LineDraft]:

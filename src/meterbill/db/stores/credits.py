@@ -34,21 +34,25 @@ _NAMES = (
 )
 
 
+_EVERY_PRICE: frozenset[str] = frozenset()
+
+
 def grant_of(r: Mapping[str, Any]) -> Grant:
-    """A grant row (its columns by name) as the rule sees it."""
+    """A grant row (its columns by name: a dict or an asyncpg record) as the rule sees it."""
+    price_ids = r["price_ids"]
     return Grant(
-        id=r["id"],
-        customer_id=r["customer_id"],
-        currency=r["currency"],
-        category=r["category"],
-        priority=r["priority"],
-        available=int(r["available_amount"]),
-        price_ids=frozenset(r["price_ids"].split()),
-        effective_at=r["effective_at"],
-        expires_at=r["expires_at"],
-        voided_at=r["voided_at"],
-        created_at=r["created_at"],
-        recorded_at=r["recorded_at"],
+        r["id"],
+        r["customer_id"],
+        r["currency"],
+        r["category"],
+        r["priority"],
+        int(r["available_amount"]),
+        frozenset(price_ids.split()) if price_ids else _EVERY_PRICE,
+        r["effective_at"],
+        r["expires_at"],
+        r["voided_at"],
+        r["created_at"],
+        r["recorded_at"],
     )
 
 
@@ -144,7 +148,8 @@ class PostgresCredits(CreditStore):
         self, customer_ids: Sequence[str], granted_ids: Sequence[str], at: datetime
     ) -> Holdings:
         conn = connections.get("default")
-        rows = await conn.execute_query_dict(
+        # Records, not dicts: a batch reads three grants per customer in the benchmark.
+        _, rows = await conn.execute_query(
             _HOLDINGS_PG, [list(customer_ids), at, list(granted_ids)]
         )
         out = Holdings()

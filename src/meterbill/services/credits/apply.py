@@ -17,7 +17,7 @@ from typing import Any
 
 from meterbill.billing import credits
 from meterbill.billing.credits import Grant
-from meterbill.billing.invoice import LineDraft
+from meterbill.billing.invoice import LineDraft, bills_usage
 from meterbill.db.models import CreditApplication, CreditGrant
 from meterbill.db.stores import Columns, update_rows
 from meterbill.db.stores import credits as credit_store
@@ -30,13 +30,12 @@ _AVAILABLE: Columns = (("id", "text"), ("available_amount", "bigint"))
 
 
 def charge_of(content: Content) -> credits.Charge:
-    metered = content[_TYPE] == "SUBSCRIPTION" and content[_USAGE_TYPE] == "METERED"
+    metered = bills_usage(content[_TYPE], content[_USAGE_TYPE])
     return credits.Charge(content[_PRICE_ID], metered, int(content[_AMOUNT]))
 
 
 def charge_of_draft(d: LineDraft) -> credits.Charge:
-    metered = d.type == "SUBSCRIPTION" and d.usage_type == "METERED"
-    return credits.Charge(d.price_id, metered, d.amount)
+    return credits.Charge(d.price_id, bills_usage(d.type, d.usage_type), d.amount)
 
 
 def bills_of(invoices: Sequence[Any], lines: Mapping[str, Sequence[Content]]) -> list[credits.Bill]:
