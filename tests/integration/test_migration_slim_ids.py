@@ -2,7 +2,7 @@
 meter_event_ids are rekeyed by their 16-byte key (no identifier text, no received_at index),
 every one still decides duplicates, per account, a duplicate still answers with its
 original event, and an event found through the new key can be canceled; a new identifier
-goes in beside them. SQLite: nothing changes and the same answers hold."""
+goes in beside them; meter_events has no foreign keys left. SQLite: nothing changes and the same answers hold."""
 
 from __future__ import annotations
 
@@ -83,6 +83,12 @@ async def _migrate_and_check(settings: Settings) -> None:
             assert len(indexes) == 1  # the primary key (key) only
             rows = await conn.execute_query_dict("SELECT count(*) AS n FROM meter_event_ids")
             assert rows[0]["n"] == 4
+            # No foreign keys checked per inserted event, on the parent or a partition.
+            fks = await conn.execute_query_dict(
+                "SELECT conrelid::regclass::text AS t FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid::regclass::text LIKE 'meter_events%'"
+            )
+            assert fks == []
         for account, cus, ids in accounts.values():
             # Each account's identifiers are its own: both count once in both accounts.
             statuses = await record(

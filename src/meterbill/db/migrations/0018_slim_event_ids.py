@@ -12,6 +12,7 @@ from meterbill.db.usage_sql import identifier_key
 # db/stores/events.py, table meter_event_ids_sweep). About 240 -> 105 bytes per identifier
 # (ARCHITECTURE.md "Event storage at scale"). SQLite keeps its unique (account, identifier)
 # key on meter_events and has no such table.
+# Also (PostgreSQL): meter_events loses its foreign keys (why: below).
 #
 # OFFLINE step, like 0015 (stop the API and the workers, `meterbill migrate`, start them):
 # the rows are copied with their keys and the primary key is built after the copy.
@@ -57,6 +58,18 @@ async def _slim(apps, schema_editor) -> None:
         [datetime.now(UTC)],
     )
     await q("ANALYZE meter_event_ids")
+    # No foreign keys on meter_events: each inserted event ran three RI checks (a lookup and
+    # a FOR KEY SHARE lock of its account, meter and customer rows), about a third of the
+    # ingest statement's PostgreSQL CPU, and the customer lock waited for any finalization
+    # holding that customer FOR UPDATE. Ingest resolves the meter and the customer in the
+    # request (or in the statement: services/usage/single.py), and accounts, meters and
+    # customers are never deleted (ARCHITECTURE.md "Event storage at scale").
+    _, fks = await q(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'meter_events'::regclass "
+        "AND contype = 'f' ORDER BY conname"
+    )
+    for fk in fks:
+        await q(f"ALTER TABLE meter_events DROP CONSTRAINT {fk['conname']}")
 
 
 class Migration(migrations.Migration):
