@@ -2,7 +2,8 @@
 meter_event_ids are rekeyed by their 16-byte key (no identifier text, no received_at index),
 every one still decides duplicates, per account, a duplicate still answers with its
 original event, and an event found through the new key can be canceled; a new identifier
-goes in beside them; meter_events has no foreign keys left. SQLite: nothing changes and the same answers hold."""
+goes in beside them; meter_events has no foreign keys left. SQLite: nothing changes and
+the same answers hold."""
 
 from __future__ import annotations
 
