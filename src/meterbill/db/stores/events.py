@@ -166,46 +166,47 @@ class SqliteEvents(EventStore):
 async def _sweep_identifiers(now: datetime) -> int:
     """Delete the identifier rows received before now - DEDUPE_WINDOW: one pass over the
     hash partitions every SWEEP_EVERY, SWEEP_PAGES blocks per DELETE (a TID range scan: no
-    index on received_at, ARCHITECTURE.md), for at most BUDGET seconds a step; where the
+    index on received_at, ARCHITECTURE.md), for at most BUDGET seconds a step. Where the
     pass is (partition, next block) and when the next one is due live in the one row of
-    meter_event_ids_sweep, which a step holds locked (another worker's step skips). Rows are
-    deleted only past the window (exact dedupe for DEDUPE_WINDOW), and at most about
-    SWEEP_EVERY plus a pass's time after it."""
+    meter_event_ids_sweep; each DELETE is its own transaction holding that row (another
+    worker's step skips it), so no row lock lasts longer than one range. Rows are deleted
+    only past the window (exact dedupe for DEDUPE_WINDOW), and at most about SWEEP_EVERY
+    plus a pass's time after it."""
     cutoff = now - DEDUPE_WINDOW
     deleted = 0
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT part, block, next_pass FROM meter_event_ids_sweep FOR UPDATE SKIP LOCKED"
-        )
-        if not rows:
-            return 0  # another worker is sweeping
-        part, block, due = int(rows[0]["part"]), int(rows[0]["block"]), rows[0]["next_pass"]
-        if (part, block) == (0, 0):
-            # A clock set back (tests pin `now`) finds the next pass far ahead: due now.
-            if now < due <= now + SWEEP_EVERY:
-                return 0
-            due = now + SWEEP_EVERY
-        started = time.monotonic()
-        while part < partitions.IDS_PARTITIONS and time.monotonic() - started < BUDGET:
+    started = time.monotonic()
+    while time.monotonic() - started < BUDGET:
+        async with in_transaction() as conn:
+            rows = await conn.execute_query_dict(
+                "SELECT part, block, next_pass FROM meter_event_ids_sweep FOR UPDATE SKIP LOCKED"
+            )
+            if not rows:
+                return deleted  # another worker is sweeping
+            part, block, due = int(rows[0]["part"]), int(rows[0]["block"]), rows[0]["next_pass"]
+            if (part, block) == (0, 0):
+                # A clock set back (tests pin `now`) finds the next pass far ahead: due now.
+                if now < due <= now + SWEEP_EVERY:
+                    return deleted
+                due = now + SWEEP_EVERY  # this pass starts
             table = f"{partitions.IDS_TABLE}_h{part}"
             pages = await conn.execute_query_dict(
                 "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS n",
                 [table],
             )
-            if block >= int(pages[0]["n"]):
-                part, block = part + 1, 0
-                continue
-            n, _ = await conn.execute_query(
-                f"DELETE FROM {table} WHERE ctid >= '({block},0)'::tid "
-                f"AND ctid < '({block + SWEEP_PAGES},0)'::tid AND received_at < $1",
-                [cutoff],
+            if block < int(pages[0]["n"]):
+                n, _ = await conn.execute_query(
+                    f"DELETE FROM {table} WHERE ctid >= '({block},0)'::tid "
+                    f"AND ctid < '({block + SWEEP_PAGES},0)'::tid AND received_at < $1",
+                    [cutoff],
+                )
+                deleted += n
+                block += SWEEP_PAGES
+            else:  # this partition is done; after the last, the pass is
+                part, block = (part + 1) % partitions.IDS_PARTITIONS, 0
+            await conn.execute_query(
+                "UPDATE meter_event_ids_sweep SET part = $1, block = $2, next_pass = $3",
+                [part, block, due],
             )
-            deleted += n
-            block += SWEEP_PAGES
-        if part >= partitions.IDS_PARTITIONS:
-            part, block = 0, 0
-        await conn.execute_query(
-            "UPDATE meter_event_ids_sweep SET part = $1, block = $2, next_pass = $3",
-            [part, block, due],
-        )
+            if (part, block) == (0, 0):
+                return deleted
     return deleted
