@@ -19,6 +19,7 @@ from meterbill.config import Settings
 from meterbill.db import partitions
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
+from meterbill.db.usage_sql import identifier_key
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from tests import services as svc
@@ -95,12 +96,14 @@ async def _migrate_and_check(settings: Settings) -> None:
             weeks = await partitions.existing(conn)
             assert partitions.week_start(OLD) in weeks
             assert partitions.week_start(utcnow() + timedelta(days=21)) in weeks
+            # (By their 16-byte keys since 0019.)
             moved = await conn.execute_query_dict(
-                "SELECT identifier FROM meter_event_ids WHERE account_id = $1 ORDER BY identifier",
-                [account],
+                "SELECT i FROM unnest($2::text[]) i WHERE EXISTS (SELECT 1 FROM "
+                f"meter_event_ids WHERE key = {identifier_key('$1::text', 'i')}) ORDER BY i",
+                [account, sorted(ids)],
             )
             # Received in the last 36 days: the 2020 event's identifier is free now.
-            assert [r["identifier"] for r in moved] == ["canceled", "recent", "waiting"]
+            assert [r["i"] for r in moved] == ["canceled", "recent", "waiting"]
             waiting = await MeterEventPending.get(event_id=ids["waiting"])
             assert (waiting.meter_id, waiting.customer_id, Decimal(waiting.value)) == (
                 meter,

@@ -18,6 +18,7 @@ from tortoise.migrations.api import migrate
 from meterbill.config import Settings
 from meterbill.db.models import MeterEvent, MeterEventPending
 from meterbill.db.setup import init_db, run_migrations, tortoise_config
+from meterbill.db.usage_sql import identifier_key
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import waiting
@@ -107,14 +108,17 @@ async def _migrate_and_check(settings: Settings) -> None:
         assert not any("aggregated" in cols for cols in indexes)
         # The unique key still decides duplicates: on meter_events (SQLite), on the
         # identifier table of the partitioned events (PostgreSQL, migration 0015).
-        table = "meter_event_ids" if pg else "meter_events"
-        assert ("account_id", "identifier") in await _index_columns(table)
+        # (0019: by the pair's 16-byte key.)
+        table, key = (
+            ("meter_event_ids", ("key",)) if pg else ("meter_events", ("account_id", "identifier"))
+        )
+        assert key in await _index_columns(table)
         event = await MeterEvent.get(account_id=account, identifier="a")
         if pg:
             with pytest.raises(IntegrityError):
                 await connections.get("default").execute_query(
-                    "INSERT INTO meter_event_ids (account_id, identifier, event_id, "
-                    '"timestamp", received_at) VALUES ($1, $2, 0, now(), now())',
+                    'INSERT INTO meter_event_ids (key, event_id, "timestamp", received_at) '
+                    f"VALUES ({identifier_key('$1::text', '$2::text')}, 0, now(), now())",
                     [account, "a"],
                 )
         else:

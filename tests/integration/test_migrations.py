@@ -71,9 +71,9 @@ def test_sqlite_migrations_keep_unique_constraints(tmp_path: Path) -> None:
 
 def test_postgres_migrations_keep_unique_constraints() -> None:
     # meter_events is partitioned by timestamp (0015): its identifiers are unique in
-    # meter_event_ids (the key of its hash partitions) instead.
+    # meter_event_ids instead, by their 16-byte key (0019; the key of its hash partitions).
     expected = UNIQUE - {("meter_events", ("account_id", "identifier"))}
-    expected |= {("meter_event_ids", ("account_id", "identifier"))}
+    expected |= {("meter_event_ids", ("key",))}
     with svc.fresh_pg_database(svc.require_pg()) as url:
         found = asyncio.run(_migrate_and_inspect(Settings(database_url=url)))
     assert expected <= found, expected - found

@@ -91,6 +91,14 @@ PENDING_COLUMNS = (
 _PENDING = ", ".join(PENDING_COLUMNS)
 
 
+def identifier_key(account: str, identifier: str) -> str:
+    """SQL of the 16-byte key that stands for (account, identifier) in meter_event_ids:
+    md5 of the account id, ':' and the identifier, as a uuid (fixed width, compared as 16
+    bytes). Account ids never hold ':' (db/ids.py), so two pairs that differ give two
+    different inputs. Collision risk and why md5: ARCHITECTURE.md "Event storage at scale"."""
+    return f"md5({account} || ':' || {identifier})::uuid"
+
+
 def dedupe_insert_ctes(source: str) -> str:
     """WITH items (PostgreSQL) that store the events of the CTE `source` (columns a account,
     m meter, c customer, i identifier, n event name, v value (numeric), t timestamp, d
@@ -98,20 +106,22 @@ def dedupe_insert_ctes(source: str) -> str:
     ending in `ins` (RETURNING id, account_id, identifier).
 
     meter_events is partitioned by timestamp, so it has no unique key on (account,
-    identifier): meter_event_ids (hash-partitioned, the last 36 days) decides. Of equal
-    identifiers in `source` the first (k) is tried; ids are drawn in input order (LAST
-    breaks timestamp ties by id); identifier rows go in (account, identifier) order, so two
+    identifier): meter_event_ids (hash-partitioned by the pair's 16-byte key, the last 36
+    days) decides. Of equal identifiers in `source` the first (k) is tried; ids are drawn in
+    input order (LAST breaks timestamp ties by id); identifier rows go in key order, so two
     statements sharing identifiers wait on each other's entries in the same order (no
     deadlock), and a concurrent insert of the same identifier is waited for and then
     decides. Each stored event gets its pending row in the same statement (durable
-    together; a data-modifying WITH item runs to completion whether or not it is read)."""
+    together; a data-modifying WITH item runs to completion whether or not it is read).
+    The sorts compare the uuid keys (16 bytes), not the identifiers' text."""
     return (
-        f"firsts AS (SELECT DISTINCT ON (a, i) * FROM {source} ORDER BY a, i, k), "
+        f"keyed AS (SELECT s.*, {identifier_key('s.a', 's.i')} AS key FROM {source} s), "
+        "firsts AS (SELECT DISTINCT ON (key) * FROM keyed ORDER BY key, k), "
         "numbered AS (SELECT f.*, nextval('meter_events_id_seq') AS id "
         "FROM (SELECT * FROM firsts ORDER BY k) f), "
-        'ids AS (INSERT INTO meter_event_ids (account_id, identifier, event_id, "timestamp", '
-        "received_at) SELECT a, i, id, t, ca FROM numbered ORDER BY a, i "
-        "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING event_id), "
+        'ids AS (INSERT INTO meter_event_ids (key, event_id, "timestamp", received_at) '
+        "SELECT key, id, t, ca FROM numbered ORDER BY key "
+        "ON CONFLICT (key) DO NOTHING RETURNING event_id), "
         f"ins AS (INSERT INTO meter_events (id, {', '.join(EVENT_COLUMNS)}) "
         "SELECT nb.id, nb.a, nb.m, nb.c, nb.i, nb.n, nb.v, nb.t, nb.d, 'ACCEPTED', nb.ca, nb.uv "
         "FROM numbered nb JOIN ids ON ids.event_id = nb.id "

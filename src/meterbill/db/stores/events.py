@@ -2,8 +2,9 @@
 ready for the timestamps ingest is about to write, and retention.
 
 PostgreSQL: meter_events is partitioned by timestamp, one partition per UTC week
-(db/partitions.py); identifiers are unique per account in meter_event_ids for DEDUPE_WINDOW;
-retention drops whole partitions. SQLite: one table with its unique (account, identifier)
+(db/partitions.py); identifiers are unique per account in meter_event_ids (keyed by a 16-byte
+digest of account and identifier) for DEDUPE_WINDOW; retention drops whole partitions and
+sweeps identifier rows past the window. SQLite: one table with its unique (account, identifier)
 key, as before; retention deletes in bounded batches. Both keep rollups, unique-value rows
 and invoices for ever, and never remove an event a worker has not folded yet."""
 
@@ -23,7 +24,14 @@ from tortoise.transactions import in_transaction
 from meterbill.billing.events import MAX_AGE
 from meterbill.db import partitions
 from meterbill.db.models import Customer, Meter, MeterEvent, MeterEventPending
-from meterbill.db.usage_sql import EventRow, Row, dedupe_insert_ctes, event_row, insert_events
+from meterbill.db.usage_sql import (
+    EventRow,
+    Row,
+    dedupe_insert_ctes,
+    event_row,
+    identifier_key,
+    insert_events,
+)
 
 # Identifiers stay unique at least this long after they were received (contract: "Unique
 # per account for at least 35 days"): a day more, so no boundary case sits on the edge.
@@ -32,11 +40,15 @@ DEDUPE_WINDOW = timedelta(days=36)
 # events (35 days, plus the week in progress).
 AHEAD = timedelta(days=28)
 BEHIND = MAX_AGE + timedelta(days=7)
-# One retention step deletes at most this many rows per statement (SQLite's events,
-# PostgreSQL's identifier rows) and spends at most BUDGET seconds: housekeeping runs every
+# One retention step deletes at most this many rows per statement (SQLite's events) and
+# spends at most BUDGET seconds (also PostgreSQL's identifier sweep): housekeeping runs every
 # minute, so a step keeps no lock for long and the rest is the next step's.
 BATCH = 5_000
 BUDGET = 5.0
+# Identifier rows past DEDUPE_WINDOW go in a sweep of meter_event_ids every SWEEP_EVERY,
+# SWEEP_PAGES blocks (8 kB each) per DELETE.
+SWEEP_EVERY = timedelta(hours=12)
+SWEEP_PAGES = 4_096
 
 
 INSERTED, DUPLICATE, STALE = "INSERTED", "DUPLICATE", "STALE"
@@ -173,17 +185,19 @@ class PostgresEvents(EventStore):
         self, conn: Any, account_id: str, identifiers: Sequence[str], lock: bool = False
     ) -> list[MeterEvent]:
         rows = await conn.execute_query_dict(
-            'SELECT event_id, "timestamp" FROM meter_event_ids '
-            "WHERE account_id = $1 AND identifier = ANY($2::text[])",
+            'SELECT event_id, "timestamp" FROM meter_event_ids WHERE key = ANY(ARRAY('
+            f"SELECT {identifier_key('$1::text', 'i')} FROM unnest($2::text[]) i))",
             [account_id, list(identifiers)],
         )
         if not rows:
             return []
-        # The timestamps prune the scan to the partitions holding these events.
+        # The timestamps prune the scan to the partitions holding these events; the
+        # identifiers make the answer exact whatever the keys (ARCHITECTURE.md).
         qs = MeterEvent.filter(
             account_id=account_id,
             id__in=[r["event_id"] for r in rows],
             timestamp__in=list({r["timestamp"] for r in rows}),
+            identifier__in=list(identifiers),
         ).using_db(conn)
         if lock:
             qs = qs.select_for_update()
@@ -200,13 +214,7 @@ class PostgresEvents(EventStore):
         old += await partitions.leftovers(client, horizon)
         dropped = await partitions.drop_weeks(client, old)
         self._known.difference_update(old)
-        gone = await _delete_batches(
-            client,
-            "DELETE FROM meter_event_ids WHERE (account_id, identifier) IN ("
-            "SELECT account_id, identifier FROM meter_event_ids WHERE received_at < $1 "
-            "LIMIT $2)",
-            [now - DEDUPE_WINDOW, BATCH],
-        )
+        gone = await _sweep_identifiers(now)
         return Kept(created=len(created), dropped=dropped, identifiers_deleted=gone)
 
 
@@ -324,13 +332,50 @@ SELECT ok.k, ins.id FROM ok LEFT JOIN ins ON ins.account_id = ok.a AND ins.ident
 )
 
 
-async def _delete_batches(client: Any, sql: str, params: list[Any]) -> int:
-    """Run a DELETE of at most BATCH rows until it deletes fewer or BUDGET is spent."""
-    total = 0
+async def _sweep_identifiers(now: datetime) -> int:
+    """Delete the identifier rows received before now - DEDUPE_WINDOW: one pass over the
+    hash partitions every SWEEP_EVERY, SWEEP_PAGES blocks per DELETE (a TID range scan: no
+    index on received_at, ARCHITECTURE.md), for at most BUDGET seconds a step. Where the
+    pass is (partition, next block) and when the next one is due live in the one row of
+    meter_event_ids_sweep; each DELETE is its own transaction holding that row (another
+    worker's step skips it), so no row lock lasts longer than one range. Rows are deleted
+    only past the window (exact dedupe for DEDUPE_WINDOW), and at most about SWEEP_EVERY
+    plus a pass's time after it."""
+    cutoff = now - DEDUPE_WINDOW
+    deleted = 0
     started = time.monotonic()
     while time.monotonic() - started < BUDGET:
-        n, _ = await client.execute_query(sql, params)
-        total += n
-        if n < BATCH:
-            break
-    return total
+        async with in_transaction() as conn:
+            rows = await conn.execute_query_dict(
+                "SELECT part, block, next_pass FROM meter_event_ids_sweep FOR UPDATE SKIP LOCKED"
+            )
+            if not rows:
+                return deleted  # another worker is sweeping
+            part, block, due = int(rows[0]["part"]), int(rows[0]["block"]), rows[0]["next_pass"]
+            if (part, block) == (0, 0):
+                # A clock set back (tests pin `now`) finds the next pass far ahead: due now.
+                if now < due <= now + SWEEP_EVERY:
+                    return deleted
+                due = now + SWEEP_EVERY  # this pass starts
+            table = f"{partitions.IDS_TABLE}_h{part}"
+            pages = await conn.execute_query_dict(
+                "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS n",
+                [table],
+            )
+            if block < int(pages[0]["n"]):
+                n, _ = await conn.execute_query(
+                    f"DELETE FROM {table} WHERE ctid >= '({block},0)'::tid "
+                    f"AND ctid < '({block + SWEEP_PAGES},0)'::tid AND received_at < $1",
+                    [cutoff],
+                )
+                deleted += n
+                block += SWEEP_PAGES
+            else:  # this partition is done; after the last, the pass is
+                part, block = (part + 1) % partitions.IDS_PARTITIONS, 0
+            await conn.execute_query(
+                "UPDATE meter_event_ids_sweep SET part = $1, block = $2, next_pass = $3",
+                [part, block, due],
+            )
+            if (part, block) == (0, 0):
+                return deleted
+    return deleted
