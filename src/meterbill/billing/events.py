@@ -229,23 +229,23 @@ class PlainRule:
         return value, unique, timestamp
 
 
-# Plain decimal texts of parsed values, by (type, raw) as _PARSED (what inserts send: exact,
-# and cheaper than a numeric).
-_TEXTS: dict[tuple[type, object], str] = {}
+# Plain decimal texts of parsed values, one table per JSON type (1 == 1.0 == True, so the
+# type must tell them apart; a table per type needs no key tuple per lookup, which the hot
+# path of bulk ingest feels). Refusals are not remembered.
+_TEXTS: dict[type, dict[object, str]] = {str: {}, int: {}, float: {}}
 
 
 def value_text(raw: object) -> str:
     """parse_value's answer as plain decimal text ("1E+3" -> "1000"); ValueError why not."""
-    kind = type(raw)
-    if kind is not str and kind is not int and kind is not float:
+    table = _TEXTS.get(type(raw))
+    if table is None:
         return format(parse_value(raw), "f")
-    key = (kind, raw)
-    hit = _TEXTS.get(key)
+    hit = table.get(raw)
     if hit is None:
         hit = format(parse_value(raw), "f")
-        if len(_TEXTS) >= _MAX_PARSED:
-            _TEXTS.clear()
-        _TEXTS[key] = hit
+        if len(table) >= _MAX_PARSED:
+            table.clear()
+        table[raw] = hit
     return hit
 
 
