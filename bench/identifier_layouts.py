@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from scratch_db import scratch_database
 
 WEEK = timedelta(days=7)
 
@@ -67,18 +68,12 @@ async def week_ddl(conn: asyncpg.Connection, first: datetime, weeks: int) -> Non
 
 
 async def run(url: str, prefill: int, new: int) -> None:
-    admin = await asyncpg.connect(url)
-    await admin.execute("DROP DATABASE IF EXISTS bench_identifier_layouts")
-    await admin.execute("CREATE DATABASE bench_identifier_layouts")
-    try:
-        conn = await asyncpg.connect(url.rsplit("/", 1)[0] + "/bench_identifier_layouts")
+    async with scratch_database(url, "bench_identifier_layouts") as db_url:
+        conn = await asyncpg.connect(db_url)
         try:
             await measure(conn, prefill, new)
         finally:
             await conn.close()
-    finally:
-        await admin.execute("DROP DATABASE bench_identifier_layouts")
-        await admin.close()
 
 
 async def measure(conn: asyncpg.Connection, prefill: int, new: int) -> None:

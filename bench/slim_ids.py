@@ -26,6 +26,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from scratch_db import scratch_database
 
 KEY = "md5({a} || ':' || {i})::uuid"
 
@@ -65,18 +66,12 @@ def insert(name: str) -> str:
 
 
 async def run(url: str, prefill: int, new: int) -> None:
-    admin = await asyncpg.connect(url)
-    await admin.execute("DROP DATABASE IF EXISTS bench_slim_ids")
-    await admin.execute("CREATE DATABASE bench_slim_ids")
-    try:
-        conn = await asyncpg.connect(url.rsplit("/", 1)[0] + "/bench_slim_ids")
+    async with scratch_database(url, "bench_slim_ids") as db_url:
+        conn = await asyncpg.connect(db_url)
         try:
             await measure(conn, prefill, new)
         finally:
             await conn.close()
-    finally:
-        await admin.execute("DROP DATABASE bench_slim_ids")
-        await admin.close()
 
 
 async def size(conn: asyncpg.Connection, name: str) -> tuple[int, int]:
