@@ -38,6 +38,20 @@ async def _settings(tenant: Any, **inp: Any) -> dict[str, Any]:
     return dict(d["updateBillingSettings"])
 
 
+async def _steps(
+    tenant: Any, clock: str, sub: str, instants: tuple[Any, ...]
+) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    """(attemptCount, nextPaymentAttempt, subscription status) of the cycle invoice before
+    each advance of the clock to the next of `instants` and after the last; and the invoice."""
+    seen = []
+    for at in (*instants, None):
+        cycle = (await dunning_invoices(tenant, sub))[-1]
+        seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
+        if at is not None:
+            await b.advance(tenant, clock, at)
+    return seen, cycle
+
+
 async def test_default_schedule_retries_then_cancels_and_leaves_the_invoice_open(tenant):
     d = await tenant.data(
         "{ billingSettings { paymentRetryDays subscriptionAfterRetries invoiceAfterRetries } }"
@@ -48,13 +62,9 @@ async def test_default_schedule_retries_then_cancels_and_leaves_the_invoice_open
         "invoiceAfterRetries": "LEAVE_OPEN",
     }
     clock, _, sub = await _failing_cycle(tenant)
-    seen = []
-    for at in (utc(2026, 2, 3), utc(2026, 2, 8), utc(2026, 2, 15), utc(2026, 2, 28)):
-        cycle = (await dunning_invoices(tenant, sub))[-1]
-        seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
-        await b.advance(tenant, clock, at)
-    cycle = (await dunning_invoices(tenant, sub))[-1]
-    seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
+    seen, cycle = await _steps(
+        tenant, clock, sub, (utc(2026, 2, 3), utc(2026, 2, 8), utc(2026, 2, 15), utc(2026, 2, 28))
+    )
     assert seen == [
         (1, "2026-02-04T01:00:00Z", "PAST_DUE"),  # failed Feb 1 01:00, retry 3 days later
         (1, "2026-02-04T01:00:00Z", "PAST_DUE"),
@@ -87,13 +97,7 @@ async def test_retries_without_a_payment_method_fail_on_schedule_then_the_end_ac
     # The declined card is removed (no mutation detaches one; a Stripe customer's card can
     # be deleted at Stripe).
     await Customer.filter(id=cus).update(default_payment_method=None)
-    seen = []
-    for at in (utc(2026, 2, 3, 2), utc(2026, 2, 7, 2)):
-        cycle = (await dunning_invoices(tenant, sub))[-1]
-        seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
-        await b.advance(tenant, clock, at)
-    cycle = (await dunning_invoices(tenant, sub))[-1]
-    seen.append((cycle["attemptCount"], cycle["nextPaymentAttempt"], await status(tenant, sub)))
+    seen, cycle = await _steps(tenant, clock, sub, (utc(2026, 2, 3, 2), utc(2026, 2, 7, 2)))
     assert seen == [
         (1, "2026-02-03T01:00:00Z", "PAST_DUE"),
         (2, "2026-02-07T01:00:00Z", "PAST_DUE"),
