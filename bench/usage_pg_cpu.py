@@ -1,5 +1,5 @@
 """PostgreSQL CPU per event of storing events and of aggregating them, measured without
-the HTTP stack: N events go in through ingest's INSERT (db/usage_sql.insert_events, 2,500
+the HTTP stack: N events go in through ingest's INSERT (the event store's insert, 2,500
 per statement, one connection), then the worker's aggregation
 (usage.drain, 2,000 per transaction) folds them. For each half: the CPU time the
 PostgreSQL backends serving the database spent (from /proc: the server runs on this
@@ -30,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
-from tortoise.transactions import in_transaction  # noqa: E402
 
 from bench.billing_statements import backend_cpu  # noqa: E402
 from meterbill.config import Settings  # noqa: E402
-from meterbill.db import usage_sql  # noqa: E402
+from meterbill.db import stores, usage_sql  # noqa: E402
 from meterbill.db.models import UsageRollup, UsageUniqueValue  # noqa: E402
 from meterbill.db.setup import init_db, run_migrations  # noqa: E402
 from meterbill.services import catalog, usage  # noqa: E402
@@ -70,22 +69,20 @@ async def run(pg: str, n: int, customers: int, unique: int) -> None:
         before, wall = await _pg_cpu(url), time.perf_counter()
         for lo in range(0, n, CHUNK):
             rows = [
-                usage_sql.EventRow(
-                    account.id,
+                (
+                    i,
                     meter.id,
                     cus[i % customers],
                     f"ev-{i}",
                     "tokens",
-                    Decimal(VALUES[i % 4]),
+                    VALUES[i % 4],
                     start + timedelta(microseconds=i * 36_000_000_00 // n),
                     "",
-                    now,
                     f"user-{i * 7919 % unique}" if unique else None,
                 )
                 for i in range(lo, min(n, lo + CHUNK))
             ]
-            async with in_transaction() as tx:
-                await usage_sql.insert_events(tx, rows)
+            await stores.current().events.insert(account.id, now, rows)
         insert_cpu, insert_wall = await _pg_cpu(url) - before, time.perf_counter() - wall
 
         conn = await asyncpg.connect(url)

@@ -29,7 +29,8 @@ from meterbill.db.models import (
     UsageRollup,
 )
 from meterbill.db.setup import init_db, run_migrations
-from meterbill.db.usage_sql import EventRow, insert_events
+from meterbill.db.stores.events import DUPLICATE, INSERTED, Outcome, Pending
+from meterbill.db.usage_sql import EventRow
 from meterbill.services import catalog, test_clocks, usage
 from meterbill.services.housekeeping import keep_events
 from meterbill.services.now import utcnow
@@ -223,17 +224,19 @@ def test_concurrent_duplicates_across_a_partition_boundary_count_once(tmp_path: 
         first_in = asyncio.Event()
         release = asyncio.Event()
 
-        async def first() -> dict[str, int]:
+        async def first() -> list[Outcome]:
             async with in_transaction() as conn:
-                got = await insert_events(conn, [row(boundary - timedelta(seconds=1))])
+                got = await events.insert_guarded(
+                    conn, [Pending(row(boundary - timedelta(seconds=1)), None)]
+                )
                 first_in.set()
                 await release.wait()
             return got
 
-        async def second() -> dict[str, int]:
+        async def second() -> list[Outcome]:
             await first_in.wait()
             async with in_transaction() as conn:
-                return await insert_events(conn, [row(boundary)])
+                return await events.insert_guarded(conn, [Pending(row(boundary), None)])
 
         a = asyncio.create_task(first())
         b = asyncio.create_task(second())
@@ -244,7 +247,7 @@ def test_concurrent_duplicates_across_a_partition_boundary_count_once(tmp_path: 
             assert not b.done()
         release.set()
         got = await asyncio.gather(a, b)
-        assert [len(g) for g in got] == [1, 0]
+        assert [[o.status for o in g] for g in got] == [[INSERTED], [DUPLICATE]]
         assert await MeterEvent.filter(identifier="same").count() == 1
         assert await MeterEventPending.all().count() == 1
         await usage.drain()

@@ -150,15 +150,13 @@ def _dec(conn: Any, d: Decimal | None) -> Any:
 
 
 async def insert_events(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
-    """Insert in one statement (PostgreSQL; SQLite: two, so call it in a transaction), each
-    inserted event with its pending row; returns {identifier: id} of the rows actually
-    inserted. An identifier already taken (by an earlier call, a concurrent one, or an
-    earlier row of this batch) is skipped by the database, which waits for a concurrent
-    insert of the same key to commit or roll back before deciding."""
+    """SQLite's insert of events (two statements: call it in a transaction), each inserted
+    event with its pending row; returns {identifier: id} of the rows actually inserted. An
+    identifier already taken (by an earlier call or an earlier row of this batch) is skipped
+    by the unique key. PostgreSQL's inserts are the event store's (db/stores/events.py),
+    built on dedupe_insert_ctes."""
     if not rows:
         return {}
-    if is_postgres(conn):
-        return await _insert_events_pg(conn, rows)
     params: list[Any] = []
     for r in rows:
         params += [
@@ -214,39 +212,6 @@ async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
             f"INSERT INTO {PENDING_TABLE} (event_id) VALUES {_values(conn, len(part), 1)}",
             list(part),
         )
-
-
-# One array per column instead of 10 placeholders per row: one prepared statement for every
-# batch size, and asyncpg encodes arrays far faster than 10,000 separate parameters.
-_INSERT_EVENTS_PG = (
-    "WITH src AS (SELECT $1::text AS a, m, c, i, n, v, t, d, $2::timestamptz AS ca, uv, k "
-    "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], "
-    "$8::timestamptz[], $9::text[], $10::text[]) "
-    "WITH ORDINALITY AS u(m, c, i, n, v, t, d, uv, k)), "
-    f"{dedupe_insert_ctes('src')}"
-    "SELECT id, identifier FROM ins"
-)
-
-
-async def _insert_events_pg(conn: Any, rows: Sequence[EventRow]) -> dict[str, int]:
-    accounts = {r.account_id for r in rows}
-    created = {r.created_at for r in rows}
-    if len(accounts) != 1 or len(created) != 1:
-        raise ValueError("one batch is one account's, received at one instant")
-    params = [
-        rows[0].account_id,
-        rows[0].created_at,
-        [r.meter_id for r in rows],
-        [r.customer_id for r in rows],
-        [r.identifier for r in rows],
-        [r.event_name for r in rows],
-        [r.value for r in rows],
-        [r.timestamp for r in rows],
-        [r.dimensions_key for r in rows],
-        [r.unique_value for r in rows],
-    ]
-    result = await conn.execute_query_dict(_INSERT_EVENTS_PG, params)
-    return {str(row["identifier"]): int(row["id"]) for row in result}
 
 
 MINUTE_TABLE = "usage_rollups"
