@@ -90,7 +90,7 @@ async def run(pg: str, n: int, customers: int, unique: int) -> None:
             await conn.execute("ANALYZE")
             tx = conn.transaction()
             await tx.start()
-            sql = usage_sql._CLAIM_PG  # noqa: SLF001 - the statement under test
+            sql = usage_sql._FOLD_PG  # noqa: SLF001 - the statement under test
             plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, BATCH)
             await tx.rollback()
             sizes = await conn.fetch(

@@ -13,7 +13,12 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from meterbill.billing.aggregation import MEASURES, Rollup, month_start
-from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, fold_events, rollup_from_row, upsert_set
+from meterbill.db.rollup_sql import (
+    ROLLUP_VALUE_COLUMNS,
+    fold_events,
+    merge_rollups,
+    upsert_set,
+)
 
 # The columns ingest writes; bench/run.py COPYs the same ones.
 EVENT_COLUMNS = (
@@ -217,32 +222,8 @@ async def insert_pending(conn: Any, event_ids: Sequence[int]) -> None:
 MINUTE_TABLE = "usage_rollups"
 HOUR_TABLE = "usage_rollups_hourly"
 
-
-async def upsert_rollups_pg(
-    conn: Any, deltas: Sequence[tuple[RollupKey, Rollup]], table: str = MINUTE_TABLE
-) -> None:
-    """Add deltas to rollups (MINUTE_TABLE or HOUR_TABLE, whose keys' buckets are the
-    minute or the hour) in one statement (PostgreSQL: exact NUMERIC arithmetic in SQL).
-    Rows go in key order so concurrent workers lock rollups in the same order."""
-    if not deltas:
-        return
-    if table not in (MINUTE_TABLE, HOUR_TABLE):
-        raise ValueError(f"not a rollup table: {table!r}")
-    ordered = sorted(
-        deltas,
-        key=lambda kd: (kd[0].meter_id, kd[0].customer_id, kd[0].bucket, kd[0].dimensions_key),
-    )
-    params: list[Any] = []
-    for k, r in ordered:
-        params += [k.account_id, k.meter_id, k.customer_id, k.bucket, k.dimensions_key]
-        params += _values_of(r)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)}) "
-        f"VALUES {_values(conn, len(ordered), len(_ROLLUP_COLUMNS))} "
-        f"ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO UPDATE SET "
-        f"{upsert_set(table)}"
-    )
-    await conn.execute_query(sql, params)
+_ROLLUP_CONFLICT = "ON CONFLICT (meter_id, customer_id, bucket, dimensions_key) DO UPDATE SET "
+_MEASURE_LIST = ", ".join(ROLLUP_VALUE_COLUMNS)
 
 
 UNIQUE_TABLE = "usage_unique_values"
@@ -461,7 +442,7 @@ CLAIMED_COLUMNS = (
 # compare text bytewise (COLLATE "C"): the database's collation would call strcoll for every
 # comparison of every key column. Every writer of these rows (this statement, a cancel:
 # take_back_unique) locks day rows before month rows and value rows before count rows.
-_CLAIM_PG = (
+_FOLD_PG = (
     f"WITH picked AS (DELETE FROM {PENDING_TABLE} WHERE event_id = ANY(ARRAY("
     f"SELECT event_id FROM {PENDING_TABLE} ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
     f")) RETURNING event_id AS id, {_PENDING}), "
@@ -497,31 +478,43 @@ _CLAIM_PG = (
     "'month', bucket, dimensions_key FROM months WHERE fresh), "
     f"counted AS ({COUNT_UPSERT_HEAD} "
     "SELECT min(account_id), meter_id, customer_id, grain, bucket, dimensions_key, count(*) "
-    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL}), "
+    f"FROM new_values GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6 {COUNT_UPSERT_TAIL} "
+    "RETURNING 1), "
     # The folded (meter, customer) pairs of meters with ACTIVE alerts are due an alert
     # evaluation, durably with the fold (services/usage/alert_checks.py). COLLATE "default":
     # the alerts' (meter_id, status) index serves the probe.
     f"due AS ({ALERTS_DUE_HEAD} SELECT min(f.account_id), f.meter_id, f.customer_id, 1 "
     "FROM folded f WHERE EXISTS (SELECT 1 FROM billing_alerts a "
     "WHERE a.meter_id = f.meter_id COLLATE \"default\" AND a.status = 'ACTIVE') "
-    f"GROUP BY 2, 3 ORDER BY 2, 3 {ALERTS_DUE_TAIL}) "
-    "SELECT t.taken, f.* FROM (SELECT count(*) AS taken FROM picked) t "
-    "LEFT JOIN folded f ON true"
+    f"GROUP BY 2, 3 ORDER BY 2, 3 {ALERTS_DUE_TAIL}), "
+    # The minute deltas added to the minute rollups, then merged per hour and added to the
+    # hour rollups, in key order. Each upsert waits for the one before it (a one-time filter
+    # on its row count): value rows, then minutes, then hours, the order a cancel locks them
+    # in (take_back_unique, then aggregate.recompute_bucket).
+    f"mins AS (INSERT INTO {MINUTE_TABLE} ({', '.join(_ROLLUP_COLUMNS)}) "
+    f"SELECT account_id, meter_id, customer_id, bucket, dimensions_key, {_MEASURE_LIST} "
+    "FROM folded WHERE (SELECT count(*) FROM counted) >= 0 "
+    f"ORDER BY meter_id, customer_id, bucket, dimensions_key {_ROLLUP_CONFLICT}"
+    f"{upsert_set(MINUTE_TABLE)} RETURNING 1), "
+    f"hours AS (INSERT INTO {HOUR_TABLE} ({', '.join(_ROLLUP_COLUMNS)}) "
+    "SELECT min(account_id), meter_id, customer_id, "
+    "date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), dimensions_key, "
+    f"{merge_rollups(MEASURES)} FROM folded WHERE (SELECT count(*) FROM mins) >= 0 "
+    f"GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5 {_ROLLUP_CONFLICT}{upsert_set(HOUR_TABLE)}) "
+    "SELECT t.taken, k.* FROM (SELECT count(*) AS taken FROM picked) t "
+    "LEFT JOIN (SELECT DISTINCT account_id, meter_id, customer_id FROM folded) k ON true"
 )
 
 
-async def claim_pending_pg(conn: Any, limit: int) -> tuple[int, dict[RollupKey, Rollup]]:
+# (account, meter, customer) of a folded usage change.
+Touched = tuple[str, str, str]
+
+
+async def fold_pending_pg(conn: Any, limit: int) -> tuple[int, set[Touched]]:
     """Take up to `limit` pending events, oldest first, skipping those another worker (or a
-    cancel) holds, and delete their pending rows: one statement (the caller's transaction
-    adds them to rollups before it commits, so the pending rows and the rollups change
-    together). Returns how many were taken and what their ACCEPTED events add to each
-    minute rollup."""
-    rows = await conn.execute_query_dict(_CLAIM_PG, [limit])
-    minutes = {
-        RollupKey(
-            r["account_id"], r["meter_id"], r["customer_id"], r["bucket"], r["dimensions_key"]
-        ): rollup_from_row(r)
-        for r in rows
-        if r["account_id"] is not None
-    }
-    return int(rows[0]["taken"]), minutes
+    cancel) holds, delete their pending rows and add them to the minute and hour rollups:
+    one statement, in the caller's transaction. Returns how many were taken and the
+    (account, meter, customer) keys whose usage changed."""
+    _, rows = await conn.execute_query(_FOLD_PG, [limit])
+    touched = {(r[1], r[2], r[3]) for r in rows if r[1] is not None}
+    return int(rows[0][0]), touched

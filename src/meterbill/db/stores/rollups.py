@@ -1,9 +1,10 @@
-"""Rollup storage for the aggregation workers (services/usage/aggregate.py): claim pending
-events (deleting their pending rows) folded per minute, and add minute and hour deltas to
-the stored rollups, in the caller's transaction. PostgreSQL: several workers split the
-backlog with FOR UPDATE SKIP LOCKED, the claim folds in SQL and one upsert per table adds in
-exact NUMERIC (db/usage_sql.py, its merge fragments from db/rollup_sql.py). SQLite: a single
-writer reads, merges in Python with Decimal (billing/aggregation.merge), and writes back."""
+"""Rollup storage for the aggregation workers (services/usage/aggregate.py): fold pending
+events into the minute and hour rollups, deleting their pending rows, in the caller's
+transaction. PostgreSQL: several workers split the backlog with FOR UPDATE SKIP LOCKED and
+one statement claims, folds per minute and per hour and upserts in exact NUMERIC
+(db/usage_sql.py, its merge fragments from db/rollup_sql.py): no row goes through the
+worker. SQLite: a single writer reads, merges in Python with Decimal
+(billing/aggregation.merge), and writes back."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from meterbill.billing.aggregation import (
     Rollup,
     day_start,
     fold,
+    hour_bucket,
     merge,
     minute_bucket,
     month_start,
@@ -25,12 +27,11 @@ from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, Usag
 from meterbill.db.rollup_sql import ROLLUP_VALUE_COLUMNS, rollup_from_row
 from meterbill.db.usage_sql import (
     CLAIMED_COLUMNS,
-    HOUR_TABLE,
     RollupKey,
+    Touched,
     UniqueKey,
     add_uniques,
-    claim_pending_pg,
-    upsert_rollups_pg,
+    fold_pending_pg,
 )
 
 Deltas = dict[RollupKey, Rollup]
@@ -38,41 +39,40 @@ Deltas = dict[RollupKey, Rollup]
 
 class RollupStore(ABC):
     @abstractmethod
-    async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
-        """Take up to `limit` pending events, oldest first, and delete their pending rows:
-        (how many were taken, what their ACCEPTED events add to each minute rollup). The
-        ACCEPTED events of UNIQUE_COUNT meters are added to their values' first-seen day
-        rows (usage_unique_values; a value new to its day also to its month row) here, and
-        the folded (meter, customer) pairs of meters with ACTIVE alerts are marked due an
-        alert evaluation (alert_checks_due), in the same transaction."""
-
-    @abstractmethod
-    async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
-        """Add the deltas to the minute and the hour rollups (minutes first, each in key
-        order: every writer locks in that order)."""
+    async def fold(self, conn: Any, limit: int) -> tuple[int, set[Touched]]:
+        """Take up to `limit` pending events, oldest first, delete their pending rows and
+        add their ACCEPTED events to the minute and the hour rollups (minutes first, each
+        in key order: every writer locks in that order): (how many were taken, the
+        (account, meter, customer) keys whose usage changed). The ACCEPTED events of
+        UNIQUE_COUNT meters are added to their values' first-seen day rows
+        (usage_unique_values; a value new to its day also to its month row) before the
+        rollups, and the folded (meter, customer) pairs of meters with ACTIVE alerts are
+        marked due an alert evaluation (alert_checks_due), in the same transaction."""
 
 
 class PostgresRollups(RollupStore):
-    async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
-        # Folded per minute by the claim itself, in exact NUMERIC arithmetic.
-        return await claim_pending_pg(conn, limit)
-
-    async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
-        await upsert_rollups_pg(conn, list(minutes.items()))
-        await upsert_rollups_pg(conn, list(hours.items()), HOUR_TABLE)
+    async def fold(self, conn: Any, limit: int) -> tuple[int, set[Touched]]:
+        return await fold_pending_pg(conn, limit)
 
 
 class SqliteRollups(RollupStore):
-    async def claim(self, conn: Any, limit: int) -> tuple[int, Deltas]:
+    async def fold(self, conn: Any, limit: int) -> tuple[int, set[Touched]]:
         taken, rows = await _claim_sqlite(conn, limit)
         await add_uniques(conn, _unique_deltas(rows))
         minutes = _fold_minutes(rows)
         await mark_checks_due(conn, list({k[:3] for k in minutes}))
-        return taken, minutes
-
-    async def add(self, conn: Any, minutes: Deltas, hours: Deltas) -> None:
         await _merge_rollups_python(conn, UsageRollup, minutes)
-        await _merge_rollups_python(conn, UsageRollupHourly, hours)
+        await _merge_rollups_python(conn, UsageRollupHourly, hour_deltas(minutes))
+        return taken, {(k.account_id, k.meter_id, k.customer_id) for k in minutes}
+
+
+def hour_deltas(minutes: Deltas) -> Deltas:
+    """The minute deltas merged per hour: what the same events add to the hour rollups."""
+    hours: Deltas = defaultdict(Rollup.empty)
+    for k, r in minutes.items():
+        hk = k._replace(bucket=hour_bucket(k.bucket))
+        hours[hk] = merge(hours[hk], r)
+    return hours
 
 
 async def _claim_sqlite(conn: Any, limit: int) -> tuple[int, list[tuple[Any, ...]]]:

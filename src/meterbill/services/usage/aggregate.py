@@ -5,16 +5,15 @@ folded only by the transaction that deletes its pending row. An hour rollup is a
 merge of its minutes: every change to a minute changes its hour in the same transaction
 (readers take whole hours from the hour table).
 
-How a backend claims and adds is its rollup store's (db/stores/rollups.py): on PostgreSQL
-several workers split the backlog with FOR UPDATE SKIP LOCKED, the claim folds the events per
-minute in SQL and one upsert per table adds them; SQLite has a single writer, so it reads,
-merges in Python with Decimal, and writes back."""
+How a backend folds is its rollup store's (db/stores/rollups.py): on PostgreSQL several
+workers split the backlog with FOR UPDATE SKIP LOCKED and one statement claims, folds and
+upserts (no event or rollup row comes back to the worker); SQLite has a single writer, so it
+reads, merges in Python with Decimal, and writes back."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -28,7 +27,7 @@ from meterbill.db import stores
 from meterbill.db.models import MeterEvent, MeterEventPending, UsageRollup, UsageRollupHourly
 from meterbill.db.stores.rollups import fields_of as _fields
 from meterbill.db.stores.rollups import rollup_of
-from meterbill.db.usage_sql import RollupKey, insert_rollup_if_absent
+from meterbill.db.usage_sql import RollupKey, Touched, insert_rollup_if_absent
 from meterbill.services import queue
 from meterbill.services.live import hub
 from meterbill.services.now import utcnow
@@ -76,13 +75,47 @@ async def drain_slot(slot_end: float | None = None) -> int:
     aggregation, and asks only once per process (the memo above): an event committed after
     this job's drain would otherwise wait for the next slot's request or the 5 s sweep. So a
     job that finishes before its slot ends drains once more after it."""
-    total = await drain()
+    total = await _drain_in_turn()
     if slot_end is not None:
         wait = slot_end + _SLOT_MARGIN - utcnow().timestamp()
         if wait > 0:
             await asyncio.sleep(min(wait, _MAX_LINGER))
-            total += await drain()
+            total += await _drain_in_turn()
     return total
+
+
+class _Turn:
+    """One drain at a time in a worker process. Folds of one process running at once only
+    wait for each other on the same (hot) rollup rows, and each one's claim skips the rows
+    the others hold locked: measured at 10 jobs at once on a backlog of 2M events of 10,000
+    customers, twice the CPU per event and 30 % less throughput than one at a time. Worker
+    processes still split the backlog (SKIP LOCKED). A job that finds a drain running asks
+    it to go round once more (so an event committed meanwhile is not left to the sweep) and
+    returns at once, instead of holding one of the worker's job slots."""
+
+    running = False
+    again = False
+
+
+# A drain that was asked to go round again keeps going at most this long: the slot's next
+# job (or the 5 s sweep) takes over well before arq's job timeout.
+_TURN_SECONDS = 30.0
+
+
+async def _drain_in_turn() -> int:
+    if _Turn.running:
+        _Turn.again = True
+        return 0
+    _Turn.running, total = True, 0
+    deadline = asyncio.get_running_loop().time() + _TURN_SECONDS
+    try:
+        while True:
+            _Turn.again = False
+            total += await drain()
+            if not _Turn.again or asyncio.get_running_loop().time() > deadline:
+                return total
+    finally:
+        _Turn.running = False
 
 
 def waiting() -> Subquery:
@@ -102,36 +135,22 @@ async def aggregate_batch(limit: int = BATCH) -> int:
     return taken
 
 
-async def fold_batch(limit: int = BATCH) -> tuple[int, set[alert_checks.Touched]]:
+async def fold_batch(limit: int = BATCH) -> tuple[int, set[Touched]]:
     """The transaction of aggregate_batch: (events taken, the (account, meter, customer)
-    keys whose usage changed). Its claim also marks the keys of meters with alerts due an
+    keys whose usage changed). The fold also marks the keys of meters with alerts due an
     evaluation (alert_checks_due), so that a worker dying after this commit leaves them to
     the sweep."""
-    rollups = stores.current().rollups
     async with in_transaction() as conn:
-        taken, deltas = await rollups.claim(conn, limit)
-        if not taken:
-            return 0, set()
-        await rollups.add(conn, deltas, hour_deltas(deltas))
-    return taken, {(k.account_id, k.meter_id, k.customer_id) for k in deltas}
+        return await stores.current().rollups.fold(conn, limit)
 
 
 async def sweep() -> int:
     """The worker's sweep (every 5 s): fold what a lost or never-enqueued job left behind,
     then evaluate the alerts of folds whose evaluation was lost (a worker that died between
     its fold's commit and the evaluation). Returns the events folded."""
-    folded = await drain()
+    folded = await _drain_in_turn()
     await alert_checks.sweep_quietly()
     return folded
-
-
-def hour_deltas(minutes: dict[RollupKey, Rollup]) -> dict[RollupKey, Rollup]:
-    """The minute deltas merged per hour: what the same events add to the hour rollups."""
-    hours: dict[RollupKey, Rollup] = defaultdict(Rollup.empty)
-    for k, r in minutes.items():
-        hk = k._replace(bucket=hour_bucket(k.bucket))
-        hours[hk] = merge(hours[hk], r)
-    return hours
 
 
 _RollupModel = type[UsageRollup] | type[UsageRollupHourly]

@@ -34,13 +34,12 @@ from meterbill.db.alerts_sql import (
     subscription_periods,
 )
 from meterbill.db.models import BillingAlert, BillingAlertTrigger, Customer
+from meterbill.db.usage_sql import Touched
 from meterbill.services.lifecycle import alerts as lifecycle_alerts
 from meterbill.services.now import as_utc, customer_times, utcnow
 from meterbill.services.usage.summaries import meter_period_usage
 
 log = logging.getLogger("meterbill.alerts")
-
-Touched = tuple[str, str, str]  # account, meter, customer
 
 
 def _plain(d: Decimal) -> str:
