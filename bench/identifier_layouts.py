@@ -13,6 +13,10 @@ Each starts with PREFILL identifiers spread over the last 5 weeks, then inserts 
 batches of 1,000 (a recordMeterEvents call's size), one client, 10% of each batch already
 seen. Prints identifiers per second and the time to remove one week of rows.
 
+This is the comparison that chose "hash"; the layout meterbill has now (migration 0019: a
+16-byte md5 key of account and identifier, no received_at index, swept by block ranges) was
+measured against it by bench/slim_ids.py. Both tables here are this script's own.
+
     .venv/bin/python bench/identifier_layouts.py [--pg URL] [--prefill N] [--new N]
 """
 
