@@ -10,17 +10,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
 from meterbill.billing.aggregation import Rollup, merge
 from meterbill.config import Settings
 from meterbill.db.models import UsageRollup, UsageRollupHourly
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import catalog, usage
 from meterbill.services.accounts import create_account
 from meterbill.services.usage.aggregate import rollup_of
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import customer_row
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -38,10 +37,7 @@ MINUTES = [
 
 
 async def _before(settings: Settings) -> tuple[str, str, str]:
-    await migrate(config=tortoise_config(settings), target="models.0005_billing")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0005_billing"):
         account, _ = await create_account("Backfill")
         spec = catalog.MeterSpec("T", "tokens", "LAST", dimension_keys=["region"])
         meter = await catalog.create_meter(account.id, spec)
@@ -71,15 +67,11 @@ async def _before(settings: Settings) -> tuple[str, str, str]:
                 ],
             )
         return account.id, meter.id, cus
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _migrate_and_check(settings: Settings) -> None:
     account, meter, cus = await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         want: dict[tuple[datetime, str], Rollup] = defaultdict(Rollup.empty)
         for r in await UsageRollup.filter(meter_id=meter):
             k = (r.bucket.replace(minute=0), r.dimensions_key)
@@ -104,8 +96,6 @@ async def _migrate_and_check(settings: Settings) -> None:
             (Decimal(0), {}),
             (Decimal(5), {"region": "eu"}),
         ]
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_backfill(tmp_path: Path) -> None:

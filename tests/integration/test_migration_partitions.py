@@ -12,17 +12,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
 from meterbill.config import Settings
 from meterbill.db import partitions
 from meterbill.db.models import MeterEvent, MeterEventPending
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.db.usage_sql import identifier_key
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 
 _COLUMNS = (
@@ -33,10 +32,7 @@ OLD = datetime(2020, 3, 4, 5, 6, tzinfo=UTC)
 
 
 async def _before(settings: Settings) -> tuple[str, str, str, dict[str, int]]:
-    await migrate(config=tortoise_config(settings), target="models.0014_alerts")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0014_alerts"):
         account, meter, cus = await setup_meter()
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
@@ -75,15 +71,11 @@ async def _before(settings: Settings) -> tuple[str, str, str, dict[str, int]]:
                     [ids[ident]],
                 )
         return account, meter, cus, ids
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _migrate_and_check(settings: Settings) -> None:
     account, meter, cus, ids = await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
         stored = await MeterEvent.filter(account_id=account).values_list("identifier", "id")
@@ -120,8 +112,6 @@ async def _migrate_and_check(settings: Settings) -> None:
         # The waiting event and the new one (the others were folded before the migration,
         # in rollups this test did not write).
         assert await rollup_sum(meter) == (Decimal(36), 2)
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_migration_moves_events_into_partitions(tmp_path: Path) -> None:

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tortoise import Tortoise, connections
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.migrations.api import migrate
 
 from meterbill.config import Settings
 from meterbill.db.models import Customer, PaymentAttempt
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services.accounts import create_account
 from meterbill.services.now import utcnow
 from tests import services as svc
+from tests.integration.migration_support import database_at
 
 _ROWS = [
     (
@@ -61,10 +60,7 @@ _ROWS = [
 
 
 async def _before(settings: Settings) -> None:
-    await migrate(config=tortoise_config(settings), target="models.0010_webhooks")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0010_webhooks"):
         account, _ = await create_account("Before 0011")
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
@@ -73,8 +69,6 @@ async def _before(settings: Settings) -> None:
             row = values(account.id, now)
             marks = ", ".join(f"${i}" if pg else "?" for i in range(1, len(row) + 1))
             await conn.execute_query(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _attempt(n: int, **kw: Any) -> PaymentAttempt:
@@ -91,9 +85,7 @@ async def _attempt(n: int, **kw: Any) -> PaymentAttempt:
 
 async def _migrate_and_check(settings: Settings) -> None:
     await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         cus = await Customer.get(id="cus_old")
         assert (cus.default_payment_method, cus.stripe_customer_id) == ("pm_card_visa", None)
         assert cus.stripe_payment_method_id is None
@@ -111,8 +103,6 @@ async def _migrate_and_check(settings: Settings) -> None:
         assert (new.decline_code, new.needs_customer_action) == ("insufficient_funds", True)
         with pytest.raises(IntegrityError):
             await _attempt(1, succeeded=True)
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_0011_on_a_database_with_attempts(tmp_path: Path) -> None:

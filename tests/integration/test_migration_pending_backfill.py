@@ -11,18 +11,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise, connections
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.migrations.api import migrate
 
 from meterbill.config import Settings
 from meterbill.db.models import MeterEvent, MeterEventPending
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.db.usage_sql import identifier_key
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from meterbill.services.usage.aggregate import waiting
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import rollup_sum, setup_meter
 
 # (identifier, value, aggregated before the migration)
@@ -40,10 +39,7 @@ _COLUMNS = (
 
 
 async def _before(settings: Settings) -> tuple[str, str]:
-    await migrate(config=tortoise_config(settings), target="models.0006_usage_rollups_hourly")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0006_usage_rollups_hourly"):
         account, meter, cus = await setup_meter(old_schema=True)
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
@@ -67,8 +63,6 @@ async def _before(settings: Settings) -> tuple[str, str]:
                 ],
             )
         return account, meter
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _index_columns(table: str) -> set[tuple[str, ...]]:
@@ -92,9 +86,7 @@ async def _index_columns(table: str) -> set[tuple[str, ...]]:
 
 async def _migrate_and_check(settings: Settings) -> None:
     account, meter = await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         waiting_ids = MeterEvent.filter(account_id=account, id__in=waiting())
         pending = await waiting_ids.order_by("identifier").values_list("identifier", flat=True)
         assert pending == [ident for ident, _, aggregated in EVENTS if not aggregated]
@@ -137,8 +129,6 @@ async def _migrate_and_check(settings: Settings) -> None:
         assert await usage.drain() == 3
         assert await rollup_sum(meter) == (Decimal(26), 3)
         assert not await waiting_ids.exists()
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_backfill(tmp_path: Path) -> None:

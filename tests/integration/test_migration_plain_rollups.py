@@ -10,15 +10,14 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
 from meterbill.config import Settings
 from meterbill.db.models import UsageRollupHourly
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 
 
@@ -28,20 +27,13 @@ async def _hour_sum(meter: str) -> tuple[Decimal, int]:
 
 
 async def _migrate_and_check(settings: Settings) -> None:
-    await migrate(config=tortoise_config(settings), target="models.0019_slim_event_ids")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    at = utcnow().replace(second=30, microsecond=0) - timedelta(hours=3)
-    try:
+    async with database_at(settings, "models.0019_slim_event_ids"):
+        at = utcnow().replace(second=30, microsecond=0) - timedelta(hours=3)
         account, meter, cus = await setup_meter()
         await record(account, [event(cus, 1, at, "a"), event(cus, 2, at + timedelta(hours=1))])
         await usage.drain()
         assert await rollup_sum(meter) == (Decimal(3), 2)
-    finally:
-        await Tortoise.close_connections()
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         conn = connections.get("default")
         if conn.capabilities.dialect == "postgres":
             fks = await conn.execute_query_dict(
@@ -58,8 +50,6 @@ async def _migrate_and_check(settings: Settings) -> None:
         await usage.drain()
         assert await rollup_sum(meter) == (Decimal(15), 4)
         assert await _hour_sum(meter) == (Decimal(15), 4)
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_migration_drops_rollup_foreign_keys(tmp_path: Path) -> None:

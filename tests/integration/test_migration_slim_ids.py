@@ -12,17 +12,16 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
 from meterbill.config import Settings
 from meterbill.db.models import Meter
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from meterbill.services import usage
 from meterbill.services.now import utcnow
 from meterbill.services.usage.events import cancel_event
 from meterbill.services.usage.record import record_event
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import event, record, rollup_sum, setup_meter
 
 _COLUMNS = (
@@ -33,10 +32,7 @@ _COLUMNS = (
 
 async def _before(settings: Settings) -> dict[str, tuple[str, str, dict[str, int]]]:
     """Two accounts, each with events "one" and "two" stored before 0019."""
-    await migrate(config=tortoise_config(settings), target="models.0018_credit_grant_hot")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0018_credit_grant_hot"):
         conn = connections.get("default")
         pg = conn.capabilities.dialect == "postgres"
         marks = ", ".join(f"${i}" if pg else "?" for i in range(1, 11))
@@ -61,15 +57,11 @@ async def _before(settings: Settings) -> dict[str, tuple[str, str, dict[str, int
                     )
             out[name] = (account, cus, ids)
         return out
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _migrate_and_check(settings: Settings) -> None:
     accounts = await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         conn = connections.get("default")
         if conn.capabilities.dialect == "postgres":
             cols = await conn.execute_query_dict(
@@ -106,8 +98,6 @@ async def _migrate_and_check(settings: Settings) -> None:
         for account, _, _ in accounts.values():
             meter = await Meter.get(account_id=account).values_list("id", flat=True)
             assert await rollup_sum(meter) == (Decimal(8), 1)
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_migration_rekeys_identifiers(tmp_path: Path) -> None:

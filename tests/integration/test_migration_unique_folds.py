@@ -9,13 +9,10 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
-
 from meterbill.config import Settings
 from meterbill.db.models import UsageUniqueValue
-from meterbill.db.setup import init_db, run_migrations, tortoise_config
 from tests import services as svc
+from tests.integration.migration_support import database_at
 from tests.integration.usage_support import setup_meter
 
 MAR31, APR1, APR2 = (datetime(2025, m, d, tzinfo=UTC) for m, d in ((3, 31), (4, 1), (4, 2)))
@@ -35,10 +32,7 @@ ROWS = [
 
 
 async def _before(settings: Settings) -> str:
-    await migrate(config=tortoise_config(settings), target="models.0014_alerts")
-    await Tortoise.close_connections()
-    await init_db(settings)
-    try:
+    async with database_at(settings, "models.0014_alerts"):
         account, meter, cus = await setup_meter("UNIQUE_COUNT", old_schema=True)
         for grain, bucket, value, events in ROWS:
             await UsageUniqueValue.create(
@@ -52,15 +46,11 @@ async def _before(settings: Settings) -> str:
                 events=events,
             )
         return meter
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _migrate_and_check(settings: Settings) -> None:
     meter = await _before(settings)
-    await run_migrations(settings)
-    await init_db(settings)
-    try:
+    async with database_at(settings):
         rows = await UsageUniqueValue.filter(meter_id=meter).values_list(
             "grain", "bucket", "value", "events"
         )
@@ -78,8 +68,6 @@ async def _migrate_and_check(settings: Settings) -> None:
                 ("month", APR, "carol", 1),
             ]
         )
-    finally:
-        await Tortoise.close_connections()
 
 
 def test_month_rows_count_days(tmp_path: Path) -> None:
