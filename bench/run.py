@@ -206,6 +206,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+SERVER_SETTINGS = (
+    "server_version",
+    "autovacuum",
+    "shared_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "fsync",
+    "synchronous_commit",
+)
+
+
+async def server_settings(pg: str) -> dict[str, str]:
+    """The PostgreSQL settings a result depends on, as the server reports them: a machine's
+    server may run without autovacuum (this project's CI machine does), which leaves queue
+    tables bloated and the planner without statistics."""
+    conn = await asyncpg.connect(pg_dsn(pg))
+    try:
+        return {k: await conn.fetchval(f"SHOW {k}") for k in SERVER_SETTINGS}
+    finally:
+        await conn.close()
+
+
 class Api:
     """GraphQL and REST over one aiohttp session (keep-alive, no per-request overhead of
     building a client)."""
@@ -1279,8 +1301,17 @@ async def _close_finalize_collect(
     # start-up, and counted in CPU time rather than wall time on shared cores.
     worker_cpu: list[float] = []
     backends: dict[int, float] = {}  # PostgreSQL backend pid -> CPU seconds at its last poll
+    pg_cpu: list[float] = []  # the backends' CPU seconds since the spawn, at each poll
+    vacuums_sql = (
+        "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+    )
     try:
+        # Planner statistics as autovacuum would have them after the set-up's writes: a
+        # server without autovacuum (CI's) never gathers them, and with it the set-up could
+        # start an ANALYZE inside the measured window.
+        await conn.execute("ANALYZE")
         before = await conn.fetchrow(count_sql)
+        vacuums = await conn.fetchval(vacuums_sql)
         last_attempt = await conn.fetchval("SELECT coalesce(max(id), 0) FROM payment_attempts")
         baseline = await _backend_cpu(conn)
         spawned = time.perf_counter()
@@ -1296,6 +1327,7 @@ async def _close_finalize_collect(
                 if len(worker_cpu) < len(polls):
                     worker_cpu.append(worker_cpu[-1] if worker_cpu else 0.0)
                 backends.update(await _backend_cpu(conn))
+                pg_cpu.append(sum(c - baseline.get(pid, 0.0) for pid, c in backends.items()))
                 if paid >= n:
                     break
                 if t > deadline:
@@ -1314,6 +1346,9 @@ async def _close_finalize_collect(
             last_attempt,
         )
         paid = (await conn.fetchrow(count_sql))["paid"] - before["paid"]
+        # Autovacuum and autoanalyze runs that ended meanwhile (their CPU is in pg_cpu when
+        # a poll saw the process): the set-up's writes can start them in the window.
+        vacuums = await conn.fetchval(vacuums_sql) - vacuums
     finally:
         await conn.close()
     if paid != n or charged != n:
@@ -1323,9 +1358,12 @@ async def _close_finalize_collect(
     hi = next(k for k, (_, p) in enumerate(polls) if p >= 9 * n / 10)
     (lo_t, lo_paid), (hi_t, hi_paid) = polls[lo], polls[hi]
     steady_cpu = (worker_cpu[hi] - worker_cpu[lo]) / (hi_paid - lo_paid) if hi > lo else None
+    steady_pg = (pg_cpu[hi] - pg_cpu[lo]) / (hi_paid - lo_paid) if hi > lo else None
     return {
         "steady": (hi_paid - lo_paid) / (hi_t - lo_t) if hi_t > lo_t else None,
         "steady_worker_cpu_ms": None if steady_cpu is None else round(1000 * steady_cpu, 3),
+        "steady_pg_cpu_ms": None if steady_pg is None else round(1000 * steady_pg, 3),
+        "autovacuums": int(vacuums),
         "first_paid": (n - first_paid) / (t - first_t) if t > first_t else None,
         "from_spawn": n / (t - spawned),
         "seconds_from_spawn": t - spawned,
@@ -1443,6 +1481,8 @@ async def finalize_with_grants(
     runs: dict[str, list[float]] = {"none": [], "three": []}
     # The worker's CPU per invoice in the steady window: steadier than rates on shared cores.
     cpu: dict[str, list[float | None]] = {"none": [], "three": []}
+    pg: dict[str, list[float | None]] = {"none": [], "three": []}
+    vacuums: dict[str, list[int]] = {"none": [], "three": []}
     for k in range(GRANT_ROUNDS):
         for mode in ("none", "three") if k % 2 == 0 else ("three", "none"):
             grants = 3 if mode == "three" else 0
@@ -1461,6 +1501,8 @@ async def finalize_with_grants(
             r = await _close_finalize_collect(dep, n, 1, charge)
             runs[mode].append(round(r["steady"] or r["first_paid"] or r["from_spawn"], 1))
             cpu[mode].append(r["steady_worker_cpu_ms"])
+            pg[mode].append(r["steady_pg_cpu_ms"])
+            vacuums[mode].append(r["autovacuums"])
     conn = await asyncpg.connect(pg_dsn(dep.db_url))
     try:
         left = await conn.fetchrow(
@@ -1481,6 +1523,10 @@ async def finalize_with_grants(
         "finalize_sps_grants_drop_pct": round(100 * (none - three) / none, 1),
         "finalize_grants_worker_cpu_ms_none_runs": cpu["none"],
         "finalize_grants_worker_cpu_ms_three_runs": cpu["three"],
+        "finalize_grants_pg_cpu_ms_none_runs": pg["none"],
+        "finalize_grants_pg_cpu_ms_three_runs": pg["three"],
+        "finalize_grants_autovacuums_none_runs": vacuums["none"],
+        "finalize_grants_autovacuums_three_runs": vacuums["three"],
         "finalize_grants_subscriptions": n,
     }
 
@@ -1973,6 +2019,7 @@ def main() -> int:
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     command = "python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     mach = machine()
+    mach["postgresql"] = asyncio.run(server_settings(args.pg))
     t0 = time.perf_counter()
     try:
         results = asyncio.run(run(args, sizes))

@@ -70,6 +70,7 @@ from run import (  # noqa: E402 - bench/ is not a package
     ms_pcts,
     pg_dsn,
     seed_prices,
+    server_settings,
     subscribe,
 )
 
@@ -403,6 +404,7 @@ def main() -> int:
     args = ap.parse_args()
     soak = Soak(args)
     soak.result["machine"] = machine()
+    soak.result["machine"]["postgresql"] = asyncio.run(server_settings(args.pg))
     soak.result["command"] = "python bench/soak.py " + " ".join(sys.argv[1:])
     soak.result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
