@@ -1301,7 +1301,9 @@ async def _close_finalize_collect(
     # start-up, and counted in CPU time rather than wall time on shared cores.
     worker_cpu: list[float] = []
     backends: dict[int, float] = {}  # PostgreSQL backend pid -> CPU seconds at its last poll
-    pg_cpu: list[float] = []  # the backends' CPU seconds since the spawn, at each poll
+    # The backends' CPU seconds since the spawn, at each poll (backends that start during
+    # the phase, the workers', count from their start).
+    pg_cpu: list[float] = []
     vacuums_sql = (
         "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
     )
@@ -1369,8 +1371,7 @@ async def _close_finalize_collect(
         "from_spawn": n / (t - spawned),
         "seconds_from_spawn": t - spawned,
         "worker_cpu_s": cpu,
-        # Backends that start during the phase (the workers') count from their start.
-        "pg_cpu_s": sum(c - baseline.get(pid, 0.0) for pid, c in backends.items()),
+        "pg_cpu_s": pg_cpu[-1],
     }
 
 
