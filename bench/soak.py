@@ -21,6 +21,9 @@ rows), then measures:
                     whose customer takes its share of the events
   db_bytes          pg_database_size (and the largest tables with their indexes)
 
+With --retention-during-load the workers run with MB_EVENT_RETENTION_DAYS=R from the
+start and each slice's partitions are recorded as made ahead (below), so the oldest weeks
+drop while the load goes on, as in production; the retention measure then only waits for them.
 With --retention-days R, after the last slice the workers are restarted with
 MB_EVENT_RETENTION_DAYS=R and the same measures are taken once the oldest raw events are
 gone ("retention"). Retention counts on the wall clock and is at least 42 days, while the API
@@ -318,6 +321,11 @@ class Soak:
 
         customers += await asyncio.gather(*(one(i) for i in range(a.customers - 1)))
         load = Load(seed.event_name, customers, a.days, a.seed)
+        if a.retention_during_load:
+            # Production's shape: retention drops the oldest weeks while ingest goes on, so
+            # the raw events stored stay about a retention's worth, not the whole load.
+            self.dep.stop_workers()
+            self.dep.spawn_workers(a.workers, {"MB_EVENT_RETENTION_DAYS": str(a.retention_days)})
         print(f"[soak] {len(customers)} customers; loading {a.events:,} events", flush=True)
         while res["events_total"] < a.events:
             n = min(a.slice, a.events - res["events_total"])
@@ -326,6 +334,8 @@ class Soak:
             res["duplicates_sent"] += dup
             backlog = await pending(conn)
             fold = await wait_folded(conn, self.dep, a.max_seconds)
+            if a.retention_during_load:
+                await backdate_partitions(conn)
             row = {
                 "events": res["events_total"],
                 "eps": round(acc / secs),
@@ -353,10 +363,12 @@ class Soak:
         a, dep = self.args, self.dep
         before = int(await conn.fetchval("SELECT pg_database_size(current_database())"))
         await backdate_partitions(conn)
-        dep.stop_workers()
-        dep.spawn_workers(a.workers, {"MB_EVENT_RETENTION_DAYS": str(a.retention_days)})
+        if not a.retention_during_load:
+            dep.stop_workers()
+            dep.spawn_workers(a.workers, {"MB_EVENT_RETENTION_DAYS": str(a.retention_days)})
         cutoff = datetime.now(UTC) - timedelta(days=a.retention_days + 7)
-        if await conn.fetchval("SELECT min(timestamp) FROM meter_events") >= cutoff:
+        oldest = await conn.fetchval("SELECT min(timestamp) FROM meter_events")
+        if oldest >= cutoff and not a.retention_during_load:
             raise BenchError("no stored event is old enough to drop: use --clock-days-ago")
         t0 = time.perf_counter()
         while await conn.fetchval("SELECT min(timestamp) FROM meter_events") < cutoff:
@@ -388,6 +400,11 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=50, help="per latency measure")
     ap.add_argument("--retention-days", type=int, default=0)
     ap.add_argument(
+        "--retention-during-load",
+        action="store_true",
+        help="workers run with --retention-days from the start: old weeks drop mid-load",
+    )
+    ap.add_argument(
         "--clock-days-ago",
         type=int,
         default=0,
@@ -402,6 +419,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--pool-max", type=int, default=20)
     args = ap.parse_args()
+    if args.retention_during_load and not (args.retention_days and args.clock_days_ago):
+        ap.error("--retention-during-load needs --retention-days and --clock-days-ago")
     soak = Soak(args)
     soak.result["machine"] = machine()
     soak.result["machine"]["postgresql"] = asyncio.run(server_settings(args.pg))
