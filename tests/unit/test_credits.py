@@ -14,6 +14,8 @@ from meterbill.billing.credits import (
     Charge,
     Grant,
     allocate,
+    applications_from_text,
+    applications_text,
     check_grant,
     in_effect,
     order_key,
@@ -301,3 +303,19 @@ def test_as_much_as_possible_is_paid_when_every_grant_applies_everywhere(case):
     bills = [Bill(b.id, "cus_1", "usd", b.total, b.charges) for b in bills]
     taken = sum(a.amount for a in allocate(grants, bills, AT))
     assert taken == min(sum(g.available for g in grants), sum(payable(b) for b in bills))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_cases)
+def test_an_invoices_applications_read_back_from_its_row_as_written(case):
+    grants, bills = case
+    applications = allocate(grants, bills, AT)
+    for b in bills:
+        mine = [a for a in applications if a.invoice_id == b.id]
+        assert applications_from_text(b.id, applications_text(mine)) == mine
+
+
+def test_applications_of_an_invoice_that_took_none():
+    assert applications_text([]) == ""
+    assert applications_from_text("in_1", "") == []
+    assert applications_from_text("in_1", None) == []

@@ -156,6 +156,21 @@ def pay_lines(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> l
     return out
 
 
+def applications_text(applications: Iterable[Application]) -> str:
+    """An invoice's applications as its row keeps them: "grant_id:amount", space-separated,
+    in the order paid."""
+    return " ".join(f"{a.grant_id}:{a.amount}" for a in applications)
+
+
+def applications_from_text(invoice_id: str, text: str | None) -> list[Application]:
+    """The applications of applications_text(), as invoice `invoice_id`'s."""
+    out = []
+    for item in (text or "").split():
+        grant_id, _, amount = item.rpartition(":")
+        out.append(Application(invoice_id, grant_id, int(amount)))
+    return out
+
+
 def allocate(grants: Iterable[Grant], bills: Sequence[Bill], at: datetime) -> list[Application]:
     """The applications of `grants` to `bills` at finalization instant `at`: one per
     (invoice, grant) that paid something, in the order of paying."""

@@ -66,6 +66,7 @@ INVOICE_COLUMNS: Columns = (
     ("amount_due", "bigint"),
     ("amount_paid", "bigint"),
     ("total_credits_applied", "bigint"),
+    ("credit_applications", "text"),
     ("collection_pending", "bool"),
     ("payment_failed", "bool"),
     ("created_at", "timestamptz"),
@@ -105,6 +106,7 @@ class NewInvoice:
     amount_due: int = 0
     amount_paid: int = 0
     total_credits_applied: int = 0
+    credit_applications: str = ""
     collection_pending: bool = False
     payment_failed: bool = False
     finalized_at: datetime | None = None

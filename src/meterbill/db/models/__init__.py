@@ -21,7 +21,7 @@ from meterbill.db.models.catalog import (
     Product,
     TestClock,
 )
-from meterbill.db.models.credits import CreditApplication, CreditGrant
+from meterbill.db.models.credits import CreditGrant
 from meterbill.db.models.events import DomainEvent
 from meterbill.db.models.idempotency import IdempotencyKey
 from meterbill.db.models.ops import WorkerHeartbeat
@@ -39,7 +39,6 @@ __all__ = [
     "AlertCheckDue",
     "BillingSettings",
     "CustomerBalanceTransaction",
-    "CreditApplication",
     "CreditGrant",
     "BillingAlert",
     "BillingAlertTrigger",

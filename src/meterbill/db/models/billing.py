@@ -99,6 +99,10 @@ class Invoice(Model):
     amount_paid = money_field(default=0)
     # What credit grants paid at finalization (contract extension "credits").
     total_credits_applied = money_field(default=0, db_default=0)
+    # Which grants paid it, billing/credits.applications_text ("grant_id:amount ..."). On the
+    # invoice row, written with it: a table of applications cost a row and two index
+    # entries per grant paid, in every finalization holding grants.
+    credit_applications = fields.TextField(default="", db_default="")
     # True from finalization until the payment method on file has been tried once.
     collection_pending = fields.BooleanField(default=False)
     payment_failed = fields.BooleanField(default=False)

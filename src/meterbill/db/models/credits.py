@@ -2,8 +2,8 @@
 
 A grant's available_amount is what it can still pay; finalization takes from it under the
 grant row's lock (SELECT ... FOR NO KEY UPDATE), so two workers finalizing invoices of one
-customer never spend the same credit twice. Each taking is a CreditApplication; voiding
-the invoice gives it back (returned_at) to the grant."""
+customer never spend the same credit twice. What each invoice took is on the invoice row
+(Invoice.credit_applications); voiding the invoice gives it back to the grants."""
 
 from __future__ import annotations
 
@@ -45,22 +45,3 @@ class CreditGrant(Model):
     class Meta:
         table = "credit_grants"
         indexes = (("customer_id", "created_at"),)
-
-
-class CreditApplication(Model):
-    id = fields.BigIntField(primary_key=True)
-    # Plain columns: written in batches by one INSERT, by the transaction that holds the
-    # grants' locks (a foreign key's check per row cost as much as the row). invoice_id:
-    # an invoice finalized as it is made (grace 0) takes its credits before its row is
-    # written, in the same transaction.
-    account_id = fields.CharField(max_length=40)
-    invoice_id = fields.CharField(max_length=40)
-    grant_id = fields.CharField(max_length=40)
-    amount = money_field()
-    created_at = fields.DatetimeField()
-    # Set when the invoice is voided and the amount went back to the grant.
-    returned_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "credit_applications"
-        indexes = (("invoice_id",),)

@@ -84,10 +84,8 @@ class Holdings:
     grants: list[Grant] = field(default_factory=list)
 
 
-# A grant's spending: (id, amount taken, amount left); an application: (account, invoice,
-# grant, amount).
+# A grant's spending: (id, amount taken, amount left).
 Taken = Sequence[tuple[str, int, int]]
-Applied = Sequence[tuple[str, str, str, int]]
 
 
 class CreditStore(ABC):
@@ -106,8 +104,8 @@ class CreditStore(ABC):
         it carries an amount (the caller then locks it)."""
 
     @abstractmethod
-    async def spend(self, taken: Taken, applied: Applied, at: datetime) -> None:
-        """Take the amounts from the (locked) grants and write the applications."""
+    async def spend(self, taken: Taken) -> None:
+        """Take the amounts from the (locked) grants."""
 
 
 def _is_usable(alias: str) -> str:
@@ -125,13 +123,8 @@ SELECT b.id AS b_id, b.balance AS b_balance, b.balance_currency AS b_currency,
  {", ".join(f"NULL AS {n}" for n in _NAMES)} FROM b
 UNION ALL SELECT NULL, NULL, NULL, {", ".join(_NAMES)} FROM g"""
 
-# The grants' new amounts and the applications in one statement (a data-modifying WITH).
-_SPEND_PG = """WITH t AS (UPDATE credit_grants g SET available_amount = g.available_amount - v.taken
- FROM unnest($1::text[], $2::bigint[]) AS v(id, taken) WHERE g.id = v.id)
-INSERT INTO credit_applications (account_id, invoice_id, grant_id, amount, created_at)
-SELECT a.account_id, a.invoice_id, a.grant_id, a.amount, $7 FROM
- unnest($3::text[], $4::text[], $5::text[], $6::bigint[])
- AS a(account_id, invoice_id, grant_id, amount)"""
+_SPEND_PG = """UPDATE credit_grants g SET available_amount = g.available_amount - v.taken
+ FROM unnest($1::text[], $2::bigint[]) AS v(id, taken) WHERE g.id = v.id"""
 
 
 class PostgresCredits(CreditStore):
@@ -160,22 +153,14 @@ class PostgresCredits(CreditStore):
                 out.grants.append(grant_of(r))
         return out
 
-    async def spend(self, taken: Taken, applied: Applied, at: datetime) -> None:
+    async def spend(self, taken: Taken) -> None:
         if not taken:
             return
-        args: list[Any] = [[t[0] for t in taken], [t[1] for t in taken]]
-        args += [[a[k] for a in applied] for k in range(4)]
-        await connections.get("default").execute_query(_SPEND_PG, [*args, at])
+        args = [[t[0] for t in taken], [t[1] for t in taken]]
+        await connections.get("default").execute_query(_SPEND_PG, args)
 
 
 _AVAILABLE: Columns = (("id", "text"), ("available_amount", "bigint"))
-_APPLICATIONS: Columns = (
-    ("account_id", "text"),
-    ("invoice_id", "text"),
-    ("grant_id", "text"),
-    ("amount", "bigint"),
-    ("created_at", "timestamptz"),
-)
 
 
 class SqliteCredits(CreditStore):
@@ -198,11 +183,10 @@ class SqliteCredits(CreditStore):
             out.grants = await self.lock_usable(granted_ids, at)
         return out
 
-    async def spend(self, taken: Taken, applied: Applied, at: datetime) -> None:
+    async def spend(self, taken: Taken) -> None:
         if not taken:
             return
         await stores.update_rows("credit_grants", _AVAILABLE, [(g, left) for g, _, left in taken])
-        await stores.insert_rows("credit_applications", _APPLICATIONS, [[*a, at] for a in applied])
 
 
 async def lock_usable(customer_ids: Sequence[str], at: datetime) -> list[Grant]:
@@ -216,5 +200,5 @@ async def lock_holdings(
     return await stores.current().credits.lock_holdings(customer_ids, granted_ids, at)
 
 
-async def spend(taken: Taken, applied: Applied, at: datetime) -> None:
-    await stores.current().credits.spend(taken, applied, at)
+async def spend(taken: Taken) -> None:
+    await stores.current().credits.spend(taken)

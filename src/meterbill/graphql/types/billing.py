@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from meterbill.billing.credits import Application
+from meterbill.billing.credits import Application, applications_from_text
 from meterbill.billing.invoice import LineDraft
 from meterbill.db import models as m
 from meterbill.graphql import loaders
@@ -211,7 +211,8 @@ class Invoice:
     customer_id: strawberry.Private[str]
     subscription_id: strawberry.Private[str | None]
     preview_lines: strawberry.Private[list[LineDraft] | None]
-    preview_credits: strawberry.Private[list[Application] | None]
+    # What paid it (a preview: what would pay now).
+    credits: strawberry.Private[list[Application]]
     status: InvoiceStatus
     billing_reason: BillingReason
     currency: str
@@ -264,8 +265,8 @@ class Invoice:
         description="The credit grants that paid for it at finalization (on an upcoming "
         "invoice: those that would apply now)."
     )
-    async def credit_applications(self, info: Info) -> list[CreditApplication]:
-        return await invoice_credit_applications(info, self.id, self.preview_credits)
+    def credit_applications(self) -> list[CreditApplication]:
+        return invoice_credit_applications(self.credits)
 
     @classmethod
     def of(cls, r: m.Invoice) -> Invoice:
@@ -276,7 +277,7 @@ class Invoice:
             customer_id=r.customer_id,
             subscription_id=r.subscription_id,
             preview_lines=None,
-            preview_credits=None,
+            credits=applications_from_text(r.id, r.credit_applications),
             status=InvoiceStatus(r.status),
             billing_reason=BillingReason(r.billing_reason),
             currency=r.currency,
@@ -308,7 +309,7 @@ class Invoice:
             customer_id=sub.customer_id,
             subscription_id=sub.id,
             preview_lines=p.lines,
-            preview_credits=p.credits,
+            credits=p.credits,
             status=InvoiceStatus.DRAFT,
             billing_reason=BillingReason.UPCOMING,
             currency=sub.currency,

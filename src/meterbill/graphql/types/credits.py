@@ -131,19 +131,5 @@ async def customer_credit_balance(info: Info, customer_id: str, currency: str) -
     return BigInt(await query(call))
 
 
-def _applications_loader(info: Info):  # type: ignore[no-untyped-def]
-    account_id = info.context.account_id
-
-    async def fetch(ids: list[str]) -> list[m.CreditApplication]:
-        return await grants.applications_of(account_id, ids)
-
-    return loaders.many_by(info.context, "credit_applications", fetch, lambda r: r.invoice_id)
-
-
-async def invoice_credit_applications(
-    info: Info, invoice_id: str | None, preview: list[Application] | None
-) -> list[CreditApplication]:
-    if preview is not None:
-        return [CreditApplication(grant_id=a.grant_id, amount=BigInt(a.amount)) for a in preview]
-    rows = await _applications_loader(info).load(str(invoice_id))
-    return [CreditApplication(grant_id=r.grant_id, amount=BigInt(r.amount)) for r in rows]
+def invoice_credit_applications(applications: list[Application]) -> list[CreditApplication]:
+    return [CreditApplication(grant_id=a.grant_id, amount=BigInt(a.amount)) for a in applications]

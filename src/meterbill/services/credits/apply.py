@@ -18,7 +18,7 @@ from typing import Any
 from meterbill.billing import credits
 from meterbill.billing.credits import Grant
 from meterbill.billing.invoice import LineDraft, bills_usage
-from meterbill.db.models import CreditApplication, CreditGrant
+from meterbill.db.models import CreditGrant
 from meterbill.db.stores import Columns, update_rows
 from meterbill.db.stores import credits as credit_store
 
@@ -53,45 +53,42 @@ async def apply_credits(
     """Let `grants` (the usable grants of the bills' customers, locked by the caller:
     lifecycle/invoices.prepare_finalization) pay for the metered lines of `invoices` (being
     finalized, totals set, in the caller's transaction): each invoice's
-    total_credits_applied is set and its amount_due lowered by it; the grants' available
-    amounts and the applications are written (one statement on PostgreSQL)."""
+    total_credits_applied and credit_applications are set and its amount_due lowered (the
+    caller writes the invoices); the grants' available amounts are written now."""
     if not bills or not grants:
         return
     applications = credits.allocate(grants, bills, now)
     if not applications:
         return
     taken: dict[str, int] = defaultdict(int)
+    paid: dict[str, list[credits.Application]] = defaultdict(list)
     for a in applications:
         taken[a.grant_id] += a.amount
-    account = {i.id: i.account_id for i in invoices}
+        paid[a.invoice_id].append(a)
     await credit_store.spend(
-        [(g.id, taken[g.id], g.available - taken[g.id]) for g in grants if g.id in taken],
-        [(account[a.invoice_id], a.invoice_id, a.grant_id, a.amount) for a in applications],
-        now,
+        [(g.id, taken[g.id], g.available - taken[g.id]) for g in grants if g.id in taken]
     )
-    applied: dict[str, int] = defaultdict(int)
-    for a in applications:
-        applied[a.invoice_id] += a.amount
     for i in invoices:
-        if applied.get(i.id):
-            i.total_credits_applied = applied[i.id]
-            i.amount_due -= applied[i.id]
+        mine = paid.get(i.id)
+        if mine:
+            amount = sum(a.amount for a in mine)
+            i.total_credits_applied = amount
+            i.amount_due -= amount
+            i.credit_applications = credits.applications_text(mine)
 
 
-async def give_back(invoice_id: str, at: datetime) -> None:
-    """Return what a voided invoice took to its grants (in the void's transaction): each
-    application once."""
-    apps = await CreditApplication.filter(invoice_id=invoice_id, returned_at__isnull=True)
-    if not apps:
-        return
+async def give_back(invoice: Any) -> None:
+    """Return what an invoice being voided took to its grants, in the void's transaction
+    (the invoice's row lock and its one move to VOID make it once)."""
     back: dict[str, int] = defaultdict(int)
-    for a in apps:
+    for a in credits.applications_from_text(invoice.id, invoice.credit_applications):
         back[a.grant_id] += a.amount
+    if not back:
+        return
     grants = await CreditGrant.filter(id__in=sorted(back)).order_by("id").select_for_update()
     await update_rows(
         "credit_grants", _AVAILABLE, [(g.id, g.available_amount + back[g.id]) for g in grants]
     )
-    await CreditApplication.filter(id__in=[a.id for a in apps]).update(returned_at=at)
 
 
 async def preview(

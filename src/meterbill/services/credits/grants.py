@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from meterbill.billing import credits
 from meterbill.billing.errors import BadUserInput, DomainError, FieldError, not_found
 from meterbill.billing.money import is_known_currency
-from meterbill.db.models import CreditApplication, CreditGrant, Customer, Price
+from meterbill.db.models import CreditGrant, Customer, Price
 from meterbill.db.stores.credits import grant_of_model
 from meterbill.services.lifecycle import credit_grants as lifecycle_grants
 from meterbill.services.now import clock_now, utcnow
@@ -135,10 +135,3 @@ async def credit_balance(account_id: str, customer_id: str, currency: str) -> in
         customer_id=customer_id, currency=currency, voided_at__isnull=True
     )
     return sum(r.available_amount for r in rows if credits.in_effect(grant_of_model(r), now))
-
-
-async def applications_of(account_id: str, invoice_ids: list[str]) -> list[CreditApplication]:
-    """The credit applications of the account's invoices among `invoice_ids`, in order."""
-    return await CreditApplication.filter(
-        invoice_id__in=invoice_ids, account_id=account_id
-    ).order_by("id")

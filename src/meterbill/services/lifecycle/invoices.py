@@ -23,7 +23,7 @@ from meterbill.services.credits import apply as credits
 from meterbill.services.credits.apply import Content
 from meterbill.services.invoice_drafts import AnyInvoice, insert_invoices
 from meterbill.services.lifecycle import balances, outbox
-from meterbill.services.now import clock_now, utcnow
+from meterbill.services.now import utcnow
 from meterbill.services.payments import ChargeResult
 
 # status -> the statuses it may move to (a draft with nothing due is finalized OPEN, then
@@ -179,6 +179,7 @@ _FINALIZED: Columns = (
     ("starting_balance", "bigint"),
     ("ending_balance", "bigint"),
     ("total_credits_applied", "bigint"),
+    ("credit_applications", "text"),
 )
 _NUMBERED: Columns = (("id", "text"), ("number", "text"))
 
@@ -308,5 +309,5 @@ async def move(invoice: Invoice, to: str, action: str, now: datetime | None = No
     invoice.next_payment_attempt = None
     if to == "VOID":
         await balances.give_back(invoice, now or utcnow())
-        await credits.give_back(invoice.id, now or await clock_now(invoice.test_clock_id))
+        await credits.give_back(invoice)
     await save(invoice, [event(_EVENT_OF[to], invoice)])
