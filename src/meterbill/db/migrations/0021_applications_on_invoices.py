@@ -1,5 +1,4 @@
 from tortoise import fields, migrations
-from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 # Issue 15: what each credit grant paid of an invoice moves from credit_applications (a row,
