@@ -20,6 +20,11 @@ rows), then measures:
   upcoming_p50_ms   upcomingInvoice of the seed's subscription (Alpaca: seats + usage),
                     whose customer takes its share of the events
   db_bytes          pg_database_size (and the largest tables with their indexes)
+  wal_*_per_event   WAL bytes and full-page images written during the slice, per event,
+                    and the checkpoints in it (requested ones: max_wal_size was reached)
+
+--settle-seconds S waits (up to S) for this database's autovacuums to end before the reads,
+so that a read measures the history, not a vacuum rewriting it alongside.
 
 With --retention-during-load the workers run with MB_EVENT_RETENTION_DAYS=R from the
 start and each slice's partitions are recorded as made ahead (below), so the oldest weeks
@@ -92,6 +97,11 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'p
 LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
 WHERE c.relkind = 'r' GROUP BY 1 ORDER BY 2 DESC LIMIT 8
 """
+AUTOVACUUMS = """SELECT count(*) FROM pg_stat_activity
+WHERE backend_type = 'autovacuum worker' AND datname = current_database()"""
+# Cluster-wide (nothing else runs during a soak): what a slice cost in WAL and checkpoints.
+WAL = """SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_req, b.checkpoints_timed
+FROM pg_stat_wal w, pg_stat_bgwriter b"""
 RESEND_EVERY = 1000  # one line in a thousand is sent twice in its request
 
 
@@ -172,6 +182,17 @@ async def latencies(api: Api, body: bytes, n: int) -> list[float]:
     return out
 
 
+async def settle(conn: asyncpg.Connection, limit: float) -> tuple[float, int]:
+    """Wait up to `limit` s for autovacuum to finish: reads taken while it rewrites the big
+    tables measure the vacuum, not the history. (seconds waited, workers still running)"""
+    t0, busy = time.perf_counter(), 0
+    while True:
+        busy = int(await conn.fetchval(AUTOVACUUMS))
+        if not busy or time.perf_counter() - t0 >= limit:
+            return time.perf_counter() - t0, busy
+        await asyncio.sleep(1)
+
+
 async def backdate_partitions(conn: asyncpg.Connection) -> int:
     """Record each week's partition as made when production's housekeeping would have made
     it (AHEAD of its week) instead of during this run: retention keeps a partition made
@@ -224,6 +245,7 @@ class Soak:
         rows = (await api.post_raw(s_body))["meterEventSummaries"]
         if not rows:
             raise BenchError("summary: no DAY rows for the probe customer")
+        waited, vacuums = await settle(conn, a.settle_seconds)
         s_p50, _, s_p99 = ms_pcts(await latencies(api, s_body, a.queries))
         u_p50, _, u_p99 = ms_pcts(
             await latencies(api, gql_body(UPCOMING, {"s": self.sub}), a.queries)
@@ -234,6 +256,8 @@ class Soak:
             "upcoming_p50_ms": u_p50,
             "upcoming_p99_ms": u_p99,
             "summary_rows": len(rows),
+            "settle_seconds": round(waited, 1),
+            "autovacuums_at_reads": vacuums,
             "db_bytes": int(await conn.fetchval("SELECT pg_database_size(current_database())")),
             "raw_events_in_db": int(await conn.fetchval("SELECT count(*) FROM meter_events")),
             "largest_tables_bytes": dict(await conn.fetch(SIZES)),
@@ -329,7 +353,9 @@ class Soak:
         print(f"[soak] {len(customers)} customers; loading {a.events:,} events", flush=True)
         while res["events_total"] < a.events:
             n = min(a.slice, a.events - res["events_total"])
+            wal0 = await conn.fetchrow(WAL)
             acc, dup, secs = await self.ingest(api, load, n)
+            wal1 = await conn.fetchrow(WAL)
             res["events_total"] += acc
             res["duplicates_sent"] += dup
             backlog = await pending(conn)
@@ -343,6 +369,10 @@ class Soak:
                 "pending_at_slice_end": backlog,
                 "worker_catch_up_seconds": round(fold, 1),
                 "loadavg": [round(x, 2) for x in os.getloadavg()],
+                "wal_bytes_per_event": round((wal1[0] - wal0[0]) / max(acc, 1)),
+                "wal_fpi_per_event": round((wal1[1] - wal0[1]) / max(acc, 1), 3),
+                "checkpoints_requested": wal1[2] - wal0[2],
+                "checkpoints_timed": wal1[3] - wal0[3],
                 **await self.measure(api, conn),
             }
             res["slices"].append(row)
@@ -398,6 +428,12 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--per-request", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=50, help="per latency measure")
+    ap.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=0,
+        help="before the reads, wait up to this long for running autovacuums to finish",
+    )
     ap.add_argument("--retention-days", type=int, default=0)
     ap.add_argument(
         "--retention-during-load",
