@@ -185,7 +185,7 @@ async def latencies(api: Api, body: bytes, n: int) -> list[float]:
 async def settle(conn: asyncpg.Connection, limit: float) -> tuple[float, int]:
     """Wait up to `limit` s for autovacuum to finish: reads taken while it rewrites the big
     tables measure the vacuum, not the history. (seconds waited, workers still running)"""
-    t0, busy = time.perf_counter(), 0
+    t0 = time.perf_counter()
     while True:
         busy = int(await conn.fetchval(AUTOVACUUMS))
         if not busy or time.perf_counter() - t0 >= limit:
