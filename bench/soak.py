@@ -22,6 +22,11 @@ rows), then measures:
   db_bytes          pg_database_size (and the largest tables with their indexes)
   wal_*_per_event   WAL bytes and full-page images written during the slice, per event,
                     and the checkpoints in it (requested ones: max_wal_size was reached)
+  cpu_during_ingest the machine's CPU shares while the slice was loaded (/proc/stat: user,
+                    system, iowait, steal, idle)
+  blocks_per_event  per table (the six most read), blocks read from outside shared_buffers
+                    (the OS cache or the disk) and found in them, per event, over the
+                    slice's load and fold (pg_statio_user_tables)
 
 --settle-seconds S waits (up to S) for this database's autovacuums to end before the reads,
 so that a read measures the history, not a vacuum rewriting it alongside.
@@ -102,6 +107,21 @@ WHERE backend_type = 'autovacuum worker' AND datname = current_database()"""
 # Cluster-wide (nothing else runs during a soak): what a slice cost in WAL and checkpoints.
 WAL = """SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_req, b.checkpoints_timed
 FROM pg_stat_wal w, pg_stat_bgwriter b"""
+# Blocks each table (with its indexes and TOAST; a partitioned one as the sum of its
+# partitions) read from outside shared_buffers (the OS cache or the disk) and found in them.
+BLOCKS = """
+SELECT coalesce(p.relname, s.relname) AS name,
+  sum(coalesce(s.heap_blks_read, 0) + coalesce(s.idx_blks_read, 0)
+      + coalesce(s.toast_blks_read, 0) + coalesce(s.tidx_blks_read, 0))::bigint AS read,
+  sum(coalesce(s.heap_blks_hit, 0) + coalesce(s.idx_blks_hit, 0)
+      + coalesce(s.toast_blks_hit, 0) + coalesce(s.tidx_blks_hit, 0))::bigint AS hit
+FROM pg_statio_user_tables s LEFT JOIN pg_inherits i ON i.inhrelid = s.relid
+LEFT JOIN pg_class p ON p.oid = i.inhparent GROUP BY 1
+"""
+# An estimate from the planner's statistics: count(*) of tens of GB every slice would read
+# the whole table through the OS cache and evict the next slice's hot pages.
+RAW_EVENTS = """SELECT sum(greatest(c.reltuples, 0))::bigint FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'meter_events'::regclass"""
 RESEND_EVERY = 1000  # one line in a thousand is sent twice in its request
 
 
@@ -163,7 +183,9 @@ async def pending(conn: asyncpg.Connection) -> int:
 
 async def wait_folded(conn: asyncpg.Connection, dep: Deployment, limit: float) -> float:
     t0 = time.perf_counter()
-    while await pending(conn):
+    # EXISTS, not count(*): polling a count of millions of rows every second would take CPU
+    # from the fold it waits for.
+    while await conn.fetchval("SELECT EXISTS (SELECT 1 FROM meter_events_pending)"):
         dep.check_alive()
         if time.perf_counter() - t0 > limit:
             raise BenchError(f"worker did not fold the backlog within {limit} s")
@@ -191,6 +213,46 @@ async def settle(conn: asyncpg.Connection, limit: float) -> tuple[float, int]:
         if not busy or time.perf_counter() - t0 >= limit:
             return time.perf_counter() - t0, busy
         await asyncio.sleep(1)
+
+
+async def blocks(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    return {r["name"]: (r["read"], r["hit"]) for r in await conn.fetch(BLOCKS)}
+
+
+def blocks_per_event(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], events: int
+) -> dict[str, dict[str, float]]:
+    """Per table, the blocks read from outside shared_buffers and found in them per event
+    over a slice (ingest and fold), the six most read first."""
+    out = {}
+    for name, (read, hit) in after.items():
+        r0, h0 = before.get(name, (0, 0))
+        out[name] = {
+            "read": round((read - r0) / max(events, 1), 3),
+            "hit": round((hit - h0) / max(events, 1), 2),
+        }
+    top = sorted(out.items(), key=lambda kv: -kv[1]["read"])[:6]
+    return dict(top)
+
+
+def cpu_ticks() -> list[int]:
+    """The machine's CPU ticks (/proc/stat): user, nice, system, idle, iowait, irq,
+    softirq, steal."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+def cpu_shares(t0: list[int], t1: list[int]) -> dict[str, float]:
+    d = [b - a for a, b in zip(t0, t1, strict=True)]
+    total = max(sum(d), 1)
+    user, nice, system, idle, iowait, irq, softirq, steal = d
+    return {
+        "user": round((user + nice) / total, 3),
+        "system": round((system + irq + softirq) / total, 3),
+        "iowait": round(iowait / total, 3),
+        "steal": round(steal / total, 3),
+        "idle": round(idle / total, 3),
+    }
 
 
 async def backdate_partitions(conn: asyncpg.Connection) -> int:
@@ -259,7 +321,7 @@ class Soak:
             "settle_seconds": round(waited, 1),
             "autovacuums_at_reads": vacuums,
             "db_bytes": int(await conn.fetchval("SELECT pg_database_size(current_database())")),
-            "raw_events_in_db": int(await conn.fetchval("SELECT count(*) FROM meter_events")),
+            "raw_events_in_db_estimate": int(await conn.fetchval(RAW_EVENTS) or 0),
             "largest_tables_bytes": dict(await conn.fetch(SIZES)),
         }
 
@@ -353,13 +415,14 @@ class Soak:
         print(f"[soak] {len(customers)} customers; loading {a.events:,} events", flush=True)
         while res["events_total"] < a.events:
             n = min(a.slice, a.events - res["events_total"])
-            wal0 = await conn.fetchrow(WAL)
+            wal0, blk0, cpu0 = await conn.fetchrow(WAL), await blocks(conn), cpu_ticks()
             acc, dup, secs = await self.ingest(api, load, n)
-            wal1 = await conn.fetchrow(WAL)
+            wal1, cpu1 = await conn.fetchrow(WAL), cpu_ticks()
             res["events_total"] += acc
             res["duplicates_sent"] += dup
             backlog = await pending(conn)
             fold = await wait_folded(conn, self.dep, a.max_seconds)
+            blk1 = await blocks(conn)
             if a.retention_during_load:
                 await backdate_partitions(conn)
             row = {
@@ -373,6 +436,8 @@ class Soak:
                 "wal_fpi_per_event": round((wal1[1] - wal0[1]) / max(acc, 1), 3),
                 "checkpoints_requested": wal1[2] - wal0[2],
                 "checkpoints_timed": wal1[3] - wal0[3],
+                "cpu_during_ingest": cpu_shares(cpu0, cpu1),
+                "blocks_per_event": blocks_per_event(blk0, blk1, acc),
                 **await self.measure(api, conn),
             }
             res["slices"].append(row)
